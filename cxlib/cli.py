@@ -1,0 +1,115 @@
+"""The ``cx`` command: ``run``, ``validate``, ``demo-data``.
+
+User errors (bad params, bad data, an existing run) print one paragraph and exit non-zero,
+without a Python traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .errors import CxError
+from .params import PROJECT_ROOT, RunParams, load_params
+
+EXIT_OK = 0
+
+
+def _load(params_file: str) -> RunParams:
+    params = load_params(params_file)
+    _ensure_demo_data(params)
+    return params
+
+
+def _ensure_demo_data(params: RunParams) -> None:
+    """A params file with a ``demo:`` block generates its data on first use."""
+    if params.demo is None:
+        return
+    paths = [params.path(t) for t in ("customers", "interactions", "surveys") if params.path(t)]
+    if all(Path(p).exists() for p in paths):
+        return
+    from .demo import write_demo_data
+
+    target = Path(paths[0]).parent
+    print(f"generating demo data ({params.demo.customers:,} customers, seed {params.demo.seed}) in {target} ...",
+          file=sys.stderr)
+    write_demo_data(target, n_customers=params.demo.customers, seed=params.demo.seed)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .data import load_tables
+    from .validate import Validator
+
+    params = _load(args.params)
+    report = Validator(load_tables(params)).report()
+    if report.n_violations or report.fatal:
+        print(report.message(), file=sys.stderr)
+    rows = ", ".join(f"{t}: {n:,} rows" for t, n in report.rows_read.items())
+    if not report.ok:
+        print(f"INVALID: {args.params} ({rows}).", file=sys.stderr)
+        return 3
+    verdict = "OK" if not report.n_violations else f"OK with {report.n_violations:,} row(s) to exclude"
+    print(f"{verdict}: {args.params} ({rows}).")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .report import run_report
+
+    params = _load(args.params)
+    start = time.perf_counter()
+    final = run_report(params, Path(args.output_dir), force=args.force)
+    print(f"published {final / 'index.html'} in {time.perf_counter() - start:.1f} s")
+    return EXIT_OK
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from .demo import write_demo_data
+
+    start = time.perf_counter()
+    paths = write_demo_data(Path(args.dir), n_customers=args.customers, seed=args.seed, fmt=args.format)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    print(f"generated in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cx", description="CX Workbook: quarterly customer-experience reports.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="validate, run every notebook and publish the HTML report")
+    p.add_argument("params", help="params YAML file, e.g. params/demo.yaml")
+    p.add_argument("--output-dir", default=str(PROJECT_ROOT / "reports"), help="where runs are published (default: reports/)")
+    p.add_argument("--force", action="store_true", help="replace an existing run with the same run_id")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("validate", help="check params and data against the contract")
+    p.add_argument("params")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("demo-data", help="write the synthetic demo data set")
+    p.add_argument("dir")
+    p.add_argument("--customers", type=int, default=10_000)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    p.set_defaults(func=cmd_demo_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CxError as exc:
+        print(f"cx {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"cx {args.command}: interrupted; nothing was published.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,302 @@
+"""Run parameters: one YAML file per run, validated before any notebook runs.
+
+The YAML is read with YAML 1.2 booleans (only ``true``/``false``), so a value such as
+``no`` or ``on`` stays a string. Every key must be a Python identifier because papermill
+writes parameter names into the notebook as code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import keyword
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .errors import ParamsError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PARAMS = PROJECT_ROOT / "params" / "demo.yaml"
+
+TABLES = ("customers", "interactions", "surveys")
+METRIC_NAMES = ("volume", "rated_share", "csat_mean", "csat_top2", "ces_mean", "resolution_rate", "nps")
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSpec(_Strict):
+    """Where the input tables are. Paths may be globs; relative paths resolve against the params file."""
+
+    customers: str
+    interactions: str | None = None
+    surveys: str | None = None
+    columns: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="per table, contract column -> column name in the file",
+    )
+
+    @field_validator("columns")
+    @classmethod
+    def _known_tables(cls, v: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for table in v:
+            if table not in TABLES:
+                raise ValueError(f"unknown table {table!r} under data.columns; expected one of {', '.join(TABLES)}")
+        return v
+
+
+class EngineSpec(_Strict):
+    """Which Ibis backend runs the data work."""
+
+    backend: Literal["duckdb", "pyspark"] = "duckdb"
+    database: str | None = Field(None, description="DuckDB database file (spills to disk); default in memory")
+    memory_limit: str = "4GB"
+    threads: int | None = Field(None, ge=1)
+
+
+class ExposureRule(_Strict):
+    """A named time-varying exposure: matching interactions within the window."""
+
+    name: Identifier
+    touchpoint: str | None = None
+    csat_max: int | None = Field(None, ge=1, le=5)
+    ces_min: int | None = Field(None, ge=1, le=7)
+    resolved: bool | None = None
+    min_count: int = Field(1, ge=1)
+    window_days: int | None = Field(None, ge=1)
+
+
+class DemoSpec(_Strict):
+    """Generate the demo data set into the data paths when they do not exist yet."""
+
+    customers: int = Field(10_000, ge=100)
+    seed: int = 42
+
+
+class RunParams(_Strict):
+    """All keys a run understands. Unknown keys are errors."""
+
+    run_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)]
+    as_of: dt.date
+    data: DataSpec
+    title: str = "Customer experience report"
+    covariates: list[Identifier] = Field(default_factory=list)
+    touchpoints: list[str] | None = None
+    poor_csat_max: int = Field(2, ge=1, le=4)
+    exposure_window_days: int = Field(90, ge=1)
+    exposures: list[ExposureRule] | None = None
+    survey_drivers: list[Identifier] = Field(default_factory=list)
+    survey_since: dt.date | None = None
+    min_cell_size: int = Field(10, ge=1)
+    on_invalid: Literal["fail", "exclude"] = "fail"
+    period: Literal["quarter", "month"] = "quarter"
+    targets: dict[Literal[METRIC_NAMES], dict[str, float]] = Field(default_factory=dict)  # type: ignore[valid-type]
+    journey: dict[str, list[str]] | None = None
+    horizons_days: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [90, 180, 365])
+    bootstrap: int = Field(500, ge=0)
+    what_if_reduction: float = Field(0.5, gt=0, le=1)
+    seed: int = 20240101
+    engine: EngineSpec = Field(default_factory=EngineSpec)
+    cell_timeout_seconds: int = Field(1800, ge=10)
+    demo: DemoSpec | None = None
+
+    # Set by load_params, not by the YAML file.
+    source: Path | None = Field(None, exclude=True)
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _engine_shorthand(cls, v: Any) -> Any:
+        return {"backend": v} if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "RunParams":
+        if self.exposures:
+            names = [e.name for e in self.exposures]
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"exposure names must be unique; repeated: {', '.join(dupes)}")
+        if len(set(self.horizons_days)) != len(self.horizons_days):
+            raise ValueError("horizons_days must not repeat a value")
+        return self
+
+    # ---- derived -------------------------------------------------------------------------
+    @property
+    def base_dir(self) -> Path:
+        return self.source.parent if self.source else Path.cwd()
+
+    def path(self, table: str) -> str | None:
+        """The resolved path (or glob) of an input table, None when the table is not configured."""
+        raw = getattr(self.data, table)
+        if raw is None:
+            return None
+        p = Path(raw).expanduser()
+        return str(p if p.is_absolute() else (self.base_dir / p).resolve())
+
+    def exposure_rules(self, touchpoints: list[str]) -> list[ExposureRule]:
+        """The exposures to model: those in params, else ``poor_<touchpoint>`` for each touchpoint."""
+        if self.exposures:
+            return list(self.exposures)
+        return [
+            ExposureRule(name=f"poor_{safe_name(tp)}", touchpoint=tp, csat_max=self.poor_csat_max)
+            for tp in touchpoints
+        ]
+
+    def to_yaml_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True, exclude={"source"})
+
+
+def safe_name(text: str) -> str:
+    """A Python-identifier-safe version of a data value (for term names such as ``poor_<touchpoint>``)."""
+    name = re.sub(r"\W+", "_", str(text).strip().lower()).strip("_") or "x"
+    return f"_{name}" if name[0].isdigit() else name
+
+
+# ---- loading -----------------------------------------------------------------------------
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans: ``yes``/``no``/``on``/``off`` stay strings."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _check_identifier_keys(raw: dict[Any, Any], errors: list[str]) -> None:
+    # Only top-level keys become papermill parameters; nested keys that name data values
+    # (targets per touchpoint, column maps, journey stages) may be any string.
+    for key in raw:
+        if not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key):
+            errors.append(
+                f"key {key!r} is not a valid name: keys must be Python identifiers "
+                "(letters, digits, underscores, not starting with a digit) because they are "
+                "passed to the notebooks as code."
+            )
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def _format_error(err: dict[str, Any], raw: dict[str, Any]) -> str:
+    loc = [str(p) for p in err["loc"]]
+    key = ".".join(loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent_model = _model_at(loc[:-1])
+        valid = list(parent_model.model_fields) if parent_model else []
+        valid = [v for v in valid if v != "source"]
+        close = difflib.get_close_matches(loc[-1], valid, n=1, cutoff=0.5)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        return f"unknown key {key!r}.{hint} Valid keys here: {', '.join(valid)}."
+    if kind == "missing":
+        return f"required key {key!r} is missing."
+    got = _describe(err.get("input"))
+    return f"key {key!r}: expected {_expected(err)}, got {got}."
+
+
+def _expected(err: dict[str, Any]) -> str:
+    msg = err["msg"]
+    msg = re.sub(r"^(Input should be|Value error, )\s*", "", msg)
+    return msg
+
+
+def _model_at(loc: list[str]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = RunParams
+    for part in loc:
+        if model is None or part.isdigit():
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        ann = field.annotation
+        candidates = [ann, *getattr(ann, "__args__", ())]
+        nested = [c for c in candidates for c in [c, *getattr(c, "__args__", ())] if isinstance(c, type) and issubclass(c, BaseModel)]
+        model = nested[0] if nested else None
+    return model
+
+
+def load_params(path: str | Path, overrides: dict[str, Any] | None = None) -> RunParams:
+    """Read and validate a params file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML file. Relative data paths in it resolve against its folder.
+    overrides : dict, optional
+        Top-level keys that replace the file's values (for example ``as_of`` and ``run_id``
+        derived from ``--quarter``).
+
+    Raises
+    ------
+    ParamsError
+        With every problem found, each naming the key, what was expected and what was given.
+
+    Examples
+    --------
+    >>> p = load_params(DEFAULT_PARAMS)
+    >>> p.run_id
+    'demo'
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"Params file {str(path)!r} does not exist. Pass the path of a YAML file, e.g. params/demo.yaml.")
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Yaml12Loader)
+    except UnicodeDecodeError as exc:
+        raise ParamsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}). Save the file as UTF-8.") from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping of keys to values at the top level, got {type(raw).__name__}.")
+    raw = {**raw, **(overrides or {})}
+    problems: list[str] = []
+    _check_identifier_keys(raw, problems)
+    if not problems:
+        try:
+            params = RunParams.model_validate(raw)
+        except ValidationError as exc:
+            problems = [_format_error(e, raw) for e in exc.errors()]
+        else:
+            return params.model_copy(update={"source": path.resolve()})
+    listing = "\n".join(f"  - {p}" for p in problems)
+    raise ParamsError(f"{path}: {len(problems)} problem(s) in the params file:\n{listing}")
+
+
+def resolve_params_file(path: str | Path | None) -> Path:
+    """Find a params file given relative to the working directory or to the project.
+
+    Notebooks run in the caller's working directory (papermill, JupyterLab), so a default such
+    as ``../params/demo.yaml`` is also tried relative to the project's ``notebooks/`` folder.
+    """
+    if path is None:
+        return DEFAULT_PARAMS
+    p = Path(path).expanduser()
+    if p.is_absolute() or p.exists():
+        return p
+    for base in (PROJECT_ROOT / "notebooks", PROJECT_ROOT):
+        if (base / p).exists():
+            return (base / p).resolve()
+    return p

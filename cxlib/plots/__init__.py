@@ -1,0 +1,29 @@
+"""Figures: one function per idea, one theme (seaborn), tidy long-format input.
+
+Each topic has its own module (``plots.metrics``, ``plots.survival``, ...). Every function
+takes a tidy DataFrame, returns the matplotlib ``Figure``, and never shows suppressed cells.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import seaborn as sns
+
+PALETTE = ["#1f5a96", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d6a9f", "#6c757d"]
+STATUS_COLOURS = {"met": "#2e7d32", "missed": "#c62828", "can't tell": "#9e9e9e"}
+SEQUENTIAL = "crest"
+DIVERGING = "vlag"
+
+
+def set_theme() -> None:
+    """The workbook's one theme; called by :func:`cxlib.workbook.open_workbook`."""
+    sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font_scale=0.95)
+    plt.rcParams.update({
+        "figure.dpi": 100,
+        "savefig.dpi": 100,
+        "figure.figsize": (8, 4.2),
+        "axes.titleweight": "bold",
+        "axes.titlesize": 12,
+        "figure.autolayout": False,
+        "figure.constrained_layout.use": True,
+    })

@@ -1,0 +1,356 @@
+"""Run every notebook with papermill, render HTML without code, and publish the run atomically.
+
+A run is built in a hidden staging folder next to its final place (same file system, so the
+final ``rename`` is atomic) and moved into ``<output>/<run_id>/`` only when every notebook ran
+and rendered. A failure or an interruption removes the staging folder and leaves earlier runs
+as they were.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import nbformat
+import yaml
+
+from . import __version__
+from .data import fingerprint
+from .errors import DataError, RunError, RunExistsError
+from .params import PROJECT_ROOT, RunParams
+from .workbook import VALIDATION_FILE, WARNINGS_FILE
+
+NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+KERNEL_NAME = "cx-workbook"
+PACKAGES = ("cxlib", "pandas", "numpy", "scipy", "statsmodels", "lifelines", "ibis-framework", "duckdb",
+            "pyarrow", "pydantic", "papermill", "nbconvert", "matplotlib", "seaborn", "sqlglot")
+_EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.I)
+
+
+class Interrupted(BaseException):
+    """Raised in the main thread when SIGTERM (or SIGINT) arrives during a run."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def _signals_raise() -> Iterator[None]:
+    def handler(signum: int, _frame: Any) -> None:
+        raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def section_notebooks(directory: Path = NOTEBOOK_DIR) -> list[Path]:
+    """The report's sections: ``NN_<topic>.ipynb`` in name order (templates start with '_')."""
+    return sorted(p for p in directory.glob("[0-9][0-9]_*.ipynb"))
+
+
+def ensure_kernel() -> str:
+    """Install (once) a kernelspec named ``cx-workbook`` that runs this very Python."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    ksm = KernelSpecManager()
+    try:
+        spec = ksm.get_kernel_spec(KERNEL_NAME)
+        if Path(spec.argv[0]).resolve() == Path(sys.executable).resolve():
+            return KERNEL_NAME
+    except NoSuchKernel:
+        pass
+    from ipykernel.kernelspec import install
+
+    install(kernel_name=KERNEL_NAME, display_name="CX Workbook (Python)", prefix=sys.prefix)
+    return KERNEL_NAME
+
+
+def git_state() -> dict[str, Any]:
+    """The project's git commit and whether the work tree has uncommitted changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=20).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD") or None
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = None, None
+    return {"commit": commit, "dirty": dirty}
+
+
+def package_versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+# ---- rendering ---------------------------------------------------------------------------------
+
+
+def html_exporter() -> Any:
+    """nbconvert's lab template without code, prompts or any script fetched from a CDN."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab")
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    exporter.embed_images = True
+    exporter.mathjax_url = ""
+    exporter.require_js_url = ""
+    exporter.jquery_url = ""
+    return exporter
+
+
+def _strip_scripts(html: str) -> str:
+    """Remove every <script> and external <link>: the report is static HTML and images, and
+    nbconvert's template would otherwise import MathJax/Mermaid from a CDN when it sees a formula."""
+    html = re.sub(r"<script\b[^>]*>.*?</script\s*>", "", html, flags=re.I | re.S)
+    return re.sub(r"<link[^>]*\bhref\s*=\s*[\"'](?:https?:)?//[^>]*>", "", html, flags=re.I)
+
+
+def render_html(executed: Path, target: Path, title: str) -> None:
+    """Render an executed notebook to a self-contained HTML page without code."""
+    nb = nbformat.read(executed, as_version=4)
+    # Error outputs and stderr can echo code or data values: never publish them.
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = [o for o in cell.get("outputs", []) if o.get("output_type") != "error"
+                               and not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+    nb.metadata["title"] = title
+    body, _ = html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body = _strip_scripts(body)
+    if _EXTERNAL.search(body):
+        raise RunError(f"{target.name}: rendered HTML still references another host; refusing to publish it.")
+    target.write_text(body, encoding="utf-8")
+
+
+# ---- the run -------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunRecord:
+    """What happened in a run: written as ``manifest.json``."""
+
+    params: RunParams
+    started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    stages: list[dict[str, Any]] = field(default_factory=list)
+    sections: list[dict[str, Any]] = field(default_factory=list)
+    status: str = "running"
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[dict[str, Any]]:
+        start = time.perf_counter()
+        entry: dict[str, Any] = {"stage": name, "status": "running"}
+        self.stages.append(entry)
+        try:
+            yield entry
+            entry["status"] = "ok"
+        except BaseException:
+            entry["status"] = "failed"
+            raise
+        finally:
+            entry["seconds"] = round(time.perf_counter() - start, 3)
+
+
+def _progress(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _notebook_title(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            m = re.search(r"^#\s+(.+)$", cell.source, re.M)
+            if m:
+                return m.group(1).strip()
+    return path.stem.split("_", 1)[-1].replace("_", " ").title()
+
+
+def _execution_error(exc: Exception, notebook: Path) -> RunError:
+    ename = getattr(exc, "ename", type(exc).__name__)
+    evalue = getattr(exc, "evalue", str(exc).splitlines()[0] if str(exc) else "")
+    cell = getattr(exc, "exec_count", None) or getattr(exc, "cell_index", None)
+    where = f"cell {cell}" if cell is not None else "a cell"
+    if "DeadKernel" in type(exc).__name__ or "dead" in str(exc).lower() and "kernel" in str(exc).lower():
+        return RunError(f"Notebook {notebook.name}: the kernel died while running ({exc}). "
+                        "The run was abandoned; earlier reports are untouched. Check memory use, then rerun.")
+    if "Timeout" in type(exc).__name__ or "timed out" in str(exc).lower():
+        return RunError(f"Notebook {notebook.name}: {where} exceeded cell_timeout_seconds. "
+                        "Raise cell_timeout_seconds in the params file or reduce the data.")
+    return RunError(f"Notebook {notebook.name} failed in {where}: {ename}: {evalue}. "
+                    "The run was abandoned; earlier reports are untouched. Open the notebook in JupyterLab "
+                    "with the same params file to investigate.")
+
+
+def execute_sections(params: RunParams, params_file: Path, staging: Path, record: RunRecord,
+                     notebooks: list[Path]) -> None:
+    """Execute each section notebook with papermill into ``staging/notebooks/``."""
+    import papermill as pm
+
+    kernel = ensure_kernel()
+    (staging / "notebooks").mkdir(exist_ok=True)
+    warnings_path = staging / WARNINGS_FILE
+    for i, nb in enumerate(notebooks, 1):
+        out = staging / "notebooks" / nb.name
+        _progress(f"[{i}/{len(notebooks)}] {nb.stem} ...")
+        seen = _count_lines(warnings_path)
+        with record.stage(f"notebook:{nb.stem}") as entry:
+            try:
+                pm.execute_notebook(
+                    str(nb), str(out),
+                    parameters={"params_file": str(params_file), "run_dir": str(staging)},
+                    kernel_name=kernel, cwd=str(staging), progress_bar=False,
+                    execution_timeout=params.cell_timeout_seconds, log_output=False,
+                    request_save_on_cell_execute=False,
+                )
+            except Exception as exc:  # noqa: BLE001 - papermill raises several kinds
+                raise _execution_error(exc, nb) from None
+        warnings = _read_lines(warnings_path)[seen:]
+        record.sections.append({
+            "notebook": nb.name, "title": _notebook_title(nb), "html": f"{nb.stem}.html",
+            "seconds": entry["seconds"], "status": "ok", "warnings": warnings,
+        })
+        _progress(f"[{i}/{len(notebooks)}] {nb.stem} done in {entry['seconds']:.1f} s"
+                  + (f" ({len(warnings)} warning(s))" if warnings else ""))
+
+
+def _count_lines(path: Path) -> int:
+    return len(_read_lines(path))
+
+
+def _read_lines(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    return [json.loads(line)["message"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def render_sections(staging: Path, record: RunRecord) -> None:
+    for section in record.sections:
+        with record.stage(f"render:{Path(section['notebook']).stem}"):
+            render_html(staging / "notebooks" / section["notebook"], staging / section["html"], section["title"])
+
+
+def write_manifest(staging: Path, record: RunRecord, tables_files: dict[str, list[Path]],
+                   validation: dict[str, Any]) -> dict[str, Any]:
+    ended = dt.datetime.now(dt.timezone.utc)
+    inputs = {}
+    for table, files in tables_files.items():
+        inputs[table] = {
+            "files": fingerprint(files),
+            "rows_read": validation["rows_read"].get(table),
+            "rows_kept": validation["rows_kept"].get(table),
+        }
+    manifest = {
+        "run_id": record.params.run_id,
+        "title": record.params.title,
+        "as_of": str(record.params.as_of),
+        "status": record.status,
+        "started": record.started.isoformat(timespec="seconds"),
+        "ended": ended.isoformat(timespec="seconds"),
+        "seconds": round((ended - record.started).total_seconds(), 3),
+        "params_file": str(record.params.source),
+        "params": record.params.to_yaml_dict(),
+        "inputs": inputs,
+        "validation": {k: validation[k] for k in ("mode", "violations")},
+        "sections": record.sections,
+        "stages": record.stages,
+        "packages": package_versions(),
+        "git": git_state(),
+        "cxlib_version": __version__,
+        "host": {"cores": os.cpu_count(), "platform": platform.platform()},
+    }
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+    return manifest
+
+
+def publish(staging: Path, final: Path, force: bool) -> None:
+    """Move the complete staging folder into place; with ``force`` replace the old run last."""
+    if final.exists():
+        if not force:
+            raise RunExistsError(f"{final} already exists; rerun with --force to replace it.")
+        old = final.with_name(f".old-{final.name}-{os.getpid()}")
+        final.rename(old)
+        try:
+            staging.rename(final)
+        except BaseException:
+            old.rename(final)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(final)
+
+
+def run_report(params: RunParams, output_dir: Path, force: bool = False,
+               notebooks: list[Path] | None = None,
+               on_validated: Callable[[dict[str, Any]], None] | None = None) -> Path:
+    """Validate, execute every section, render, write manifest and index, and publish.
+
+    Returns the published run folder. Raises a :class:`~cxlib.errors.CxError` subclass
+    with a user-facing message on any failure; nothing is left in ``output_dir`` then.
+    """
+    from .index import update_reports_index, write_run_index
+    from .data import load_tables
+    from .validate import Validator
+
+    output_dir = Path(output_dir).resolve()
+    final = output_dir / params.run_id
+    if final.exists() and not force:
+        raise RunExistsError(f"Run folder {final} already exists; rerun with --force to replace it "
+                             "(the existing report is left as it is).")
+    record = RunRecord(params=params)
+    notebooks = section_notebooks() if notebooks is None else notebooks
+    with record.stage("validate"):
+        tables = load_tables(params)
+        report = Validator(tables).report()
+        _progress(f"validated: {', '.join(f'{t} {n:,} rows' for t, n in report.rows_read.items())}"
+                  + (f"; {report.n_violations:,} violating row(s) excluded" if report.n_violations else ""))
+        if not report.ok:
+            raise DataError(report.message())
+    validation = report.to_dict()
+    if on_validated:
+        on_validated(validation)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{params.run_id}-", dir=output_dir))
+    try:
+        with _signals_raise():
+            (staging / VALIDATION_FILE).write_text(json.dumps(validation, indent=2, default=str), encoding="utf-8")
+            (staging / "params.yaml").write_text(yaml.safe_dump(params.to_yaml_dict(), sort_keys=False), encoding="utf-8")
+            execute_sections(params, params.source, staging, record, notebooks)
+            render_sections(staging, record)
+            record.status = "complete"
+            manifest = write_manifest(staging, record, tables.files, validation)
+            write_run_index(staging, manifest)
+            shutil.rmtree(staging / "work", ignore_errors=True)
+            publish(staging, final, force)
+            update_reports_index(output_dir)
+    except Interrupted as exc:
+        raise RunError(f"Run {params.run_id!r} interrupted by {exc}: nothing was published, "
+                       "earlier reports are untouched. Rerun the same command to try again.") from None
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return final

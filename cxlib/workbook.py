@@ -1,0 +1,177 @@
+"""What a report notebook needs, in one object: params, clean tables, result files, warnings.
+
+Every notebook starts with::
+
+    params_file = "../params/demo.yaml"   # papermill parameters cell
+    run_dir = None
+    wb = open_workbook(params_file, run_dir)
+
+``run_dir`` is set by ``cx run`` (the run's staging folder); interactively it is None and
+results stay in memory.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from . import display
+from .data import Tables, load_tables
+from .errors import DataError
+from .params import RunParams, load_params, resolve_params_file
+from .results import write_result
+from .validate import ValidationReport, Validator
+
+VALIDATION_FILE = "validation.json"
+WARNINGS_FILE = "warnings.jsonl"
+
+
+@dataclass
+class Workbook:
+    """Params, engine connection and the validated input tables of one run.
+
+    Attributes
+    ----------
+    params : RunParams
+    validation : ValidationReport
+        Rows read and kept per table, and what was excluded and why.
+    run_dir : Path or None
+        Staging folder of a ``cx run``; None interactively.
+    """
+
+    params: RunParams
+    con: Any
+    validation: ValidationReport
+    run_dir: Path | None
+    files: dict[str, list[Path]]
+    _tables: dict[str, ir.Table] = field(repr=False)
+    results: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    # ---- tables ---------------------------------------------------------------------------
+    def table(self, name: str) -> ir.Table | None:
+        """A clean input table (Ibis expression), or None when it is not configured."""
+        return self._tables.get(name)
+
+    @property
+    def customers(self) -> ir.Table:
+        return self._tables["customers"]
+
+    @property
+    def interactions(self) -> ir.Table | None:
+        return self._tables.get("interactions")
+
+    @property
+    def surveys(self) -> ir.Table | None:
+        return self._tables.get("surveys")
+
+    def require(self, *names: str) -> bool:
+        """True when every named table is present; otherwise show a note saying what is missing."""
+        missing = [n for n in names if n not in self._tables]
+        if missing:
+            display.callout(
+                "This section needs the {tables} table(s), which this run does not have "
+                "(set data.{first} in the params file to include it).",
+                kind="info",
+                tables=", ".join(missing),
+                first=missing[0],
+            )
+        return not missing
+
+    def touchpoints(self) -> list[str]:
+        """Touchpoints to analyse: those declared in params, else those found in the data (by volume)."""
+        if self.params.touchpoints:
+            return list(self.params.touchpoints)
+        if self.interactions is None:
+            return []
+        t = self.interactions
+        counts = t.group_by("touchpoint").aggregate(n=t.count()).order_by([ibis.desc("n"), "touchpoint"])
+        return counts.execute()["touchpoint"].tolist()
+
+    # ---- outputs --------------------------------------------------------------------------
+    def write_result(self, name: str, df: pd.DataFrame) -> None:
+        """Keep a result table, and write ``results/<name>.csv`` when running under ``cx run``."""
+        self.results[name] = df
+        if self.run_dir is not None:
+            write_result(self.run_dir / "results", name, df)
+
+    def warn(self, text: str, **values: Any) -> None:
+        """Show a warning in the section and record it for the report's index page."""
+        display.callout(text, kind="warning", **values)
+        if self.run_dir is not None:
+            message = text.format(**{k: str(v) for k, v in values.items()}) if values else text
+            with open(self.run_dir / WARNINGS_FILE, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps({"message": message}) + "\n")
+
+    def cached(self, name: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        """Compute a small table once per run and share it between notebooks (Parquet in the run folder)."""
+        if self.run_dir is None:
+            if name not in self.results:
+                self.results[name] = compute()
+            return self.results[name]
+        path = self.run_dir / "work" / f"{name}.parquet"
+        if path.exists():
+            return pd.read_parquet(path)
+        df = compute()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        df.to_parquet(path, index=False)
+        return df
+
+    @property
+    def period_label(self) -> str:
+        return f"data up to {self.params.as_of:%d %B %Y}"
+
+
+def _materialize(con: Any, tables: dict[str, ir.Table], files: dict[str, list[Path]]) -> dict[str, ir.Table]:
+    """CSV inputs are parsed once into engine tables; Parquet stays a lazy scan."""
+    out = {}
+    for name, t in tables.items():
+        if all(f.suffix.lower() in (".parquet", ".pq") for f in files[name]) or con.name != "duckdb":
+            out[name] = t
+        else:
+            out[name] = con.create_table(f"clean_{name}", t, temp=True, overwrite=True)
+    return out
+
+
+def open_workbook(params_file: str | Path | None = None, run_dir: str | Path | None = None,
+                  params: RunParams | None = None) -> Workbook:
+    """Load params, connect the engine, validate (or reuse the run's validation) and open the tables.
+
+    Parameters
+    ----------
+    params_file : str or Path, optional
+        The run's params YAML; defaults to ``params/demo.yaml``. Relative paths are tried
+        against the working directory, then the project's ``notebooks/`` folder.
+    run_dir : str or Path, optional
+        The staging folder of a ``cx run`` (set by papermill).
+    params : RunParams, optional
+        Already-loaded params (skips reading ``params_file``).
+
+    Examples
+    --------
+    >>> wb = open_workbook("params/demo.yaml")      # doctest: +SKIP
+    >>> wb.customers.count().execute()              # doctest: +SKIP
+    10000
+    """
+    if params is None:
+        params = load_params(resolve_params_file(params_file))
+    run_path = Path(run_dir) if run_dir else None
+    tables: Tables = load_tables(params)
+    validator = Validator(tables)
+    saved = run_path / VALIDATION_FILE if run_path else None
+    if saved is not None and saved.exists():
+        report = ValidationReport.from_dict(json.loads(saved.read_text()))
+    else:
+        report = validator.report()
+        if not report.ok:
+            raise DataError(report.message())
+    clean = _materialize(tables.con, validator.clean_tables(), tables.files)
+    from .plots import set_theme
+
+    set_theme()
+    return Workbook(params=params, con=tables.con, validation=report, run_dir=run_path, files=tables.files, _tables=clean)
