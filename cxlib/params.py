@@ -107,6 +107,13 @@ class RunParams(_Strict):
     targets: dict[Literal[METRIC_NAMES], dict[str, float]] = Field(default_factory=dict)  # type: ignore[valid-type]
     journey: dict[str, list[str]] | None = None
     horizons_days: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [90, 180, 365])
+    tenure_pieces_days: list[Annotated[int, Field(ge=0)]] = Field(
+        default_factory=lambda: [0, 30, 90, 180, 365, 730],
+        description="boundaries of the baseline pieces of the piecewise-exponential model",
+    )
+    covariate_bins: int = Field(4, ge=2, le=10, description="quantile bins of a continuous covariate in the cell model")
+    cox_time_varying_max_rows: int = Field(300_000, ge=0, description="fit the time-varying Cox cross-check up to this many intervals")
+    ph_check_sample: int = Field(5000, ge=100, description="customers sampled for the Schoenfeld-residual check")
     bootstrap: int = Field(500, ge=0)
     what_if_reduction: float = Field(0.5, gt=0, le=1)
     seed: int = 20240101
@@ -131,6 +138,9 @@ class RunParams(_Strict):
                 raise ValueError(f"exposure names must be unique; repeated: {', '.join(dupes)}")
         if len(set(self.horizons_days)) != len(self.horizons_days):
             raise ValueError("horizons_days must not repeat a value")
+        pieces = self.tenure_pieces_days
+        if pieces[0] != 0 or any(b <= a for a, b in zip(pieces, pieces[1:])):
+            raise ValueError("tenure_pieces_days must start at 0 and increase")
         return self
 
     # ---- derived -------------------------------------------------------------------------

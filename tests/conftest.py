@@ -1,0 +1,82 @@
+"""Shared fixtures: demo data sets written once per session, params files pointing at them,
+and one end-to-end ``cx run`` whose artifacts several tests inspect."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cxlib.demo import write_demo_data
+from cxlib.params import DEFAULT_PARAMS, load_params
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def demo_params_dict(data_dir: Path, run_id: str = "test", **overrides) -> dict:
+    """The demo params with data paths pointing at ``data_dir`` (no ``demo`` block)."""
+    raw = yaml.safe_load(DEFAULT_PARAMS.read_text())
+    raw.pop("demo", None)
+    raw["run_id"] = run_id
+    raw["data"] = {t: str(data_dir / f"{t}.parquet") for t in ("customers", "interactions", "surveys")}
+    raw.update(overrides)
+    return raw
+
+
+def write_params(path: Path, raw: dict) -> Path:
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_small(tmp_path_factory) -> Path:
+    """3,000 demo customers (Parquet): fast enough for end-to-end tests."""
+    d = tmp_path_factory.mktemp("demo3k")
+    write_demo_data(d, n_customers=3000, seed=7)
+    return d
+
+
+@pytest.fixture(scope="session")
+def demo_10k(tmp_path_factory) -> Path:
+    """The default demo size (10,000 customers): enough power to recover the true effects."""
+    d = tmp_path_factory.mktemp("demo10k")
+    write_demo_data(d, n_customers=10_000, seed=42)
+    return d
+
+
+@pytest.fixture(scope="session")
+def small_params_file(tmp_path_factory, demo_small) -> Path:
+    d = tmp_path_factory.mktemp("params_small")
+    return write_params(d / "small.yaml", demo_params_dict(demo_small, run_id="small", bootstrap=50))
+
+
+@pytest.fixture(scope="session")
+def params_10k_file(tmp_path_factory, demo_10k) -> Path:
+    d = tmp_path_factory.mktemp("params_10k")
+    return write_params(d / "demo10k.yaml", demo_params_dict(demo_10k, run_id="demo10k"))
+
+
+@pytest.fixture(scope="session")
+def small_workbook(small_params_file):
+    from cxlib.workbook import open_workbook
+
+    return open_workbook(small_params_file)
+
+
+@pytest.fixture(scope="session")
+def workbook_10k(params_10k_file):
+    from cxlib.workbook import open_workbook
+
+    return open_workbook(params_10k_file)
+
+
+@pytest.fixture(scope="session")
+def published_run(tmp_path_factory, small_params_file) -> Path:
+    """One complete ``cx run`` of every section on the small demo set; returns the run folder."""
+    from cxlib.cli import main
+
+    out = tmp_path_factory.mktemp("reports")
+    assert main(["run", str(small_params_file), "--output-dir", str(out)]) == 0
+    return out / "small"
