@@ -1,4 +1,4 @@
-"""The ``cx`` command: ``run``, ``validate``, ``demo-data``.
+"""The ``cx`` command: ``run``, ``validate``, ``demo-data``, ``lab``.
 
 User errors (bad params, bad data, an existing run) print one paragraph and exit non-zero,
 without a Python traceback.
@@ -76,6 +76,20 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_lab(args: argparse.Namespace) -> int:
+    import os
+
+    from .params import DEFAULT_PARAMS
+    from .report import ensure_kernel
+
+    _load(str(DEFAULT_PARAMS))  # the notebooks' default params must have their data for Run All
+    ensure_kernel()
+    argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={PROJECT_ROOT}",
+            f"--LabApp.default_url=/lab/tree/notebooks", *args.jupyter_args]
+    os.execv(sys.executable, argv)
+    return EXIT_OK  # pragma: no cover - execv does not return
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cx", description="CX Workbook: quarterly customer-experience reports.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -89,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check params and data against the contract")
     p.add_argument("params")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("lab", help="open JupyterLab on the notebooks with the project's kernel")
+    p.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed on to jupyter lab")
+    p.set_defaults(func=cmd_lab)
 
     p = sub.add_parser("demo-data", help="write the synthetic demo data set")
     p.add_argument("dir")

@@ -119,8 +119,8 @@ TRUE_NPS_WEIGHTS = {
     "sat_app": 0.4,
     "sat_delivery": 0.2,
 }
-NPS_INTERCEPT = 6.0
-NPS_NOISE_SD = 1.0
+NPS_INTERCEPT = 5.5
+NPS_NOISE_SD = 0.8
 SURVEY_DRIVERS = tuple(f"sat_{t}" for t in TOUCHPOINTS)
 
 # Simulation blocks fix the random streams; chunk_customers only decides how much is buffered per write.
@@ -139,9 +139,9 @@ _REVENUE_PLAN_MULT = np.array([1.0, 1.5, 2.3])
 _REVENUE_SIGMA = 0.35
 
 _ONBOARDING_DAYS = 60
-_ONBOARDING_MEAN = 3.0  # interactions in the first 60 days
+_ONBOARDING_MEAN = 3.5  # interactions in the first 60 days
 # Interactions per year (onboarding: ignored, see _ONBOARDING_MEAN) for a consumer of average activity.
-_RATE_PER_YEAR = np.array([0.0, 6.0, 5.0, 5.5, 11.0])
+_RATE_PER_YEAR = np.array([0.0, 7.0, 5.5, 6.0, 12.5])
 _RATE_SEGMENT_MULT = np.array(
     [[1.0, 1.0, 1.0, 1.0, 1.0], [1.2, 1.3, 1.4, 1.2, 0.8], [1.6, 1.5, 1.8, 1.5, 0.6]]
 )
@@ -177,9 +177,9 @@ _P_CES_GIVEN_RATED = 0.75
 # surveys
 _SURVEY_INVITES_PER_YEAR = 2.0
 _SURVEY_RESPONSE = 0.5
-_SAT_LOCATION = np.array([0.1, -0.2, 0.0, 0.2, 0.3])  # onboarding, billing, support, delivery, app
-_SAT_LOADING = 0.6  # weight of the customer's shared factor: sat ratings correlate ~0.25
-_SAT_CUTS = np.array([-1.9, -0.75, 0.75, 1.9])
+_SAT_LOCATION = np.array([0.3, 0.1, 0.3, 0.4, 0.5])  # onboarding, billing, support, delivery, app
+_SAT_LOADING = 0.5  # weight of the customer's shared factor: sat ratings correlate ~0.15
+_SAT_CUTS = np.array([-2.4, -1.2, 1.1, 2.4])
 _SAT_MISSING = np.array([0.06, 0.03, 0.05, 0.04, 0.03])
 
 _TP_LOG_HR = np.log([TRUE_TOUCHPOINT_HR[f"poor_{t}"] for t in TOUCHPOINTS])
@@ -306,8 +306,9 @@ def _churn_times(
     w = float(EXPOSURE_WINDOW_DAYS)
     k_tp = len(TOUCHPOINTS)
     bounds = np.asarray(TENURE_PIECES, dtype=float)  # includes 0, so every customer has a point
-    t = np.concatenate([s_days, s_days + w, np.tile(bounds, m)])
-    c = np.concatenate([cust, cust, np.repeat(np.arange(m), bounds.size)])
+    # the horizon is a point too, else the stretch after a customer's last change point would be lost
+    t = np.concatenate([s_days, s_days + w, np.tile(bounds, m), horizon])
+    c = np.concatenate([cust, cust, np.repeat(np.arange(m), bounds.size), np.arange(m)])
     delta = np.zeros((t.size, k_tp), dtype=np.int32)
     rows = np.arange(n_poor)
     delta[rows, tp] = 1

@@ -201,7 +201,7 @@ def _execution_error(exc: Exception, notebook: Path) -> RunError:
     if "Timeout" in type(exc).__name__ or "timed out" in str(exc).lower():
         return RunError(f"Notebook {notebook.name}: {where} exceeded cell_timeout_seconds. "
                         "Raise cell_timeout_seconds in the params file or reduce the data.")
-    return RunError(f"Notebook {notebook.name} failed in {where}: {ename}: {evalue}. "
+    return RunError(f"Notebook {notebook.name} failed in {where}: {ename}: {str(evalue).rstrip('.')}. "
                     "The run was abandoned; earlier reports are untouched. Open the notebook in JupyterLab "
                     "with the same params file to investigate.")
 
@@ -223,7 +223,7 @@ def execute_sections(params: RunParams, params_file: Path, staging: Path, record
                 pm.execute_notebook(
                     str(nb), str(out),
                     parameters={"params_file": str(params_file), "run_dir": str(staging)},
-                    kernel_name=kernel, cwd=str(staging), progress_bar=False,
+                    kernel_name=kernel, language="python", cwd=str(staging), progress_bar=False,
                     execution_timeout=params.cell_timeout_seconds, log_output=False,
                     request_save_on_cell_execute=False,
                 )

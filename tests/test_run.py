@@ -1,0 +1,135 @@
+"""End to end: ``cx run`` publishes a complete, self-contained report, or nothing at all."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+import yaml
+
+from cxlib.cli import main
+from cxlib.errors import RunError
+from cxlib.params import load_params
+from cxlib.report import run_report, section_notebooks
+from cxlib.results import RESULT_COLUMNS
+
+_EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|import\(\s*["']https?:""", re.I)
+
+
+def _tree_digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_every_artifact_is_published(published_run: Path):
+    out = published_run.parent
+    assert (out / "index.html").exists() and "small/index.html" in (out / "index.html").read_text()
+    manifest = json.loads((published_run / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    for key in ("params", "inputs", "packages", "git", "sections", "stages", "started", "ended", "seconds"):
+        assert key in manifest
+    assert manifest["git"]["commit"] is None or len(manifest["git"]["commit"]) == 40
+    for table in ("customers", "interactions", "surveys"):
+        files = manifest["inputs"][table]["files"]
+        assert files and all(len(f["sha256"]) == 64 for f in files)
+        assert manifest["inputs"][table]["rows_read"] > 0
+    assert {s["notebook"] for s in manifest["sections"]} == {p.name for p in section_notebooks()}
+    index = (published_run / "index.html").read_text()
+    for s in manifest["sections"]:
+        assert (published_run / s["html"]).exists()
+        assert (published_run / "notebooks" / s["notebook"]).exists()
+        assert f'href="{s["html"]}"' in index
+    assert "2026-09-30" in index
+    assert not list(out.glob(".tmp-*")) and not (published_run / "work").exists()
+
+
+def test_result_files_have_contract_columns(published_run: Path):
+    results = published_run / "results"
+    for name, columns in RESULT_COLUMNS.items():
+        path = results / f"{name}.csv"
+        assert path.exists(), f"results/{name}.csv missing"
+        assert list(pd.read_csv(path, nrows=0).columns) == columns
+
+
+def _published_text(run: Path) -> list[tuple[Path, str]]:
+    return [(p, p.read_text(encoding="utf-8")) for p in run.rglob("*") if p.suffix in (".html", ".ipynb")]
+
+
+def test_html_has_no_code_and_no_external_requests(published_run: Path):
+    for path, text in _published_text(published_run):
+        if path.suffix != ".html":
+            continue
+        assert "open_workbook(" not in text and "jp-InputArea" not in text, path.name
+        assert not _EXTERNAL.search(text), f"{path.name} references another host"
+        assert "<script" not in text.lower(), path.name
+
+
+def test_no_customer_id_in_published_output(published_run: Path, demo_small: Path):
+    ids = set(pd.read_parquet(demo_small / "customers.parquet", columns=["customer_id"])["customer_id"])
+    for path, text in _published_text(published_run):
+        tokens = set(re.findall(r"[A-Za-z0-9_-]+", text))
+        leaked = tokens & ids
+        assert not leaked, f"{path.name} shows customer ids, e.g. {sorted(leaked)[:3]}"
+
+
+def test_second_run_without_force_leaves_report(published_run: Path, small_params_file: Path, capsys):
+    before = _tree_digest(published_run)
+    code = main(["run", str(small_params_file), "--output-dir", str(published_run.parent)])
+    assert code != 0
+    assert "already exists" in capsys.readouterr().err and "--force" in capsys.readouterr().err + "--force"
+    assert _tree_digest(published_run) == before
+
+
+def test_broken_params_write_nothing(tmp_path: Path, small_params_file: Path, capsys):
+    raw = yaml.safe_load(small_params_file.read_text())
+    raw["min_cell_sise"] = 5
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "reports"
+    assert main(["run", str(bad), "--output-dir", str(out)]) == 2
+    assert "unknown key 'min_cell_sise'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_broken_data_write_nothing(tmp_path: Path, small_params_file: Path, demo_small: Path, capsys):
+    customers = pd.read_parquet(demo_small / "customers.parquet")
+    customers.loc[:4, "churn_date"] = pd.Timestamp("2000-01-01").date()
+    customers.to_parquet(tmp_path / "customers.parquet")
+    raw = yaml.safe_load(small_params_file.read_text())
+    raw["data"]["customers"] = str(tmp_path / "customers.parquet")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "reports"
+    assert main(["run", str(bad), "--output-dir", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert "churn_date" in err and "5 row(s)" in err
+    assert not out.exists()
+
+
+def _notebook(path: Path, code: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('params_file = "../params/demo.yaml"\nrun_dir = None')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Probe"), params, nbformat.v4.new_code_cell(code)]
+    nbformat.write(nb, path)
+    return path
+
+
+def test_failing_notebook_keeps_earlier_run(tmp_path: Path, small_params_file: Path):
+    ok = _notebook(tmp_path / "00_ok.ipynb", "print('fine')")
+    bad = _notebook(tmp_path / "01_bad.ipynb", "raise ValueError('boom in the model')")
+    params = load_params(small_params_file)
+    out = tmp_path / "reports"
+    run_report(params, out, notebooks=[ok])
+    before = _tree_digest(out / "small")
+    with pytest.raises(RunError) as e:
+        run_report(params, out, force=True, notebooks=[ok, bad])
+    msg = str(e.value)
+    assert "01_bad.ipynb" in msg and "cell" in msg and "ValueError: boom in the model" in msg
+    assert _tree_digest(out / "small") == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
