@@ -1,4 +1,4 @@
-"""The ``cx`` command: ``run``, ``validate``, ``demo-data``, ``lab``.
+"""The ``cx`` command: ``run``, ``validate``, ``demo-data``, ``example``, ``lab``.
 
 User errors (bad params, bad data, an existing run) print one paragraph and exit non-zero,
 without a Python traceback.
@@ -76,6 +76,14 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_example(args: argparse.Namespace) -> int:
+    from .examples import write_example
+
+    params_file = write_example(args.name, Path(args.dir))
+    print(f"wrote {params_file}; run it with: cx run {params_file}")
+    return EXIT_OK
+
+
 def cmd_lab(args: argparse.Namespace) -> int:
     import os
 
@@ -103,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check params and data against the contract")
     p.add_argument("params")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("example", help="convert a public data set into the input contract, with a params file")
+    p.add_argument("name", choices=["telco"], help="telco: IBM's Telco customer churn sample (needs the 'examples' extra)")
+    p.add_argument("dir", help="where the data files go")
+    p.set_defaults(func=cmd_example)
 
     p = sub.add_parser("lab", help="open JupyterLab on the notebooks with the project's kernel")
     p.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed on to jupyter lab")
