@@ -67,6 +67,8 @@ __all__ = [
     "NPS_INTERCEPT",
     "NPS_NOISE_SD",
     "PLANS",
+    "ROW_GROUP_ROWS",
+    "SCHEMAS",
     "POOR_CSAT_MAX",
     "REGIONS",
     "SEGMENTS",
@@ -119,12 +121,13 @@ TRUE_NPS_WEIGHTS = {
     "sat_app": 0.4,
     "sat_delivery": 0.2,
 }
-NPS_INTERCEPT = 5.5
-NPS_NOISE_SD = 0.8
+NPS_INTERCEPT = 4.6
+NPS_NOISE_SD = 0.6
 SURVEY_DRIVERS = tuple(f"sat_{t}" for t in TOUCHPOINTS)
 
 # Simulation blocks fix the random streams; chunk_customers only decides how much is buffered per write.
 BLOCK_CUSTOMERS = 20_000
+ROW_GROUP_ROWS = 1 << 20
 
 # --------------------------------------------------------------------------------------------------
 # Private simulation settings (shape the data, not effects a model is asked to recover)
@@ -178,8 +181,8 @@ _P_CES_GIVEN_RATED = 0.75
 _SURVEY_INVITES_PER_YEAR = 2.0
 _SURVEY_RESPONSE = 0.5
 _SAT_LOCATION = np.array([0.3, 0.1, 0.3, 0.4, 0.5])  # onboarding, billing, support, delivery, app
-_SAT_LOADING = 0.5  # weight of the customer's shared factor: sat ratings correlate ~0.15
-_SAT_CUTS = np.array([-2.4, -1.2, 1.1, 2.4])
+_SAT_LOADING = 0.35  # weight of the customer's shared factor: sat ratings correlate ~0.1
+_SAT_CUTS = np.array([-2.0, -0.9, 0.8, 1.9])
 _SAT_MISSING = np.array([0.06, 0.03, 0.05, 0.04, 0.03])
 
 _TP_LOG_HR = np.log([TRUE_TOUCHPOINT_HR[f"poor_{t}"] for t in TOUCHPOINTS])
@@ -398,14 +401,17 @@ def _simulate_block(seed: int, block: int, first: int, m: int, as_of: dt.date, w
     # unhappy customers are a little more likely to answer the rating request
     p_rated = _P_RATED_CHANNEL[ich] + _P_RATED_UNHAPPY_EXTRA * (csat_full <= POOR_CSAT_MAX)
     rated = rng.random(n_int) < p_rated
-    ces_full = _ordinal(latent - 1.0 + rng.normal(0.0, 0.8, n_int), _CES_CUTS)
+    ces_full = _ordinal(latent - 1.0 + rng.normal(0.0, 1.0, n_int), _CES_CUTS)
     has_ces = rated & (rng.random(n_int) < _P_CES_GIVEN_RATED)
     is_support = itp == 2
     resolved_full = rng.random(n_int) < 1.0 / (1.0 + np.exp(-(0.9 + 0.9 * (latent - 1.0))))
     poor = rated & (csat_full <= POOR_CSAT_MAX)
 
     # ---- churn
-    tau = _churn_times(ic[poor], itp[poor], isec[poor] / _DAY_S, horizon_days.astype(float), log_cov, e)
+    # the hazard of tenure day d uses the exposures at its start (d 00:00): a poor experience on day k
+    # counts on days k+1 .. k+90, which is exactly what a whole-day duration model attributes to an event
+    effective = (isec[poor] // _DAY_S + 1).astype(float)
+    tau = _churn_times(ic[poor], itp[poor], effective, horizon_days.astype(float), log_cov, e)
     churned = np.isfinite(tau)
     churn_k = np.where(churned, np.floor(np.where(churned, tau, 0.0)), 0).astype(np.int64)
 
@@ -547,8 +553,8 @@ def write_demo_data(
     """Simulate the demo tables chunk by chunk and write one file per table.
 
     Memory stays bounded whatever ``n_customers``: customers are simulated in blocks of
-    ``BLOCK_CUSTOMERS`` and written whenever ``chunk_customers`` of them are buffered (one Parquet
-    row-group batch or one CSV append per chunk). The content does not depend on ``chunk_customers``.
+    ``BLOCK_CUSTOMERS`` and appended whenever ``chunk_customers`` of them are buffered, in Parquet row
+    groups of ``ROW_GROUP_ROWS`` rows. The files do not depend on ``chunk_customers``, byte for byte.
 
     Parameters
     ----------
@@ -561,8 +567,8 @@ def write_demo_data(
     as_of : datetime.date
         Observation date; nothing happens on or after it.
     fmt : {"parquet", "csv"}
-        Parquet (date32 dates, naive ``timestamp[us]``) or CSV (ISO dates and timestamps, empty
-        field for null).
+        Parquet (date32 dates, naive ``timestamp[us]``, snappy) or CSV (``2026-09-29`` dates,
+        ``2026-09-29 14:03:07`` timestamps, ``true``/``false``, an empty field for null, no quotes).
     chunk_customers : int
         Customers buffered per write; larger is a little faster and uses more memory.
 
@@ -586,24 +592,23 @@ def write_demo_data(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / f"{name}.{fmt}" for name in SCHEMAS}
+    # write under a temporary name so an interrupted run never leaves a plausible-looking file
     tmp = {name: p.with_name(p.name + ".partial") for name, p in paths.items()}
-    writers: dict[str, pq.ParquetWriter | pacsv.CSVWriter] = {}
+    writers: dict[str, _RowGroupWriter] = {}
     try:
         for name, schema in SCHEMAS.items():
-            if fmt == "parquet":
-                writers[name] = pq.ParquetWriter(tmp[name], schema, compression="snappy")
-            else:
-                writers[name] = pacsv.CSVWriter(tmp[name], _csv_schema(schema))
-        buffered: dict[str, list[pa.Table]] = {name: [] for name in SCHEMAS}
+            writers[name] = _RowGroupWriter(tmp[name], schema, fmt)
         n_buffered = 0
         for m, tables in _blocks(n_customers, seed, _as_date(as_of)):
             for name, table in tables.items():
-                buffered[name].append(table)
+                writers[name].add(table)
             n_buffered += m
             if n_buffered >= chunk_customers:
-                _flush(writers, buffered, fmt)
+                for w in writers.values():
+                    w.flush(final=False)
                 n_buffered = 0
-        _flush(writers, buffered, fmt)
+        for w in writers.values():
+            w.flush(final=True)
     except BaseException:
         for w in writers.values():
             w.close()
@@ -617,19 +622,48 @@ def write_demo_data(
     return paths
 
 
-def _csv_schema(schema: pa.Schema) -> pa.Schema:
-    # whole seconds read better in CSV than pyarrow's default ".000000" microseconds
-    return pa.schema(
-        [pa.field(f.name, pa.timestamp("s")) if pa.types.is_timestamp(f.type) else f for f in schema]
-    )
+class _RowGroupWriter:
+    """Appends tables to one Parquet or CSV file in row groups of exactly ``ROW_GROUP_ROWS`` rows.
 
+    Fixed-size row groups make the file bytes independent of how many customers were buffered per
+    write; the remainder waits in memory for the next flush.
+    """
 
-def _flush(writers: dict, buffered: dict[str, list[pa.Table]], fmt: str) -> None:
-    for name, tables in buffered.items():
-        if not tables:
-            continue
-        table = pa.concat_tables(tables)
-        if fmt == "csv":
-            table = table.cast(_csv_schema(table.schema))
-        writers[name].write_table(table)
-        tables.clear()
+    def __init__(self, path: Path, schema: pa.Schema, fmt: str) -> None:
+        self.fmt = fmt
+        self.pending: list[pa.Table] = []
+        self.n_pending = 0
+        if fmt == "parquet":
+            self.writer = pq.ParquetWriter(path, schema, compression="snappy")
+        else:
+            # whole seconds read better in CSV than ".000000"; no string here needs quoting
+            self.csv_schema = pa.schema(
+                [pa.field(f.name, pa.timestamp("s")) if pa.types.is_timestamp(f.type) else f for f in schema]
+            )
+            try:
+                options = pacsv.WriteOptions(quoting_style="none", quoting_header="none")
+            except TypeError:  # older pyarrow always quotes the header; CSV readers accept both
+                options = pacsv.WriteOptions(quoting_style="none")
+            self.writer = pacsv.CSVWriter(path, self.csv_schema, write_options=options)
+
+    def add(self, table: pa.Table) -> None:
+        self.pending.append(table)
+        self.n_pending += table.num_rows
+
+    def flush(self, final: bool) -> None:
+        if not self.pending:
+            return
+        table = pa.concat_tables(self.pending)
+        n_write = table.num_rows if final else table.num_rows - table.num_rows % ROW_GROUP_ROWS
+        for offset in range(0, n_write, ROW_GROUP_ROWS):
+            part = table.slice(offset, min(ROW_GROUP_ROWS, n_write - offset))
+            if self.fmt == "parquet":
+                self.writer.write_table(part, row_group_size=ROW_GROUP_ROWS)
+            else:
+                self.writer.write_table(part.cast(self.csv_schema))
+        rest = table.slice(n_write)
+        self.pending = [rest] if rest.num_rows else []
+        self.n_pending = rest.num_rows
+
+    def close(self) -> None:
+        self.writer.close()

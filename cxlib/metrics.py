@@ -1,0 +1,903 @@
+"""Touchpoint metric portfolio: every touchpoint on its own metrics, with intervals, targets and change.
+
+The engine (Ibis) reduces the interactions and survey responses to sufficient statistics per
+period x touchpoint x channel x segment, with an ``all`` roll-up on every dimension (a union of
+group-bys over a cached base aggregate, so it runs the same on DuckDB and PySpark). Only that small
+cube reaches pandas, where the estimates, intervals, tests, targets and suppression are computed.
+
+Metrics (the ``metric`` column of ``metrics.csv``) and what ``n`` counts for each
+------------------------------------------------------------------------------------
+=================  =====================================================  ==========================  ===================
+metric             value                                                  n                           95 % interval
+=================  =====================================================  ==========================  ===================
+volume             number of interactions                                 interactions                none (a census)
+rated_share        share of interactions with a CSAT rating               interactions                Wilson
+csat_mean          mean CSAT (1–5)                                        rated interactions          Student t
+csat_top2          top-2-box share: CSAT of 4 or 5                        rated interactions          Wilson
+ces_mean           mean customer-effort score (1–7, higher = easier)      interactions with a CES     Student t
+resolution_rate    share resolved among interactions with ``resolved``    interactions with resolved  Wilson
+nps                relationship NPS, 100 x (promoters − detractors) / n   survey responses            normal, see below
+nps_promoters      share of responses 9–10                                survey responses            Wilson
+nps_passives       share of responses 7–8                                 survey responses            Wilson
+nps_detractors     share of responses 0–6                                 survey responses            Wilson
+=================  =====================================================  ==========================  ===================
+
+NPS rows have ``touchpoint`` and ``channel`` = ``all`` (a relationship survey is not about one
+touchpoint). The NPS interval is normal with Var(NPS/100) = (p + d − (p − d)²) / n, p and d the
+promoter and detractor shares, clipped to [−100, 100]. Periods are calendar quarters (``2026Q3``) or
+months (``2026-09``) from the first one in the data up to the one containing ``as_of``; ``all`` rows
+pool every period. The segment is the customer's ``segment`` column (``unspecified`` where empty; only
+``all`` when the customers table has no such column). A metric whose ``n`` is 0 in a cell has no row.
+
+Period-over-period change compares each cell with the same cell one period earlier: a two-sample z
+test of proportions (pooled under the null; the interval of the difference is unpooled Wald), Welch's
+t test for means (computed from the sums), and a z test for the NPS difference with the variance
+above. Volume is a census count with no sampling error, so it is not tested. The p-values of the whole
+change table are adjusted together with Benjamini–Hochberg (false discovery rate ``fdr``); only changes
+that survive are flagged.
+
+Small cells: any cell with ``n < min_cell_size`` is suppressed (``n``, value and interval empty,
+``suppressed`` true), plus complementary suppression (:mod:`cxlib.suppression`) so that no suppressed
+cell can be recovered from its roll-up. Suppression is decided per denominator, so metrics that share
+``n`` (volume and rated_share; csat_mean and csat_top2; the four NPS rows) are suppressed together.
+Change tests use shown cells only.
+
+Examples
+--------
+>>> p = touchpoint_portfolio(wb.interactions, wb.customers, wb.surveys, as_of=wb.params.as_of)  # doctest: +SKIP
+>>> p.to_frame().columns.tolist()                                                               # doctest: +SKIP
+['period', 'touchpoint', 'channel', 'segment', 'metric', 'n', 'value', 'ci_lower', 'ci_upper', 'suppressed']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from .results import ALL, RESULT_COLUMNS
+from .suppression import suppression_reasons
+
+DIMENSIONS = ("period", "touchpoint", "channel", "segment")
+UNSPECIFIED_SEGMENT = "unspecified"
+TOP2_MIN = 4  # CSAT 4 and 5 are the top two boxes of a 1–5 scale
+PROMOTER_MIN, DETRACTOR_MAX = 9, 6
+INTERACTION_SUMS = ("n", "rated", "csat_sum", "csat_sumsq", "top2", "ces_n", "ces_sum", "ces_sumsq",
+                    "resolved_n", "resolved")
+SURVEY_SUMS = ("responses", "promoters", "passives", "detractors")
+STATUS = ("met", "missed", "can't tell")
+
+Kind = Literal["count", "proportion", "mean", "nps"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """How one metric is estimated from the sums of its cube: ``n``, numerator ``x``, and ``xx``
+    (sum of squares for a mean, detractors for NPS)."""
+
+    name: str
+    kind: Kind
+    n: str
+    x: str
+    xx: str | None = None
+    label: str = ""
+
+
+METRIC_SPECS = (
+    MetricSpec("volume", "count", "n", "n", label="interactions"),
+    MetricSpec("rated_share", "proportion", "n", "rated", label="rated share"),
+    MetricSpec("csat_mean", "mean", "rated", "csat_sum", "csat_sumsq", label="mean CSAT"),
+    MetricSpec("csat_top2", "proportion", "rated", "top2", label="top-2-box CSAT"),
+    MetricSpec("ces_mean", "mean", "ces_n", "ces_sum", "ces_sumsq", label="mean CES"),
+    MetricSpec("resolution_rate", "proportion", "resolved_n", "resolved", label="resolution rate"),
+    MetricSpec("nps", "nps", "responses", "promoters", "detractors", label="NPS"),
+    MetricSpec("nps_promoters", "proportion", "responses", "promoters", label="promoters"),
+    MetricSpec("nps_passives", "proportion", "responses", "passives", label="passives"),
+    MetricSpec("nps_detractors", "proportion", "responses", "detractors", label="detractors"),
+)
+SPECS = {s.name: s for s in METRIC_SPECS}
+METRICS = tuple(SPECS)
+
+
+# ---- periods ---------------------------------------------------------------------------------
+
+
+def period_label(day: dt.date, period: str = "quarter") -> str:
+    """The label of the period containing ``day``: ``2026Q3`` or ``2026-09``.
+
+    Examples
+    --------
+    >>> period_label(dt.date(2026, 9, 30)), period_label(dt.date(2026, 9, 30), "month")
+    ('2026Q3', '2026-09')
+    """
+    return str(pd.Period(day, freq="Q" if period == "quarter" else "M"))
+
+
+def period_range(first: str, last: str, period: str = "quarter") -> list[str]:
+    """Every period label from ``first`` to ``last`` inclusive.
+
+    Examples
+    --------
+    >>> period_range("2025Q4", "2026Q2")
+    ['2025Q4', '2026Q1', '2026Q2']
+    """
+    freq = "Q" if period == "quarter" else "M"
+    return [str(p) for p in pd.period_range(pd.Period(first, freq), pd.Period(last, freq), freq=freq)]
+
+
+def previous_period(labels: pd.Series, period: str = "quarter") -> pd.Series:
+    """The label one period earlier (``all`` stays missing)."""
+    freq = "Q" if period == "quarter" else "M"
+    return labels.map(lambda s: None if s == ALL else str(pd.Period(s, freq) - 1))
+
+
+# ---- engine: sufficient statistics ------------------------------------------------------------
+
+
+def _period_key(ts: ir.TimestampValue, period: str) -> ir.IntegerValue:
+    # calendar fields, not month/quarter deltas, so DuckDB and PySpark agree
+    if period == "quarter":
+        return ts.year() * 4 + ts.quarter() - 1
+    return ts.year() * 12 + ts.month() - 1
+
+
+def _period_text(key: ir.IntegerValue, period: str) -> ir.StringValue:
+    if period == "quarter":
+        return (key // 4).cast("string") + "Q" + (key % 4 + 1).cast("string")
+    return (key // 12).cast("string") + "-" + (key % 12 + 1).cast("string").lpad(2, "0")
+
+
+def _with_segment(t: ir.Table, customers: ir.Table | None) -> tuple[ir.Table, bool]:
+    """Attach the customer's segment; False when the customers table has none."""
+    if customers is None or "segment" not in customers.columns:
+        return t.mutate(segment=ibis.literal(ALL)), False
+    seg = customers.select(_cid=customers.customer_id,
+                           _segment=customers.segment.cast("string").strip().nullif(""))
+    j = t.left_join(seg, t.customer_id == seg._cid)
+    return j.mutate(segment=j._segment.fill_null(UNSPECIFIED_SEGMENT)).drop("_cid", "_segment"), True
+
+
+def _cube(base: ir.Table, dims: Sequence[str], constant: Sequence[str], sums: Sequence[str]) -> ir.Table:
+    """Union of group-bys over every subset of ``dims`` (a portable GROUPING SETS / CUBE)."""
+    parts = []
+    for k in range(len(dims) + 1):
+        for kept in itertools.combinations(dims, k):
+            totals = {s: base[s].sum() for s in sums}
+            g = base.group_by(list(kept)).aggregate(**totals) if kept else base.aggregate(**totals)
+            rolled = {d: ibis.literal(ALL) for d in (*dims, *constant) if d not in kept}
+            parts.append(g.mutate(**rolled).select(*DIMENSIONS, *sums))
+    return ibis.union(*parts)
+
+
+def _execute_cube(base: ir.Table, dims: list[str], constant: list[str], sums: Sequence[str]) -> pd.DataFrame:
+    # the base aggregate is small; caching it lets the roll-ups read it instead of the raw rows
+    with base.cache() as cached:
+        df = _cube(cached, dims, constant, sums).execute()
+    df[list(sums)] = df[list(sums)].fillna(0)
+    return df
+
+
+def _end_of(as_of: dt.date) -> ir.TimestampScalar:
+    return ibis.timestamp(dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time()))
+
+
+def interaction_sums(interactions: ir.Table, customers: ir.Table | None, as_of: dt.date,
+                     period: str = "quarter") -> pd.DataFrame:
+    """Sufficient statistics of the interaction metrics per period x touchpoint x channel x segment.
+
+    Runs in the engine; returns one row per non-empty cell including every ``all`` roll-up, with
+    columns ``period, touchpoint, channel, segment`` and :data:`INTERACTION_SUMS`: interactions
+    ``n``, ``rated`` (CSAT present), ``csat_sum``, ``csat_sumsq``, ``top2`` (CSAT ≥ 4), ``ces_n``,
+    ``ces_sum``, ``ces_sumsq``, ``resolved_n`` (resolved present) and ``resolved`` (true).
+
+    Examples
+    --------
+    >>> sums = interaction_sums(wb.interactions, wb.customers, wb.params.as_of)   # doctest: +SKIP
+    """
+    t = interactions.filter(interactions.timestamp < _end_of(as_of))
+    t, has_segment = _with_segment(t, customers)
+    csat, ces = t.csat.cast("float64"), t.ces.cast("float64")
+    base = t.group_by(
+        _pk=_period_key(t.timestamp, period), touchpoint=t.touchpoint, channel=t.channel, segment=t.segment
+    ).aggregate(
+        n=t.count(), rated=csat.count(), csat_sum=csat.sum(), csat_sumsq=(csat * csat).sum(),
+        top2=(csat >= TOP2_MIN).cast("int64").sum(),
+        ces_n=ces.count(), ces_sum=ces.sum(), ces_sumsq=(ces * ces).sum(),
+        resolved_n=t.resolved.count(), resolved=t.resolved.cast("int64").sum(),
+    )
+    base = base.mutate(period=_period_text(base._pk, period)).drop("_pk")
+    dims = ["period", "touchpoint", "channel"] + (["segment"] if has_segment else [])
+    return _execute_cube(base, dims, [] if has_segment else ["segment"], INTERACTION_SUMS)
+
+
+def survey_sums(surveys: ir.Table, customers: ir.Table | None, as_of: dt.date,
+                period: str = "quarter") -> pd.DataFrame:
+    """Promoter, passive and detractor counts per period x segment (with ``all`` roll-ups).
+
+    Touchpoint and channel are ``all``. Columns: ``period, touchpoint, channel, segment`` and
+    :data:`SURVEY_SUMS`.
+
+    Examples
+    --------
+    >>> sums = survey_sums(wb.surveys, wb.customers, wb.params.as_of)   # doctest: +SKIP
+    """
+    t = surveys.filter(surveys.timestamp < _end_of(as_of) & surveys.nps.notnull())
+    t, has_segment = _with_segment(t, customers)
+    base = t.group_by(_pk=_period_key(t.timestamp, period), segment=t.segment).aggregate(
+        responses=t.count(),
+        promoters=(t.nps >= PROMOTER_MIN).cast("int64").sum(),
+        detractors=(t.nps <= DETRACTOR_MAX).cast("int64").sum(),
+    )
+    base = base.mutate(period=_period_text(base._pk, period), passives=base.responses - base.promoters - base.detractors)
+    base = base.drop("_pk")
+    dims = ["period"] + (["segment"] if has_segment else [])
+    constant = ["touchpoint", "channel"] + ([] if has_segment else ["segment"])
+    return _execute_cube(base, dims, constant, SURVEY_SUMS)
+
+
+# ---- intervals --------------------------------------------------------------------------------
+
+
+def _z(level: float) -> float:
+    return float(stats.norm.ppf(0.5 + level / 2))
+
+
+def wilson_interval(x: Any, n: Any, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a proportion ``x / n``.
+
+    Examples
+    --------
+    >>> lo, hi = wilson_interval(8, 10)
+    >>> round(float(lo), 4), round(float(hi), 4)
+    (0.4902, 0.9433)
+    """
+    x, n = np.asarray(x, dtype=float), np.asarray(n, dtype=float)
+    z = _z(level)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = x / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
+
+def _mean_sd(n: np.ndarray, total: np.ndarray, total_sq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / n
+        # sum of squared deviations; rounding can push an all-equal cell a hair below 0
+        ss = np.clip(total_sq - total * mean, 0, None)
+        var = np.where(n > 1, ss / np.maximum(n - 1, 1), np.nan)
+    return mean, np.sqrt(var)
+
+
+def mean_interval(n: Any, total: Any, total_sq: Any, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and Student-t interval from the count, sum and sum of squares.
+
+    Returns ``(mean, lower, upper)``; the interval is missing when ``n < 2``.
+
+    Examples
+    --------
+    >>> m, lo, hi = mean_interval(5, 15, 55)          # the values 1, 2, 3, 4, 5
+    >>> float(m), round(float(lo), 4), round(float(hi), 4)
+    (3.0, 1.0368, 4.9632)
+    """
+    n, total, total_sq = (np.asarray(a, dtype=float) for a in (n, total, total_sq))
+    mean, sd = _mean_sd(n, total, total_sq)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = stats.t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def nps_variance(promoters: Any, detractors: Any, n: Any) -> np.ndarray:
+    """Sampling variance of NPS on the −100..100 scale: 100² (p + d − (p − d)²) / n."""
+    p, d, n = (np.asarray(a, dtype=float) for a in (promoters, detractors, n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ps, ds = p / n, d / n
+        return 1e4 * (ps + ds - (ps - ds) ** 2) / n
+
+
+def nps_interval(promoters: Any, detractors: Any, n: Any, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """NPS (−100..100) and its normal interval, clipped to [−100, 100].
+
+    Examples
+    --------
+    >>> v, lo, hi = nps_interval(20, 10, 50)          # 20 promoters, 20 passives, 10 detractors
+    >>> round(float(v), 4), round(float(lo), 3), round(float(hi), 3)
+    (20.0, -0.742, 40.742)
+    """
+    p, d, n = (np.asarray(a, dtype=float) for a in (promoters, detractors, n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = 100 * (p - d) / n
+    half = _z(level) * np.sqrt(nps_variance(p, d, n))
+    return value, np.clip(value - half, -100, 100), np.clip(value + half, -100, 100)
+
+
+# ---- tests of change ---------------------------------------------------------------------------
+
+
+def _p_from_z(diff: np.ndarray, se: np.ndarray, z: np.ndarray, sf: Any) -> np.ndarray:
+    """Two-sided p-value; a zero standard error means no doubt: p = 1 with no change, else 0."""
+    with np.errstate(invalid="ignore"):
+        p = 2 * sf(np.abs(z))
+    return np.where(se > 0, p, np.where(diff == 0, 1.0, 0.0))
+
+
+def proportion_difference_test(x1: Any, n1: Any, x2: Any, n2: Any, level: float = 0.95) -> dict[str, np.ndarray]:
+    """Two-sample z test of proportions, ``x2/n2 − x1/n1``.
+
+    The statistic uses the pooled proportion (the null hypothesis of no change); the interval of the
+    difference uses the unpooled (Wald) standard error.
+
+    Returns
+    -------
+    dict with ``difference, ci_lower, ci_upper, statistic, p_value`` (arrays)
+
+    Examples
+    --------
+    >>> r = proportion_difference_test(40, 100, 55, 100)
+    >>> round(float(r["statistic"]), 4), round(float(r["p_value"]), 4)
+    (2.124, 0.0337)
+    """
+    x1, n1, x2, n2 = (np.asarray(a, dtype=float) for a in (x1, n1, x2, n2))
+    p1, p2 = x1 / n1, x2 / n2
+    diff = p2 - p1
+    pooled = (x1 + x2) / (n1 + n2)
+    se0 = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    se = np.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = diff / se0
+    half = _z(level) * se
+    return {"difference": diff, "ci_lower": diff - half, "ci_upper": diff + half, "statistic": z,
+            "df": np.full(diff.shape, np.nan), "p_value": _p_from_z(diff, se0, z, stats.norm.sf)}
+
+
+def welch_test(n1: Any, s1: Any, ss1: Any, n2: Any, s2: Any, ss2: Any, level: float = 0.95) -> dict[str, np.ndarray]:
+    """Welch's t test of ``mean2 − mean1`` from counts, sums and sums of squares.
+
+    Returns
+    -------
+    dict with ``difference, ci_lower, ci_upper, statistic, df, p_value`` (arrays)
+
+    Examples
+    --------
+    >>> r = welch_test(5, 15, 55, 4, 14, 54)            # 1..5 against 2, 3, 4, 5
+    >>> round(float(r["difference"]), 3), round(float(r["df"]), 3)
+    (0.5, 6.973)
+    """
+    n1, s1, ss1, n2, s2, ss2 = (np.asarray(a, dtype=float) for a in (n1, s1, ss1, n2, s2, ss2))
+    m1, sd1 = _mean_sd(n1, s1, ss1)
+    m2, sd2 = _mean_sd(n2, s2, ss2)
+    v1, v2 = sd1 ** 2 / n1, sd2 ** 2 / n2
+    se = np.sqrt(v1 + v2)
+    diff = m2 - m1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df = (v1 + v2) ** 2 / (v1 ** 2 / (n1 - 1) + v2 ** 2 / (n2 - 1))
+        t = diff / se
+        half = stats.t.ppf(0.5 + level / 2, df) * se
+    return {"difference": diff, "ci_lower": diff - half, "ci_upper": diff + half, "statistic": t, "df": df,
+            "p_value": _p_from_z(diff, se, t, lambda a: stats.t.sf(a, df))}
+
+
+def nps_difference_test(p1: Any, d1: Any, n1: Any, p2: Any, d2: Any, n2: Any, level: float = 0.95) -> dict[str, np.ndarray]:
+    """z test of ``NPS2 − NPS1`` (points) with Var(NPS) = 100² (p + d − (p − d)²) / n per period.
+
+    Examples
+    --------
+    >>> r = nps_difference_test(20, 10, 50, 30, 10, 60)   # NPS +20 then +33.3
+    >>> round(float(r["difference"]), 3), round(float(r["statistic"]), 4)
+    (13.333, 0.9002)
+    """
+    v1 = nps_interval(p1, d1, n1)[0]
+    v2 = nps_interval(p2, d2, n2)[0]
+    se = np.sqrt(nps_variance(p1, d1, n1) + nps_variance(p2, d2, n2))
+    diff = v2 - v1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = diff / se
+    half = _z(level) * se
+    return {"difference": diff, "ci_lower": diff - half, "ci_upper": diff + half, "statistic": z,
+            "df": np.full(np.shape(diff), np.nan), "p_value": _p_from_z(diff, se, z, stats.norm.sf)}
+
+
+# ---- estimates ----------------------------------------------------------------------------------
+
+
+def _estimate(spec: MetricSpec, n: np.ndarray, x: np.ndarray, xx: np.ndarray | None,
+              level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if spec.kind == "count":
+        return x.astype(float), np.full(x.shape, np.nan), np.full(x.shape, np.nan)
+    if spec.kind == "proportion":
+        lo, hi = wilson_interval(x, n, level)
+        return x / n, lo, hi
+    if spec.kind == "mean":
+        return mean_interval(n, x, xx, level)
+    return nps_interval(x, xx, n, level)
+
+
+def estimates(interaction_cube: pd.DataFrame | None, survey_cube: pd.DataFrame | None,
+              level: float = 0.95) -> pd.DataFrame:
+    """Every metric of every non-empty cell, unsuppressed, in long format.
+
+    Columns: the dimensions, ``metric``, ``n``, the sums behind the estimate (``x``, ``xx``),
+    ``value``, ``ci_lower``, ``ci_upper``. Internal: never publish this table as it is.
+    """
+    parts = []
+    for spec in METRIC_SPECS:
+        cube = survey_cube if spec.n in SURVEY_SUMS else interaction_cube
+        if cube is None or cube.empty:
+            continue
+        cube = cube[cube[spec.n] > 0]
+        n = cube[spec.n].to_numpy(dtype=float)
+        x = cube[spec.x].to_numpy(dtype=float)
+        xx = cube[spec.xx].to_numpy(dtype=float) if spec.xx else None
+        value, lo, hi = _estimate(spec, n, x, xx, level)
+        parts.append(cube[list(DIMENSIONS)].assign(
+            metric=spec.name, n=n.astype("int64"), x=x, xx=np.nan if xx is None else xx,
+            value=value, ci_lower=lo, ci_upper=hi,
+        ))
+    if not parts:
+        return pd.DataFrame(columns=[*DIMENSIONS, "metric", "n", "x", "xx", "value", "ci_lower", "ci_upper"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _suppression(cube: pd.DataFrame, n: str, min_cell_size: int) -> pd.DataFrame:
+    cells = cube.loc[cube[n] > 0, list(DIMENSIONS) + [n]]
+    dims = [d for d in DIMENSIONS if cells[d].nunique() > 1]
+    return cells[list(DIMENSIONS)].assign(_n=n, suppression=suppression_reasons(cells, dims, n, min_cell_size))
+
+
+def suppress(est: pd.DataFrame, interaction_cube: pd.DataFrame | None, survey_cube: pd.DataFrame | None,
+             min_cell_size: int) -> pd.DataFrame:
+    """Add ``suppressed`` and ``suppression`` (``primary`` / ``complementary`` / empty) to estimates.
+
+    Suppression is decided once per denominator (see :mod:`cxlib.suppression`) and applied to every
+    metric sharing it.
+    """
+    decisions = []
+    for n_col in dict.fromkeys(s.n for s in METRIC_SPECS):
+        cube = survey_cube if n_col in SURVEY_SUMS else interaction_cube
+        if cube is not None and not cube.empty and (cube[n_col] > 0).any():
+            decisions.append(_suppression(cube, n_col, min_cell_size))
+    out = est.assign(_n=est["metric"].map(lambda m: SPECS[m].n))
+    if decisions:
+        out = out.merge(pd.concat(decisions, ignore_index=True), on=[*DIMENSIONS, "_n"], how="left")
+    else:
+        out = out.assign(suppression="")
+    out["suppression"] = out["suppression"].fillna("")
+    out["suppressed"] = out["suppression"] != ""
+    return out.drop(columns="_n")
+
+
+def _period_order(periods: pd.Series) -> pd.Series:
+    # chronological labels sort as text; "all" goes last
+    return periods.where(periods != ALL, "~")
+
+
+def publishable(est: pd.DataFrame) -> pd.DataFrame:
+    """The ``metrics.csv`` contract table: suppressed rows keep their keys, lose n, value and interval."""
+    out = est.copy()
+    hidden = out["suppressed"].to_numpy(dtype=bool)
+    out["n"] = out["n"].astype("Int64").mask(hidden)
+    for c in ("value", "ci_lower", "ci_upper"):
+        out[c] = out[c].astype(float).mask(hidden)
+    order = {m: i for i, m in enumerate(METRICS)}
+    out = out.assign(_p=_period_order(out["period"]), _m=out["metric"].map(order))
+    out = out.sort_values(["_p", "touchpoint", "channel", "segment", "_m"], kind="mergesort")
+    return out[RESULT_COLUMNS["metrics"]].reset_index(drop=True)
+
+
+# ---- period-over-period change ------------------------------------------------------------------
+
+CHANGE_COLUMNS = ["period", "previous_period", "touchpoint", "channel", "segment", "metric", "test",
+                  "n_previous", "n", "value_previous", "value", "difference", "ci_lower", "ci_upper",
+                  "statistic", "df", "p_value", "q_value", "significant"]
+_TEST_NAMES = {"proportion": "two-proportion z", "mean": "Welch t", "nps": "NPS difference z"}
+
+
+def period_changes(est: pd.DataFrame, period: str = "quarter", level: float = 0.95, fdr: float = 0.05) -> pd.DataFrame:
+    """Each shown cell against the same cell one period earlier, Benjamini–Hochberg over the table.
+
+    Parameters
+    ----------
+    est : DataFrame
+        Estimates with suppression (:func:`estimates` then :func:`suppress`); suppressed cells and
+        ``volume`` are not tested.
+    period : {"quarter", "month"}
+    level : float
+        Confidence level of the interval of each difference.
+    fdr : float
+        False discovery rate of the Benjamini–Hochberg procedure (``multipletests(method="fdr_bh")``).
+
+    Returns
+    -------
+    DataFrame
+        :data:`CHANGE_COLUMNS`; ``q_value`` is the BH-adjusted p-value and ``significant`` says whether
+        the change survives at ``fdr``.
+
+    Examples
+    --------
+    >>> changes = period_changes(suppress(estimates(icube, scube), icube, scube, 10))   # doctest: +SKIP
+    """
+    shown = est[(est["period"] != ALL) & ~est["suppressed"] & (est["metric"] != "volume")]
+    keys = ["touchpoint", "channel", "segment", "metric"]
+    cur = shown.assign(previous_period=previous_period(shown["period"], period))
+    pairs = cur.merge(shown[[*keys, "period", "n", "x", "xx", "value"]].rename(columns={"period": "previous_period"}),
+                      on=[*keys, "previous_period"], suffixes=("", "_previous"))
+    if pairs.empty:
+        return pd.DataFrame(columns=CHANGE_COLUMNS)
+    parts = []
+    for kind, group in pairs.groupby(pairs["metric"].map(lambda m: SPECS[m].kind)):
+        a = {c: group[c].to_numpy(dtype=float) for c in ("n", "x", "xx", "n_previous", "x_previous", "xx_previous")}
+        if kind == "proportion":
+            r = proportion_difference_test(a["x_previous"], a["n_previous"], a["x"], a["n"], level)
+        elif kind == "mean":
+            r = welch_test(a["n_previous"], a["x_previous"], a["xx_previous"], a["n"], a["x"], a["xx"], level)
+        else:
+            r = nps_difference_test(a["x_previous"], a["xx_previous"], a["n_previous"], a["x"], a["xx"], a["n"], level)
+        parts.append(group.assign(test=_TEST_NAMES[kind], **r))
+    out = pd.concat(parts, ignore_index=True)
+    tested = np.isfinite(out["p_value"].to_numpy(dtype=float))
+    out["q_value"] = np.nan
+    out["significant"] = False
+    if tested.any():
+        reject, q, _, _ = multipletests(out.loc[tested, "p_value"], alpha=fdr, method="fdr_bh")
+        out.loc[tested, "q_value"] = q
+        out.loc[tested, "significant"] = reject
+    order = {m: i for i, m in enumerate(METRICS)}
+    out = out.assign(_m=out["metric"].map(order)).sort_values(["period", "touchpoint", "channel", "segment", "_m"])
+    return out[CHANGE_COLUMNS].reset_index(drop=True)
+
+
+# ---- targets -------------------------------------------------------------------------------------
+
+TARGET_COLUMNS = ["metric", "touchpoint", "period", "target", "n", "value", "ci_lower", "ci_upper",
+                  "gap", "gap_lower", "gap_upper", "status", "note"]
+
+
+def target_status(metrics: pd.DataFrame, targets: Mapping[str, Mapping[str, float]], period: str) -> pd.DataFrame:
+    """Gap to each target in ``period`` (channel and segment ``all``), with its interval and status.
+
+    Every metric is better when higher. ``met``: the interval lies at or above the target; ``missed``:
+    it lies below; ``can't tell``: it straddles the target, or there is no value (``note`` says
+    ``suppressed`` or ``no data``). Volume has no interval, so its point value decides.
+
+    Parameters
+    ----------
+    metrics : DataFrame
+        The published metrics table (:func:`publishable`).
+    targets : mapping
+        ``{metric: {touchpoint or "all": target}}`` as in params (NPS on the −100..100 scale, shares
+        as fractions).
+    period : str
+        Period label, usually the latest.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"period": ["2026Q3"], "touchpoint": ["billing"], "channel": ["all"],
+    ...                   "segment": ["all"], "metric": ["csat_top2"], "n": [400], "value": [0.62],
+    ...                   "ci_lower": [0.57], "ci_upper": [0.67], "suppressed": [False]})
+    >>> target_status(m, {"csat_top2": {"billing": 0.70}}, "2026Q3")[["gap", "status"]].round(2).values.tolist()
+    [[-0.08, 'missed']]
+    """
+    top = metrics[(metrics["period"] == period) & (metrics["channel"] == ALL) & (metrics["segment"] == ALL)]
+    top = top.set_index(["metric", "touchpoint"])
+    rows = []
+    for metric, by_tp in targets.items():
+        for tp, target in by_tp.items():
+            row = top.loc[(metric, tp)] if (metric, tp) in top.index else None
+            value = np.nan if row is None else float(row["value"])
+            lo, hi = (value, value) if SPECS[metric].kind == "count" or row is None else (row["ci_lower"], row["ci_upper"])
+            if row is None:
+                status, note = "can't tell", "no data"
+            elif bool(row["suppressed"]):
+                status, note = "can't tell", "suppressed"
+            elif lo >= target:
+                status, note = "met", ""
+            elif hi < target:
+                status, note = "missed", ""
+            else:
+                status, note = "can't tell", "interval straddles the target"
+            rows.append({"metric": metric, "touchpoint": tp, "period": period, "target": float(target),
+                         "n": None if row is None else row["n"], "value": value,
+                         "ci_lower": np.nan if row is None else row["ci_lower"],
+                         "ci_upper": np.nan if row is None else row["ci_upper"],
+                         "gap": value - target, "gap_lower": lo - target, "gap_upper": hi - target,
+                         "status": status, "note": note})
+    return pd.DataFrame(rows, columns=TARGET_COLUMNS)
+
+
+# ---- views for the report -------------------------------------------------------------------------
+
+
+def latest_view(metrics: pd.DataFrame, period: str, touchpoints: Sequence[str] | None = None) -> pd.DataFrame:
+    """One period at channel and segment ``all``: a row per touchpoint (``all`` first), a column per metric."""
+    rows = metrics[(metrics["period"] == period) & (metrics["channel"] == ALL) & (metrics["segment"] == ALL)
+                   & metrics["metric"].isin([s.name for s in METRIC_SPECS if s.n not in SURVEY_SUMS])]
+    wide = rows.pivot(index="touchpoint", columns="metric", values="value")
+    order = [ALL, *(touchpoints or sorted(t for t in wide.index if t != ALL))]
+    order += sorted(t for t in wide.index if t not in order)
+    cols = [m for m in METRICS if m in wide.columns]
+    return wide.reindex(index=order, columns=cols).rename_axis(index="touchpoint", columns=None).reset_index()
+
+
+def journey_view(metrics: pd.DataFrame, changes: pd.DataFrame, journey: Mapping[str, Sequence[str]] | None,
+                 period: str, touchpoints: Sequence[str] | None = None) -> pd.DataFrame:
+    """The latest period along the customer journey: stage, touchpoint, metrics and significant changes.
+
+    Touchpoints found in the data but not named in ``journey`` are listed last under the stage
+    ``other``; without a journey every touchpoint is in ``other``. ``changes`` lists the metrics whose
+    change since the previous period survives Benjamini–Hochberg, with the difference.
+
+    Examples
+    --------
+    >>> view = journey_view(p.metrics, p.changes, {"start": ["onboarding"]}, "2026Q3")   # doctest: +SKIP
+    """
+    wide = latest_view(metrics, period, touchpoints)
+    wide = wide[wide["touchpoint"] != ALL]
+    stage_of = {tp: stage for stage, tps in (journey or {}).items() for tp in tps}
+    stages = list(journey or {}) + ["other"]
+    wide = wide.assign(stage=wide["touchpoint"].map(lambda t: stage_of.get(t, "other")))
+    rank = {tp: i for i, tp in enumerate(tp for tps in (journey or {}).values() for tp in tps)}
+    wide = wide.assign(_s=wide["stage"].map(stages.index), _t=wide["touchpoint"].map(lambda t: rank.get(t, len(rank))))
+    wide = wide.sort_values(["_s", "_t"], kind="mergesort").drop(columns=["_s", "_t"])
+    sig = changes[(changes["period"] == period) & changes["significant"] & (changes["channel"] == ALL)
+                  & (changes["segment"] == ALL)]
+    notes = sig.groupby("touchpoint").apply(
+        lambda g: "; ".join(f"{SPECS[m].label} {format_difference(m, d)}" for m, d in zip(g["metric"], g["difference"])),
+        include_groups=False,
+    ) if len(sig) else pd.Series(dtype=str)
+    wide["changed"] = wide["touchpoint"].map(notes).fillna("")
+    return wide[["stage", "touchpoint", *[c for c in wide.columns if c in METRICS], "changed"]].reset_index(drop=True)
+
+
+def format_value(metric: str, value: float) -> str:
+    """A metric value for tables and prose (share as %, NPS signed, means with two decimals).
+
+    Examples
+    --------
+    >>> format_value("csat_top2", 0.7234), format_value("nps", 12.4), format_value("volume", 1234.0)
+    ('72.3%', '+12', '1,234')
+    """
+    if value is None or pd.isna(value):
+        return "—"
+    kind = SPECS[metric].kind
+    if kind == "count":
+        return f"{int(round(value)):,}"
+    if kind == "proportion":
+        return f"{100 * value:.1f}%"
+    if kind == "nps":
+        return f"{value:+.0f}"
+    return f"{value:.2f}"
+
+
+def format_difference(metric: str, diff: float) -> str:
+    """A change for prose: percentage points for shares, points for NPS, units for means.
+
+    Examples
+    --------
+    >>> format_difference("csat_top2", -0.061), format_difference("nps", 4.2), format_difference("csat_mean", 0.13)
+    ('−6.1 pts', '+4.2 points', '+0.13')
+    """
+    kind = SPECS[metric].kind
+    text = {"proportion": f"{100 * diff:+.1f} pts", "nps": f"{diff:+.1f} points"}.get(kind, f"{diff:+.2f}")
+    return text.replace("-", "−")
+
+
+# ---- the analysis ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """The touchpoint metric portfolio of one run.
+
+    Attributes
+    ----------
+    metrics : DataFrame
+        The ``metrics.csv`` contract table, suppression applied.
+    changes : DataFrame
+        Period-over-period tests (:data:`CHANGE_COLUMNS`), shown cells only.
+    targets : DataFrame
+        Gap to each target in the latest period (:data:`TARGET_COLUMNS`).
+    periods : tuple of str
+        Every period from the first in the data to the one containing ``as_of``.
+    period : str
+        ``quarter`` or ``month``.
+    latest : str
+        The period containing ``as_of``.
+    min_cell_size : int
+    level, fdr : float
+        Confidence level of the intervals and false discovery rate of the change flags.
+    suppressed_primary, suppressed_complementary : int
+        Rows of ``metrics`` hidden because they are small, and to protect small ones.
+    """
+
+    metrics: pd.DataFrame
+    changes: pd.DataFrame
+    targets: pd.DataFrame
+    periods: tuple[str, ...]
+    period: str
+    latest: str
+    min_cell_size: int
+    level: float = 0.95
+    fdr: float = 0.05
+    suppressed_primary: int = 0
+    suppressed_complementary: int = 0
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The latest period, channel and segment ``all``: one row per touchpoint, one column per metric."""
+        return latest_view(self.metrics, self.latest)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The ``metrics.csv`` contract table."""
+        return self.metrics[RESULT_COLUMNS["metrics"]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"period": self.period, "latest": self.latest, "periods": list(self.periods),
+                "min_cell_size": self.min_cell_size, "level": self.level, "fdr": self.fdr,
+                "rows": len(self.metrics), "suppressed_primary": self.suppressed_primary,
+                "suppressed_complementary": self.suppressed_complementary,
+                "changes_tested": len(self.changes), "changes_significant": int(self.changes["significant"].sum()),
+                "targets": self.targets.to_dict(orient="records")}
+
+    def _repr_html_(self) -> str:
+        head = (f"<p>Touchpoint portfolio, {len(self.periods)} {self.period}s up to {self.latest}: "
+                f"{len(self.metrics):,} rows ({self.suppressed_primary:,} small cells and "
+                f"{self.suppressed_complementary:,} complementary cells suppressed); "
+                f"{int(self.changes['significant'].sum()):,} of {len(self.changes):,} changes survive "
+                f"Benjamini–Hochberg at FDR {self.fdr:g}.</p>")
+        return head + self.summary.to_html(index=False, float_format=lambda x: f"{x:.3f}", escape=True, na_rep="—")
+
+
+def touchpoint_portfolio(interactions: ir.Table | None, customers: ir.Table | None, surveys: ir.Table | None = None, *,
+                         as_of: dt.date, period: str = "quarter", min_cell_size: int = 10,
+                         targets: Mapping[str, Mapping[str, float]] | None = None,
+                         level: float = 0.95, fdr: float = 0.05) -> Portfolio:
+    """Measure every touchpoint: metrics with intervals, change since last period, targets, suppression.
+
+    Parameters
+    ----------
+    interactions, customers, surveys : ibis Table or None
+        The clean input tables (``Workbook.interactions`` ...). Without interactions only NPS rows
+        are produced; without surveys no NPS rows; customers give the segment.
+    as_of : datetime.date
+        Rows up to the end of this day count; the last period is the one containing it.
+    period : {"quarter", "month"}
+    min_cell_size : int
+        Cells with fewer observations (the metric's ``n``) are suppressed, with complementary cells.
+    targets : mapping, optional
+        ``params.targets``: ``{metric: {touchpoint or "all": target}}``.
+    level : float
+        Confidence level of every interval.
+    fdr : float
+        Benjamini–Hochberg false discovery rate for flagging changes.
+
+    Returns
+    -------
+    Portfolio
+
+    Examples
+    --------
+    >>> p = touchpoint_portfolio(wb.interactions, wb.customers, wb.surveys, as_of=wb.params.as_of,
+    ...                          targets={"nps": {"all": 20}})                # doctest: +SKIP
+    >>> p.targets[["metric", "touchpoint", "status"]]                         # doctest: +SKIP
+    """
+    icube = interaction_sums(interactions, customers, as_of, period) if interactions is not None else None
+    scube = survey_sums(surveys, customers, as_of, period) if surveys is not None else None
+    est = suppress(estimates(icube, scube, level), icube, scube, min_cell_size)
+    metrics = publishable(est)
+    changes = period_changes(est, period, level, fdr)
+    latest = period_label(as_of, period)
+    seen = [p for cube in (icube, scube) if cube is not None for p in cube["period"] if p != ALL]
+    periods = tuple(period_range(min(seen), latest, period)) if seen else (latest,)
+    return Portfolio(
+        metrics=metrics, changes=changes, targets=target_status(metrics, targets or {}, latest),
+        periods=periods, period=period, latest=latest, min_cell_size=min_cell_size, level=level, fdr=fdr,
+        suppressed_primary=int((est["suppression"] == "primary").sum()),
+        suppressed_complementary=int((est["suppression"] == "complementary").sum()),
+    )
+
+
+# ---- sentences -----------------------------------------------------------------------------------
+# Plain text built from the data; the notebook shows them through display.say, which escapes them.
+
+
+def _top(metrics: pd.DataFrame, metric: str) -> pd.DataFrame:
+    return metrics[(metrics["metric"] == metric) & (metrics["channel"] == ALL) & (metrics["segment"] == ALL)
+                   & (metrics["period"] != ALL) & ~metrics["suppressed"].astype(bool)]
+
+
+def describe_heatmap(metrics: pd.DataFrame, period: str, metric: str = "csat_top2") -> str:
+    """Which touchpoint scores lowest and highest in ``period``, and the lowest cell of the whole map."""
+    rows = _top(metrics, metric)
+    rows = rows[rows["touchpoint"] != ALL]
+    now = rows[rows["period"] == period].sort_values("value")
+    if now.empty:
+        return f"No touchpoint has enough rated interactions in {period} to show its {SPECS[metric].label}."
+    low, high = now.iloc[0], now.iloc[-1]
+    worst = rows.sort_values("value").iloc[0]
+    return (f"In {period}, {SPECS[metric].label} is lowest for {low['touchpoint']} "
+            f"({format_value(metric, low['value'])}) and highest for {high['touchpoint']} "
+            f"({format_value(metric, high['value'])}); the lowest cell of the map is {worst['touchpoint']} "
+            f"in {worst['period']} ({format_value(metric, worst['value'])}).")
+
+
+def describe_trend(metrics: pd.DataFrame, metric: str = "csat_top2") -> str:
+    """The touchpoint whose metric moved most between its first and last shown period."""
+    rows = _top(metrics, metric)
+    rows = rows[rows["touchpoint"] != ALL].sort_values("period")
+    ends = rows.groupby("touchpoint").agg(first=("period", "first"), last=("period", "last"),
+                                          start=("value", "first"), end=("value", "last"))
+    ends = ends[ends["first"] != ends["last"]]
+    if ends.empty:
+        return f"No touchpoint has {SPECS[metric].label} in more than one period yet."
+    ends["move"] = ends["end"] - ends["start"]
+    tp = ends["move"].abs().idxmax()
+    r = ends.loc[tp]
+    return (f"{SPECS[metric].label.capitalize()} moved most for {tp}: from {format_value(metric, r['start'])} "
+            f"in {r['first']} to {format_value(metric, r['end'])} in {r['last']} "
+            f"({format_difference(metric, r['move'])}); shaded bands are 95% intervals.")
+
+
+def describe_nps(metrics: pd.DataFrame, changes: pd.DataFrame, period: str) -> str:
+    """NPS of ``period`` with its interval and composition, and whether it changed significantly."""
+    rows = _top(metrics, "nps")
+    rows = rows[(rows["touchpoint"] == ALL) & (rows["period"] == period)]
+    if rows.empty:
+        return f"There are too few survey responses in {period} to report NPS."
+    r = rows.iloc[0]
+    share = {m: _top(metrics, m).query("period == @period")["value"] for m in ("nps_promoters", "nps_detractors")}
+    ch = changes[(changes["metric"] == "nps") & (changes["period"] == period) & (changes["segment"] == ALL)]
+    if ch.empty:
+        change = "there is no previous period to compare with"
+    else:
+        c = ch.iloc[0]
+        verdict = "a change that survives" if c["significant"] else "not a significant change after"
+        change = (f"against {c['previous_period']} that is {format_difference('nps', c['difference'])}, "
+                  f"{verdict} Benjamini–Hochberg")
+    return (f"In {period}, NPS is {format_value('nps', r['value'])} (95% CI {r['ci_lower']:+.0f} to "
+            f"{r['ci_upper']:+.0f}, n = {int(r['n']):,}): {format_value('nps_promoters', share['nps_promoters'].iloc[0])} "
+            f"promoters and {format_value('nps_detractors', share['nps_detractors'].iloc[0])} detractors; {change}.")
+
+
+def describe_targets(targets: pd.DataFrame) -> str:
+    """How many targets are met, missed or undecided, and the largest shortfall."""
+    if targets.empty:
+        return "No targets are set in the params file (key `targets`)."
+    counts = targets["status"].value_counts()
+    undecided = counts.get("can't tell", 0)
+    text = (f"Of {len(targets)} target(s), {counts.get('met', 0)} met, {counts.get('missed', 0)} missed and "
+            f"{undecided} can't tell yet (the 95% interval straddles the target or there is no value)")
+    missed = targets[targets["status"] == "missed"]
+    if missed.empty:
+        return text + "."
+    w = missed.assign(rel=missed["gap"] / missed["target"].abs().where(missed["target"] != 0, 1)).sort_values("rel").iloc[0]
+    return (text + f"; the largest shortfall is {SPECS[w['metric']].label} for {w['touchpoint']}: "
+            f"{format_value(w['metric'], w['value'])} against a target of {format_value(w['metric'], w['target'])} "
+            f"(gap {format_difference(w['metric'], w['gap'])}, 95% CI {format_difference(w['metric'], w['gap_lower'])} "
+            f"to {format_difference(w['metric'], w['gap_upper'])}).")
+
+
+def describe_changes(changes: pd.DataFrame, period: str, fdr: float = 0.05) -> str:
+    """How many changes were tested and survive Benjamini–Hochberg, and the strongest in ``period``."""
+    if changes.empty:
+        return "There is no earlier period to compare with, so no change is tested."
+    now = changes[changes["period"] == period]
+    sig = now[now["significant"]]
+    text = (f"Of {len(changes):,} period-over-period comparisons in the table, {int(changes['significant'].sum()):,} "
+            f"survive Benjamini–Hochberg at a false discovery rate of {fdr:.0%}; {len(sig):,} of them are in {period}")
+    if sig.empty:
+        return text + "."
+    s = sig.sort_values("q_value").iloc[0]
+    where = ", ".join(f"{d} {s[d]}" for d in ("touchpoint", "channel", "segment") if s[d] != ALL) or "overall"
+    return (text + f". The strongest is {SPECS[s['metric']].label} ({where}): "
+            f"{format_value(s['metric'], s['value_previous'])} in {s['previous_period']} → "
+            f"{format_value(s['metric'], s['value'])} ({format_difference(s['metric'], s['difference'])}, "
+            f"q = {s['q_value']:.2g}).")

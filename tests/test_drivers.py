@@ -1,0 +1,180 @@
+"""Key-driver analysis: OLS (HC3) against statsmodels, general dominance against brute force,
+bootstrap against explicit resamples, and recovery of the demo generator's true NPS weights."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.formula.api as smf
+
+from cxlib import drivers as kd
+from cxlib.demo import TRUE_NPS_WEIGHTS
+from cxlib.plots.drivers import importance_bars, importance_performance
+
+
+def _simulated(n: int = 3000, k: int = 4, seed: int = 3, missing: float = 0.05) -> tuple[pd.DataFrame, list[str]]:
+    rng = np.random.default_rng(seed)
+    shared = rng.standard_normal((n, 1))
+    x = np.digitize(0.6 * shared + rng.standard_normal((n, k)), [-1.5, -0.5, 0.5, 1.5]) + 1.0
+    w = np.linspace(1.0, 0.1, k)
+    y = np.clip(np.round(5 + (x - 3) @ w + rng.normal(0, 1, n)), 0, 10)
+    x[rng.random((n, k)) < missing] = np.nan
+    names = [f"d{j}" for j in range(k)]
+    return pd.DataFrame(x, columns=names).assign(nps=y), names
+
+
+def _r2_lstsq(y: np.ndarray, x: np.ndarray) -> float:
+    design = np.column_stack([np.ones(len(y)), x])
+    beta, *_ = np.linalg.lstsq(design, y, rcond=None)
+    resid = y - design @ beta
+    return 1 - resid @ resid / ((y - y.mean()) @ (y - y.mean()))
+
+
+def test_coefficients_match_statsmodels_on_complete_cases():
+    df, names = _simulated()
+    res = kd.key_drivers(df, names, bootstrap=0)
+    cc = df.dropna()
+    ref = smf.ols("nps ~ " + " + ".join(names), data=cc).fit(cov_type="HC3", use_t=True)
+    got = res.summary.set_index("driver").loc[names]
+    np.testing.assert_allclose(got["coefficient"], ref.params[names], rtol=1e-10)
+    np.testing.assert_allclose(got["se"], ref.bse[names], rtol=1e-10)
+    np.testing.assert_allclose(got["p_value"], ref.pvalues[names], rtol=1e-8, atol=1e-300)
+    np.testing.assert_allclose(got[["ci_lower", "ci_upper"]], ref.conf_int().loc[names], rtol=1e-10)
+    assert res.n_used == len(cc) and res.n_dropped == len(df) - len(cc) > 0
+    assert res.r_squared == pytest.approx(ref.rsquared, abs=1e-12)
+
+
+def test_importances_are_exact_shapley_values_and_sum_to_r_squared():
+    df, names = _simulated(k=4)
+    res = kd.key_drivers(df, names, bootstrap=0)
+    cc = df.dropna()
+    y, x = cc["nps"].to_numpy(), cc[names].to_numpy()
+    # Brute force: average each driver's R² increment over all 4! orderings, refitting every time.
+    r2 = {(): 0.0}
+    for size in range(1, 5):
+        for s in itertools.combinations(range(4), size):
+            r2[s] = _r2_lstsq(y, x[:, list(s)])
+    shap = np.zeros(4)
+    for perm in itertools.permutations(range(4)):
+        for i, j in enumerate(perm):
+            shap[j] += r2[tuple(sorted(perm[: i + 1]))] - r2[tuple(sorted(perm[:i]))]
+    shap /= 24
+    got = res.summary.set_index("driver").loc[names, "importance"].to_numpy()
+    np.testing.assert_allclose(got, shap, atol=1e-12)
+    assert abs(got.sum() - res.r_squared) < 1e-9
+
+
+@pytest.mark.parametrize("k, exact_max", [(1, 12), (7, 12), (6, 3)])
+def test_importances_sum_to_r_squared_exact_and_sampled(k, exact_max):
+    df, names = _simulated(n=1500, k=k, seed=k)
+    res = kd.key_drivers(df, names, bootstrap=20, seed=1, exact_max=exact_max)
+    assert abs(res.summary["importance"].sum() - res.r_squared) < 1e-9
+    assert res.method.startswith("exact" if k <= exact_max else "sampled")
+
+
+def test_sampled_importance_approximates_exact_and_says_so():
+    df, names = _simulated(n=2000, k=5)
+    exact = kd.key_drivers(df, names, bootstrap=0).summary.set_index("driver")["importance"]
+    sampled = kd.key_drivers(df, names, bootstrap=0, exact_max=4)
+    assert any("random orderings" in w for w in sampled.warnings)
+    np.testing.assert_allclose(sampled.summary.set_index("driver")["importance"].loc[exact.index], exact, atol=2e-3)
+
+
+def test_weighted_covariance_equals_an_explicit_resample():
+    df, names = _simulated(n=400, k=3, missing=0)
+    z = df[["nps", *names]].to_numpy()
+    z = z - z.mean(axis=0)
+    rng = np.random.default_rng(5)
+    w = kd.multinomial_weights(rng, len(z), 3)
+    cov = kd._weighted_covariances(z, w)
+    for b in range(3):
+        rows = np.repeat(np.arange(len(z)), w[b].astype(int))
+        resample = df.iloc[rows]
+        r2 = kd.subset_r_squared(cov[b])[-1]
+        assert r2 == pytest.approx(_r2_lstsq(resample["nps"].to_numpy(), resample[names].to_numpy()), abs=1e-12)
+
+
+def test_bootstrap_intervals_are_seeded_and_cover_the_estimate():
+    df, names = _simulated(n=2000, k=4)
+    a = kd.key_drivers(df, names, bootstrap=200, seed=11).summary
+    b = kd.key_drivers(df, names, bootstrap=200, seed=11).summary
+    c = kd.key_drivers(df, names, bootstrap=200, seed=12).summary
+    pd.testing.assert_frame_equal(a, b)
+    assert not np.allclose(a["importance_ci_lower"], c["importance_ci_lower"])
+    assert (a["importance_ci_lower"] <= a["importance"]).all() and (a["importance"] <= a["importance_ci_upper"]).all()
+    assert (a["rank_ci_lower"] <= a["rank"]).all() and (a["rank"] <= a["rank_ci_upper"]).all()
+    assert set(a["rank_ci_lower"]) <= {1, 2, 3, 4}
+
+
+def test_unusable_drivers_are_kept_with_a_note_never_zeroed():
+    df, names = _simulated(n=1000, k=3)
+    df["empty"] = np.nan
+    df["flat"] = 4.0
+    res = kd.key_drivers(df, [*names, "empty", "flat"], bootstrap=10)
+    rows = res.summary.set_index("driver")
+    for d in ("empty", "flat"):
+        assert rows.loc[d, ["coefficient", "importance"]].isna().all()
+        assert rows.loc[d, "note"] and rows.loc[d, "quadrant"] == "not estimated"
+        assert any(d in w for w in res.warnings)
+    assert rows.loc["flat", "performance"] == 4.0 and np.isnan(rows.loc["empty", "performance"])
+    assert len(res.to_frame()) == 5 and list(res.to_frame().columns) == kd.RESULT_COLUMNS["drivers"]
+    # the constant column did not cost complete cases beyond those of the usable drivers
+    assert res.n_used == len(df.dropna(subset=["nps", *names]))
+
+
+def test_collinear_drivers_fail_with_a_clear_message_and_high_vif_warns():
+    df, names = _simulated(n=800, k=3, missing=0)
+    df["sum"] = df["d0"] + df["d1"]
+    with pytest.raises(ValueError, match="collinear.*d0.*d1"):
+        kd.key_drivers(df, [*names, "sum"], bootstrap=0)
+    rng = np.random.default_rng(0)
+    df["near"] = df["d0"] + rng.normal(0, 0.2, len(df))
+    res = kd.key_drivers(df, [*names, "near"], bootstrap=0)
+    assert res.summary.set_index("driver").loc["near", "vif"] > 5
+    assert any("variance inflation" in w and "near" in w for w in res.warnings)
+
+
+def test_priorities_follow_the_median_rule():
+    summary = pd.DataFrame({"driver": list("abcde"), "importance": [0.4, 0.3, 0.2, 0.1, 0.05],
+                            "performance": [3.0, 4.0, 2.0, 3.5, 4.5]})
+    q = kd._quadrants(summary).set_index("driver")
+    assert q["quadrant"].to_dict() == {"a": "priority", "b": "maintain", "c": "low priority",
+                                       "d": "possible overkill", "e": "possible overkill"}
+
+
+def test_demo_ranking_matches_true_weights(workbook_10k):
+    p = workbook_10k.params
+    df = kd.survey_ratings(workbook_10k.surveys, p.survey_drivers, p.as_of, p.survey_since)
+    res = kd.key_drivers(df, p.survey_drivers, bootstrap=100, seed=p.seed)
+    truth = sorted(TRUE_NPS_WEIGHTS, key=TRUE_NPS_WEIGHTS.get, reverse=True)
+    assert res.summary["driver"].tolist() == truth
+    rows = res.summary.set_index("driver")
+    # the rank intervals are tight at this sample size: every driver's rank is pinned
+    assert (rows["rank_ci_lower"] == rows["rank_ci_upper"]).all()
+    for d, w in TRUE_NPS_WEIGHTS.items():
+        assert rows.loc[d, "ci_lower"] < w * 1.03 and rows.loc[d, "ci_upper"] > w * 0.97
+    assert "sat_billing" in res.priorities()
+
+
+def test_survey_window(workbook_10k):
+    p = workbook_10k.params
+    all_rows = kd.survey_ratings(workbook_10k.surveys, p.survey_drivers, p.as_of)
+    since = kd.survey_ratings(workbook_10k.surveys, p.survey_drivers, p.as_of, since=dt.date(2026, 1, 1))
+    early = kd.survey_ratings(workbook_10k.surveys, p.survey_drivers, dt.date(2025, 12, 31))
+    assert len(since) + len(early) == len(all_rows) and 0 < len(since) < len(all_rows)
+    assert list(all_rows.columns) == ["nps", *p.survey_drivers]
+
+
+def test_plots_draw_only_estimated_drivers():
+    df, names = _simulated(n=1000, k=3)
+    df["empty"] = np.nan
+    res = kd.key_drivers(df, [*names, "empty"], bootstrap=20)
+    fig = importance_performance(res.summary)
+    labels = {t.get_text() for t in fig.axes[0].texts}
+    assert set(names) <= labels and "empty" not in labels
+    fig2 = importance_bars(res.summary)
+    assert [t.get_text() for t in fig2.axes[0].get_yticklabels()] == res.summary["driver"].iloc[:3].tolist()
