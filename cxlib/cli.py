@@ -1,24 +1,81 @@
 """The ``cx`` command: ``run``, ``validate``, ``demo-data``, ``example``, ``lab``.
 
 User errors (bad params, bad data, an existing run) print one paragraph and exit non-zero,
-without a Python traceback.
+without a Python traceback. Exit codes are listed in README.md and docs/operations.md.
+
+Scheduled runs take a base params file and a quarter: ``cx run params/quarterly.yaml --quarter
+previous`` sets ``as_of`` to the last day of the quarter that ended most recently and ``run_id``
+to ``<base run_id>-<YYYYQn>``, so no file is edited by hand.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import re
 import sys
 import time
 from pathlib import Path
 
-from .errors import CxError
+from .errors import CxError, ParamsError
 from .params import PROJECT_ROOT, RunParams, load_params
 
 EXIT_OK = 0
+EXIT_INTERRUPTED = 130  # Ctrl-C outside a run (a run itself stops with exit code 4)
+_QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.I)
 
 
-def _load(params_file: str) -> RunParams:
-    params = load_params(params_file)
+def quarter_end(year: int, quarter: int) -> dt.date:
+    """The last day of a calendar quarter.
+
+    Examples
+    --------
+    >>> quarter_end(2026, 1), quarter_end(2026, 4)
+    (datetime.date(2026, 3, 31), datetime.date(2026, 12, 31))
+    """
+    first_of_next = dt.date(year + quarter // 4, quarter % 4 * 3 + 1, 1)
+    return first_of_next - dt.timedelta(days=1)
+
+
+def parse_quarter(spec: str, today: dt.date | None = None) -> tuple[str, dt.date]:
+    """A quarter given as ``YYYYQn`` (or ``YYYY-Qn``) or ``previous``: its label and last day.
+
+    ``previous`` is the last quarter that has ended before ``today`` (on 1 October that is Q3).
+
+    Examples
+    --------
+    >>> parse_quarter("2026q3")
+    ('2026Q3', datetime.date(2026, 9, 30))
+    >>> parse_quarter("previous", today=dt.date(2026, 1, 15))
+    ('2025Q4', datetime.date(2025, 12, 31))
+    """
+    if spec.strip().lower() == "previous":
+        today = today or dt.date.today()
+        year, quarter = today.year, (today.month - 1) // 3  # the current quarter's predecessor
+        if quarter == 0:
+            year, quarter = year - 1, 4
+    else:
+        m = _QUARTER.match(spec.strip())
+        if not m:
+            raise ParamsError(f"--quarter {spec!r}: expected a quarter such as 2026Q3, or 'previous' "
+                              "for the quarter that ended most recently.")
+        year, quarter = int(m[1]), int(m[2])
+    return f"{year}Q{quarter}", quarter_end(year, quarter)
+
+
+def quarter_overrides(params_file: str, spec: str, today: dt.date | None = None) -> dict[str, object]:
+    """``as_of`` and ``run_id`` for a quarterly run of a base params file."""
+    label, as_of = parse_quarter(spec, today)
+    base = load_params(params_file, overrides={"as_of": as_of})  # the base file may leave as_of out
+    return {"as_of": as_of, "run_id": f"{base.run_id}-{label}"}
+
+
+def _load(params_file: str, quarter: str | None = None) -> RunParams:
+    overrides = quarter_overrides(params_file, quarter) if quarter else None
+    params = load_params(params_file, overrides=overrides)
+    if quarter and params.as_of >= dt.date.today():
+        print(f"note: quarter {quarter} has not ended yet; the report covers data up to {params.as_of}.",
+              file=sys.stderr)
     _ensure_demo_data(params)
     return params
 
@@ -42,7 +99,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .data import load_tables
     from .validate import Validator
 
-    params = _load(args.params)
+    params = _load(args.params, args.quarter)
     report = Validator(load_tables(params)).report()
     if report.n_violations or report.fatal:
         print(report.message(), file=sys.stderr)
@@ -58,9 +115,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .report import run_report
 
-    params = _load(args.params)
+    from .report import section_notebooks
+
+    params = _load(args.params, args.quarter)
+    notebooks = section_notebooks(Path(args.notebooks_dir)) if args.notebooks_dir else None
     start = time.perf_counter()
-    final = run_report(params, Path(args.output_dir), force=args.force)
+    final = run_report(params, Path(args.output_dir), force=args.force, notebooks=notebooks)
     print(f"published {final / 'index.html'} in {time.perf_counter() - start:.1f} s")
     return EXIT_OK
 
@@ -106,10 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("params", help="params YAML file, e.g. params/demo.yaml")
     p.add_argument("--output-dir", default=str(PROJECT_ROOT / "reports"), help="where runs are published (default: reports/)")
     p.add_argument("--force", action="store_true", help="replace an existing run with the same run_id")
+    p.add_argument("--quarter", metavar="YYYYQn|previous",
+                   help="set as_of to the quarter's last day and run_id to <run_id>-YYYYQn")
+    # Tests and notebook authors point a run at other section notebooks.
+    p.add_argument("--notebooks-dir", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("validate", help="check params and data against the contract")
     p.add_argument("params")
+    p.add_argument("--quarter", metavar="YYYYQn|previous", help="as for cx run")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("example", help="convert a public data set into the input contract, with a params file")
@@ -139,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"cx {args.command}: interrupted; nothing was published.", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

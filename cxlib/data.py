@@ -4,10 +4,21 @@ Files are read as they are: CSV with every column as text, Parquet with its own 
 *typed* tables cast each contract column with ``try_cast`` so that a value which does not parse
 becomes NULL in the typed column while the raw text stays available for validation
 (:mod:`cxlib.validate`). Nothing here pulls rows into pandas.
+
+CSV dialect: the delimiter is sniffed (comma, semicolon, tab and pipe all work), a UTF-8 byte
+order mark is ignored, text must be UTF-8, and a line may hold up to ``MAX_LINE_BYTES`` (long
+free-text columns are read, never shown). Lines DuckDB cannot read (bad encoding, a wrong number
+of fields) are collected in a rejects table and reported with file, column, rule and row count.
+
+Time zones: a timestamp written with an offset or zone (``2025-03-31T14:05:00+02:00``, ``...Z``,
+``... Europe/Berlin``) is converted to UTC; one written without is taken as given. A file must
+use one convention: mixing the two is a contract violation (:mod:`cxlib.validate`), because a
+naive value next to offset ones is ambiguous by hours. The engine session runs in UTC.
 """
 
 from __future__ import annotations
 
+import difflib
 import glob
 import hashlib
 from dataclasses import dataclass, field
@@ -44,7 +55,14 @@ CONTRACT: dict[str, dict[str, tuple[str, bool]]] = {
     },
 }
 RAW_PREFIX = "raw__"
+# Flag column next to a text timestamp: True where the value carries an offset or zone name.
+OFFSET_SUFFIX = "__offset"
 UNSPECIFIED = "unspecified"
+MAX_LINE_BYTES = 64 << 20
+# An offset or zone name after a time of day: Z, UTC, +02, +02:00, +0200, Europe/Berlin, CET.
+_OFFSET_PATTERN = r"(?i)\d:\d\d(:\d\d(\.\d+)?)?\s*(z|utc|[+-]\d\d(:?\d\d)?|[a-z]+(/[a-z_]+)*)$"
+_TIMESTAMP_UTC = ibis.dtype("timestamp('UTC')")
+_DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _TRUE = ("true", "t", "yes", "y", "1", "1.0")
 _FALSE = ("false", "f", "no", "n", "0", "0.0")
 
@@ -65,6 +83,8 @@ def connect(engine: EngineSpec | None = None) -> Any:
         if engine.threads:
             con.raw_sql(f"SET threads = {int(engine.threads)}")
         con.raw_sql("SET preserve_insertion_order = false")
+        # Timestamps with offsets are converted to UTC whatever the machine's zone.
+        con.raw_sql("SET TimeZone = 'UTC'")
         return con
     if engine.backend == "pyspark":  # pragma: no cover - exercised by the Spark parity test
         from .spark import connect_spark
@@ -98,7 +118,12 @@ def _is_parquet(files: list[Path]) -> bool:
 
 
 def read_raw(con: Any, table: str, pattern: str, columns: dict[str, str] | None = None) -> ir.Table:
-    """Read one input table, rename mapped columns to contract names; raise DataError if unreadable."""
+    """Read one input table, rename mapped columns to contract names; raise DataError if unreadable.
+
+    Examples
+    --------
+    >>> t = read_raw(connect(), "customers", "exports/customers.csv")   # doctest: +SKIP
+    """
     files = input_files(pattern)
     if not files:
         raise DataError(
@@ -108,36 +133,122 @@ def read_raw(con: Any, table: str, pattern: str, columns: dict[str, str] | None 
     empty = [f for f in files if f.stat().st_size == 0]
     if empty:
         raise DataError(f"{table}: file {str(empty[0])!r} is empty (0 bytes). Export the table again with a header row.")
+    parquet = [f for f in files if f.suffix.lower() in (".parquet", ".pq")]
+    if parquet and len(parquet) != len(files):
+        raise DataError(f"{table}: {pattern!r} matches both Parquet and other (CSV) files, e.g. {str(parquet[0])!r} "
+                        f"and {str(next(f for f in files if f not in parquet))!r}. Point data.{table} at one format.")
     source = [str(f) for f in files]
+    csv = not parquet
+    if csv:
+        for f in files:
+            _check_header_text(table, f)
     try:
-        if _is_parquet(files):
-            t = con.read_parquet(source, table_name=f"src_{table}")
+        if csv:
+            t = con.read_csv(source, table_name=f"src_{table}", all_varchar=True, header=True,
+                             **_csv_options(con, table))
+            # A full parse (every column's length) fills the rejects table; a bare count may not.
+            n_rows = int(t.aggregate(n=t.count(), **{f"c{i}": t[c].length().sum() for i, c in enumerate(t.columns)})
+                         .execute()["n"].iloc[0])
         else:
-            t = con.read_csv(source, table_name=f"src_{table}", all_varchar=True, header=True)
-        t.count().execute()  # forces the reader to parse, so encoding problems surface here
+            t = con.read_parquet(source, table_name=f"src_{table}")
+            n_rows = int(t.count().execute())
     except Exception as exc:  # noqa: BLE001 - any reader failure becomes a user-facing message
         raise DataError(_reader_message(table, files, exc)) from None
+    if csv:
+        _raise_on_rejects(con, table)
+    where = f"{table} ({files[0]}{f' and {len(files) - 1} more file(s)' if len(files) > 1 else ''})"
     mapping = {contract: source_col for contract, source_col in (columns or {}).items()}
     missing_src = [s for s in mapping.values() if s not in t.columns]
     if missing_src:
         raise DataError(
-            f"{table} ({files[0]}): data.columns maps onto column(s) {', '.join(map(repr, missing_src))}, "
-            f"which the file does not have. Its columns are: {', '.join(t.columns)}."
+            f"{where}: data.columns maps onto column(s) {', '.join(map(repr, missing_src))}, "
+            f"which the file does not have. Its columns are: {_names(t.columns)}."
         )
     t = t.rename({contract: src for contract, src in mapping.items() if contract != src})
     required = [c for c, (_, req) in CONTRACT[table].items() if req]
     missing = [c for c in required if c not in t.columns]
     if missing:
-        hint = (
-            " The file seems to have a single column: is the delimiter something other than a comma?"
-            if len(t.columns) == 1
-            else " Rename the columns in the file or map them with data.columns in the params file."
-        )
-        raise DataError(
-            f"{table} ({files[0]}): required column(s) {', '.join(missing)} missing; "
-            f"found {', '.join(t.columns)}.{hint}"
-        )
+        raise DataError(f"{where}: required column(s) {', '.join(missing)} missing; found {_names(t.columns)}."
+                        + _missing_column_hint(t.columns, missing))
+    if n_rows == 0:
+        optional = "" if table == "customers" else f", or remove data.{table} from the params file to run without it"
+        raise DataError(f"{where}: the file has a header row but no data rows (0 rows). The export probably failed: "
+                        f"export the table again{optional}.")
     return t
+
+
+def _check_header_text(table: str, path: Path) -> None:
+    """The header line must be UTF-8 text: DuckDB would otherwise silently take a data row for it."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+        raise DataError(f"{table} ({path}): the file is UTF-16 or binary, not UTF-8 text (rule \"is UTF-8 text\"). "
+                        "Re-export it as CSV UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)'), or as Parquet.")
+    header = head.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0]
+    try:
+        header.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if len(header) < len(head) or exc.start < len(header) - 4:  # not just a character cut by the 64 KB read
+            raise DataError(f"{table} ({path}): the header line is not UTF-8 text (byte {exc.start + 1}, rule "
+                            "\"is UTF-8 text\"). Re-export the file as UTF-8 (for example "
+                            "`iconv -f latin1 -t utf-8 in.csv > out.csv`).") from None
+
+
+def _csv_options(con: Any, table: str) -> dict[str, Any]:
+    if getattr(con, "name", None) != "duckdb":
+        return {}
+    return {"max_line_size": MAX_LINE_BYTES, "store_rejects": True,
+            "rejects_table": f"rejects_{table}", "rejects_scan": f"rejects_scan_{table}"}
+
+
+_REJECT_RULES = {
+    "INVALID ENCODING": ("is UTF-8 text", "Re-export the file as UTF-8 (for example `iconv -f latin1 -t utf-8 in.csv > out.csv`)."),
+    "TOO MANY COLUMNS": ("has as many fields as the header", "A value contains the delimiter without quotes: quote such values, or export with another delimiter."),
+    "MISSING COLUMNS": ("has as many fields as the header", "Some lines are cut short: export the table again (quote values that contain line breaks)."),
+    "LINE SIZE OVER MAXIMUM": (f"a line of at most {MAX_LINE_BYTES >> 20} MB", "Remove or shorten the free-text column that holds such long values."),
+}
+
+
+def _raise_on_rejects(con: Any, table: str) -> None:
+    """Turn the lines DuckDB rejected while parsing into one validation-style message."""
+    if getattr(con, "name", None) != "duckdb":
+        return
+    rejects = con.table(f"rejects_{table}")
+    scans = con.table(f"rejects_scan_{table}").select("scan_id", "file_id", "file_path")
+    found = (rejects.join(scans, ["scan_id", "file_id"])
+             .group_by("file_path", "column_name", "error_type")
+             .aggregate(rows=ibis._.line.nunique(), first_line=ibis._.line.min())
+             .order_by("file_path", "first_line").execute())
+    if found.empty:
+        return
+    lines = []
+    for r in found.itertuples():
+        rule, hint = _REJECT_RULES.get(r.error_type, ("is well-formed CSV", "Check quoting and line breaks in the export."))
+        column = f"column {r.column_name!r}" if isinstance(r.column_name, str) and r.column_name else "a line"
+        lines.append(f"{r.file_path}, {column}, rule \"{rule}\": {int(r.rows):,} row(s) break it "
+                     f"(first at line {int(r.first_line):,}). {hint}")
+    raise DataError("\n".join(lines))
+
+
+def _names(columns: Any, k: int = 12) -> str:
+    cols = [str(c) if len(str(c)) <= 60 else str(c)[:57] + "..." for c in columns]
+    return ", ".join(cols[:k]) + (f" and {len(cols) - k} more" if len(cols) > k else "")
+
+
+def _missing_column_hint(columns: Any, missing: list[str]) -> str:
+    if len(columns) == 1:
+        header = str(columns[0])
+        found = [name for d, name in _DELIMITERS.items() if d in header]
+        if found:
+            return f" The header holds {found[0]}s but the rows could not be split on them: check the export."
+        return (" The file has a single column: is the delimiter something other than a comma, semicolon, tab "
+                "or pipe? Export with one of those.")
+    by_lower = {str(c).strip().lower(): str(c) for c in columns}
+    close = {m: by_lower[m] for m in missing if m in by_lower}
+    if not close:
+        close = {m: c[0] for m in missing if (c := difflib.get_close_matches(m, list(map(str, columns)), n=1, cutoff=0.6))}
+    suggestion = "".join(f" Is {v!r} the {k} column?" for k, v in close.items())
+    return suggestion + " Rename the columns in the file or map them with data.columns in the params file."
 
 
 def _reader_message(table: str, files: list[Path], exc: Exception) -> str:
@@ -147,6 +258,8 @@ def _reader_message(table: str, files: list[Path], exc: Exception) -> str:
         hint = "The file is not UTF-8 text: re-export it as UTF-8."
     elif "no data" in low or "empty" in low or "no columns" in low:
         hint = "The file holds no rows: export the table again with a header row."
+    elif "parquet" in low or "magic" in low:
+        hint = "The file is not a valid Parquet file (truncated, or another format named .parquet): export it again."
     else:
         hint = "Check that the file is a CSV with a header row, or a Parquet file."
     return f"{table}: cannot read {str(files[0])!r}: {text[:300]}. {hint}"
@@ -166,9 +279,20 @@ def _to_boolean(col: ir.Value) -> ir.Value:
 
 
 def _to_temporal(col: ir.Value, kind: str) -> ir.Value:
-    if col.type().is_string():
-        col = col.strip().nullif("")
-    return col.try_cast(kind)
+    if not col.type().is_string():
+        return col.try_cast(kind)
+    text = col.strip().nullif("")
+    if kind == "timestamp":
+        # Through a zoned timestamp: an offset converts to UTC, a naive value stays as written.
+        return text.try_cast(_TIMESTAMP_UTC).cast("timestamp")
+    return text.try_cast(kind)
+
+
+def has_offset(col: ir.Value) -> ir.BooleanValue:
+    """True where a text timestamp carries a UTC offset or a zone name (NULL for empty text)."""
+    if not col.type().is_string():
+        return ibis.literal(False)
+    return col.strip().nullif("").re_search(_OFFSET_PATTERN)
 
 
 def typed_table(raw: ir.Table, table: str) -> ir.Table:
@@ -192,6 +316,8 @@ def typed_table(raw: ir.Table, table: str) -> ir.Table:
             val = _to_temporal(col, kind)
         exprs[name] = val
         exprs[RAW_PREFIX + name] = col.cast("string")
+        if kind == "timestamp":
+            exprs[RAW_PREFIX + name + OFFSET_SUFFIX] = has_offset(col)
     if table == "interactions":
         exprs["channel"] = exprs["channel"].fill_null(UNSPECIFIED)
     others = {c: raw[c] for c in raw.columns if c not in exprs}

@@ -408,14 +408,16 @@ def _simulate_block(seed: int, block: int, first: int, m: int, as_of: dt.date, w
     poor = rated & (csat_full <= POOR_CSAT_MAX)
 
     # ---- churn
-    # the hazard of tenure day d uses the exposures at its start (d 00:00): a poor experience on day k
-    # counts on days k+1 .. k+90, which is exactly what a whole-day duration model attributes to an event
-    effective = (isec[poor] // _DAY_S + 1).astype(float)
-    tau = _churn_times(ic[poor], itp[poor], effective, horizon_days.astype(float), log_cov, e)
+    # Churn is decided per tenure day: day k (tenure [k, k+1)) has a constant hazard set by the poor
+    # experiences of days k-89 .. k, and a customer who churns during day k is gone from day k+1 on
+    # (churn_date = signup + k + 1, all of day k's interactions kept). This is exactly what a model
+    # with whole-day durations (churn_date - signup_date) and events at their stop time estimates.
+    poor_day = (isec[poor] // _DAY_S).astype(float)
+    tau = _churn_times(ic[poor], itp[poor], poor_day, horizon_days.astype(float), log_cov, e)
     churned = np.isfinite(tau)
-    churn_k = np.where(churned, np.floor(np.where(churned, tau, 0.0)), 0).astype(np.int64)
+    duration = np.where(churned, np.floor(np.where(churned, tau, 0.0)) + 1, horizon_days).astype(np.int64)
 
-    keep = isec / _DAY_S < tau[ic]
+    keep = isec // _DAY_S < duration[ic]
     ic, itp, ich, isec = ic[keep], itp[keep], ich[keep], isec[keep]
     csat_full, rated, ces_full, has_ces = csat_full[keep], rated[keep], ces_full[keep], has_ces[keep]
     is_support, resolved_full = is_support[keep], resolved_full[keep]
@@ -442,7 +444,7 @@ def _simulate_block(seed: int, block: int, first: int, m: int, as_of: dt.date, w
     nps_raw = NPS_INTERCEPT + (sat - 3) @ _NPS_W + rng.normal(0.0, NPS_NOISE_SD, sc.size)
     nps = np.round(np.clip(nps_raw, 0.0, 10.0)).astype(np.int64)
     sat_ok = rng.random(sat.shape) >= _SAT_MISSING
-    keep_s = answered & (ssec / _DAY_S < tau[sc])
+    keep_s = answered & (ssec // _DAY_S < duration[sc])
     sc, ssec, nps, sat, sat_ok = sc[keep_s], ssec[keep_s], nps[keep_s], sat[keep_s], sat_ok[keep_s]
     order = np.argsort(sc.astype(np.int64) << 32 | ssec, kind="stable")
     sc, ssec, nps, sat, sat_ok = sc[order], ssec[order], nps[order], sat[order], sat_ok[order]
@@ -455,7 +457,7 @@ def _simulate_block(seed: int, block: int, first: int, m: int, as_of: dt.date, w
         [
             ids,
             pa.array(signup_epoch.astype(np.int32), type=pa.int32()).cast(pa.date32()),
-            _masked((signup_epoch + churn_k).astype(np.int32), churned, pa.int32()).cast(pa.date32()),
+            _masked((signup_epoch + duration).astype(np.int32), churned, pa.int32()).cast(pa.date32()),
             pa.array(SEGMENTS).take(pa.array(segment)),
             pa.array(REGIONS).take(pa.array(region)),
             pa.array(PLANS).take(pa.array(plan)),

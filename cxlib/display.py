@@ -1,7 +1,9 @@
 """Safe notebook output: every data-derived string is HTML-escaped before it is shown.
 
 Report sections use these helpers instead of printing, so that a touchpoint named
-``<img src=x onerror=alert(1)>`` appears as text in the published HTML.
+``<img src=x onerror=alert(1)>`` appears as text in the published HTML. Long values are cut
+(``MAX_CELL_CHARS`` in tables, ``MAX_VALUE_CHARS`` in sentences) so that a broken export cannot
+blow up a page.
 """
 
 from __future__ import annotations
@@ -12,6 +14,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from IPython.display import HTML, display
+
+MAX_CELL_CHARS = 80
+MAX_VALUE_CHARS = 300
+
+
+def short(value: Any, limit: int = MAX_CELL_CHARS) -> Any:
+    """A string longer than ``limit`` characters cut to ``limit`` with an ellipsis; other values as given.
+
+    Examples
+    --------
+    >>> short("x" * 100, 10)
+    'xxxxxxxxx…'
+    >>> short(3)
+    3
+    """
+    if isinstance(value, str) and len(value) > limit:
+        return value[: limit - 1] + "…"
+    return value
 
 
 def escape(value: Any) -> str:
@@ -40,7 +60,7 @@ def say(template: str, **values: Any) -> HTML:
     --------
     >>> say("{tp} has {n} interactions.", tp="<b>billing</b>", n="1,204")  # doctest: +SKIP
     """
-    text = template.format(**{k: escape(v) for k, v in values.items()})
+    text = template.format(**{k: escape(short(v, MAX_VALUE_CHARS)) for k, v in values.items()})
     out = HTML(f'<p class="cx-sentence">{text}</p>')
     display(out)
     return out
@@ -50,7 +70,8 @@ def callout(text: str, kind: str = "warning", **values: Any) -> HTML:
     """A boxed note (``warning``, ``info`` or ``error``) with escaped values."""
     colours = {"warning": ("#fff4e5", "#b26a00"), "info": ("#eef4fb", "#1f5a96"), "error": ("#fdecea", "#a61b1b")}
     bg, fg = colours.get(kind, colours["info"])
-    body = text.format(**{k: escape(v) for k, v in values.items()}) if values else escape(text)
+    body = (text.format(**{k: escape(short(v, MAX_VALUE_CHARS)) for k, v in values.items()}) if values
+            else escape(short(text, MAX_VALUE_CHARS)))
     out = HTML(
         f'<div class="cx-{kind}" style="background:{bg};border-left:4px solid {fg};'
         f'padding:0.6em 1em;margin:0.8em 0;color:#222"><strong style="color:{fg}">'
@@ -62,10 +83,15 @@ def callout(text: str, kind: str = "warning", **values: Any) -> HTML:
 
 def table(df: pd.DataFrame, caption: str | None = None, digits: int = 3) -> HTML:
     """Display a DataFrame as an escaped HTML table (no index)."""
-    shown = df.copy()
-    for c in shown.columns:
-        if pd.api.types.is_float_dtype(shown[c]):
-            shown[c] = shown[c].map(lambda v: fmt_number(v, digits))
+    columns = []
+    for _, col in df.items():
+        if pd.api.types.is_float_dtype(col):
+            col = col.map(lambda v: fmt_number(v, digits))
+        elif col.dtype == object:
+            col = col.map(lambda v: "—" if v is None or v is pd.NA or (isinstance(v, float) and v != v) else short(v))
+        columns.append(col.reset_index(drop=True))
+    shown = pd.concat(columns, axis=1, ignore_index=True) if columns else pd.DataFrame(index=range(len(df)))
+    shown.columns = [short(str(c)) for c in df.columns]
     body = shown.to_html(index=False, escape=True, na_rep="—", border=0, classes="cx-table")
     cap = f"<p class=\"cx-caption\"><em>{escape(caption)}</em></p>" if caption else ""
     out = HTML(cap + body)

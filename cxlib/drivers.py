@@ -443,7 +443,7 @@ def key_drivers(df: pd.DataFrame, drivers: list[str], outcome: str = "nps", boot
     summary = pd.DataFrame({"driver": drivers}).merge(fitted, on="driver", how="left")
     summary = summary.join(_performance(df, drivers, level), on="driver")
     summary["note"] = summary["driver"].map(notes).fillna("")
-    summary = _quadrants(summary)
+    summary = quadrants(summary)
     summary = summary.sort_values(["importance", "driver"], ascending=[False, True], na_position="last")
     return KeyDriverResult(summary=summary.reset_index(drop=True), r_squared=r_squared, n_responses=len(df),
                            n_used=n, n_dropped=len(df) - n, bootstrap=bootstrap, method=method,
@@ -461,11 +461,19 @@ def _performance(df: pd.DataFrame, drivers: list[str], level: float) -> pd.DataF
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def _quadrants(summary: pd.DataFrame) -> pd.DataFrame:
+def quadrants(summary: pd.DataFrame) -> pd.DataFrame:
     """Importance–performance quadrants against the medians of the fitted drivers.
 
     ``priority`` (importance above the median, performance below it): improving these moves NPS
     most where customers are least satisfied. A driver at the median counts as neither high nor low.
+    Adds ``quadrant`` (priority, maintain, low priority, possible overkill, not estimated) and
+    ``priority`` (bool).
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"driver": ["a", "b", "c"], "importance": [0.3, 0.2, 0.1], "performance": [2.5, 2.0, 3.5]})
+    >>> quadrants(s)["quadrant"].tolist()
+    ['maintain', 'low priority', 'possible overkill']
     """
     fitted = summary["importance"].notna()
     imp_med = summary.loc[fitted, "importance"].median()

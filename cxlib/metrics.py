@@ -137,7 +137,8 @@ def period_range(first: str, last: str, period: str = "quarter") -> list[str]:
 def previous_period(labels: pd.Series, period: str = "quarter") -> pd.Series:
     """The label one period earlier (``all`` stays missing)."""
     freq = "Q" if period == "quarter" else "M"
-    return labels.map(lambda s: None if s == ALL else str(pd.Period(s, freq) - 1))
+    lookup = {s: None if s == ALL else str(pd.Period(s, freq) - 1) for s in labels.unique()}
+    return labels.map(lookup)
 
 
 # ---- engine: sufficient statistics ------------------------------------------------------------
@@ -230,7 +231,7 @@ def survey_sums(surveys: ir.Table, customers: ir.Table | None, as_of: dt.date,
     --------
     >>> sums = survey_sums(wb.surveys, wb.customers, wb.params.as_of)   # doctest: +SKIP
     """
-    t = surveys.filter(surveys.timestamp < _end_of(as_of) & surveys.nps.notnull())
+    t = surveys.filter(surveys.timestamp < _end_of(as_of), surveys.nps.notnull())
     t, has_segment = _with_segment(t, customers)
     base = t.group_by(_pk=_period_key(t.timestamp, period), segment=t.segment).aggregate(
         responses=t.count(),
@@ -841,7 +842,8 @@ def describe_trend(metrics: pd.DataFrame, metric: str = "csat_top2") -> str:
     ends["move"] = ends["end"] - ends["start"]
     tp = ends["move"].abs().idxmax()
     r = ends.loc[tp]
-    return (f"{SPECS[metric].label.capitalize()} moved most for {tp}: from {format_value(metric, r['start'])} "
+    label = SPECS[metric].label
+    return (f"{label[0].upper() + label[1:]} moved most for {tp}: from {format_value(metric, r['start'])} "
             f"in {r['first']} to {format_value(metric, r['end'])} in {r['last']} "
             f"({format_difference(metric, r['move'])}); shaded bands are 95% intervals.")
 
@@ -853,7 +855,7 @@ def describe_nps(metrics: pd.DataFrame, changes: pd.DataFrame, period: str) -> s
     if rows.empty:
         return f"There are too few survey responses in {period} to report NPS."
     r = rows.iloc[0]
-    share = {m: _top(metrics, m).query("period == @period")["value"] for m in ("nps_promoters", "nps_detractors")}
+    share = {m: _top(metrics, m).loc[lambda d: d["period"] == period, "value"] for m in ("nps_promoters", "nps_detractors")}
     ch = changes[(changes["metric"] == "nps") & (changes["period"] == period) & (changes["segment"] == ALL)]
     if ch.empty:
         change = "there is no previous period to compare with"

@@ -38,6 +38,36 @@ def table_overview(tables: dict[str, ir.Table], validation: ValidationReport) ->
     return pd.DataFrame(rows)
 
 
+def stale_tables(overview: pd.DataFrame, as_of: dt.date, max_gap_days: int = 31) -> pd.DataFrame:
+    """Event tables whose last row is more than ``max_gap_days`` before ``as_of`` (a stale export?).
+
+    Examples
+    --------
+    >>> ov = pd.DataFrame({"table": ["interactions"], "last_date": [dt.date(2026, 6, 1)]})
+    >>> stale_tables(ov, dt.date(2026, 9, 30))["gap_days"].tolist()
+    [121]
+    """
+    events = overview[overview["table"] != "customers"].copy()
+    last = pd.to_datetime(events["last_date"])
+    events["gap_days"] = (pd.Timestamp(as_of) - last).dt.days
+    return events.loc[last.isna() | (events["gap_days"] > max_gap_days), ["table", "last_date", "gap_days"]]
+
+
+def touchpoint_coverage(inventory: pd.DataFrame, analysed: list[str]) -> dict[str, float | int]:
+    """How many touchpoints and what share of interactions the analysed touchpoints cover.
+
+    Examples
+    --------
+    >>> inv = pd.DataFrame({"touchpoint": ["a", "b", "c"], "volume": [6, 3, 1]})
+    >>> touchpoint_coverage(inv, ["a", "b"])
+    {'found': 3, 'analysed': 2, 'interaction_share': 0.9}
+    """
+    total = inventory["volume"].sum()
+    covered = inventory.loc[inventory["touchpoint"].isin(analysed), "volume"].sum()
+    return {"found": int((inventory["volume"] > 0).sum()), "analysed": len(analysed),
+            "interaction_share": float(covered / total) if total else 0.0}
+
+
 def _day(x: object) -> dt.date | None:
     return None if x is None or pd.isna(x) else pd.Timestamp(x).date()
 
@@ -113,11 +143,18 @@ def describe_inventory(inv: pd.DataFrame) -> str:
     if top is not None and top["volume"] > 0:
         parts.append(f"the busiest is {top['touchpoint']} with {int(top['volume']):,} interactions "
                      f"({top['rated_share']:.0%} rated)")
-    parts.append(f"{len(undeclared)} undeclared" + (f" ({_short_list(undeclared)})" if undeclared else ""))
-    parts.append(f"{len(silent)} silent" + (f" ({_short_list(silent)})" if silent else ""))
+    parts.append(f"{len(undeclared)} undeclared" + (f" ({short_list(undeclared)})" if undeclared else ""))
+    parts.append(f"{len(silent)} silent" + (f" ({short_list(silent)})" if silent else ""))
     return "; ".join(parts) + "."
 
 
-def _short_list(items: list[str], k: int = 5) -> str:
+def short_list(items: list[str], k: int = 5) -> str:
+    """The first ``k`` items joined by commas, and how many more.
+
+    Examples
+    --------
+    >>> short_list(list("abcdefg"), 3)
+    'a, b, c and 4 more'
+    """
     shown = ", ".join(map(str, items[:k]))
     return shown + (f" and {len(items) - k:,} more" if len(items) > k else "")

@@ -2,8 +2,12 @@
 
 A run is built in a hidden staging folder next to its final place (same file system, so the
 final ``rename`` is atomic) and moved into ``<output>/<run_id>/`` only when every notebook ran
-and rendered. A failure or an interruption removes the staging folder and leaves earlier runs
-as they were.
+and rendered. A failure or an interruption (SIGINT, SIGTERM) removes the staging folder and
+leaves earlier runs as they were. A runner killed outright (SIGKILL, out of memory) cannot clean
+up; the next run removes such leftovers (their staging folder names the dead runner's pid).
+
+The executed notebooks are published for audit, scrubbed like the HTML: no error output and no
+stderr stream (warnings and tracebacks can echo code or data values).
 """
 
 from __future__ import annotations
@@ -47,6 +51,41 @@ class Interrupted(BaseException):
     def __init__(self, signum: int):
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
+
+
+# .tmp-<run_id>-<pid>-<mkdtemp suffix> (staging) and .old-<run_id>-<pid> (a run being replaced)
+_STAGING = re.compile(r"^\.tmp-(?P<run>.+)-(?P<pid>\d+)-[a-z0-9_]{8}$|^\.old-(?P<old>.+)-(?P<oldpid>\d+)$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_staging(output_dir: Path) -> list[Path]:
+    """Remove staging folders left by runners that no longer exist; put back a run that a killed
+    ``--force`` publish had moved aside. Returns the folders removed or restored."""
+    done = []
+    if not output_dir.is_dir():
+        return done
+    for entry in output_dir.iterdir():
+        m = _STAGING.match(entry.name)
+        if not m or not entry.is_dir() or _pid_alive(int(m["pid"] or m["oldpid"])):
+            continue
+        if m["old"]:
+            run = output_dir / m["old"]
+            if not run.exists():
+                entry.rename(run)
+                done.append(run)
+                continue
+        shutil.rmtree(entry, ignore_errors=True)
+        done.append(entry)
+    return done
 
 
 @contextmanager
@@ -132,14 +171,19 @@ def _strip_scripts(html: str) -> str:
     return re.sub(r"<link[^>]*\bhref\s*=\s*[\"'](?:https?:)?//[^>]*>", "", html, flags=re.I)
 
 
-def render_html(executed: Path, target: Path, title: str) -> None:
-    """Render an executed notebook to a self-contained HTML page without code."""
-    nb = nbformat.read(executed, as_version=4)
-    # Error outputs and stderr can echo code or data values: never publish them.
+def scrub(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Drop error outputs and stderr streams (they can echo code or data values), in place."""
     for cell in nb.cells:
         if cell.get("cell_type") == "code":
             cell["outputs"] = [o for o in cell.get("outputs", []) if o.get("output_type") != "error"
                                and not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+    return nb
+
+
+def render_html(executed: Path, target: Path, title: str) -> None:
+    """Scrub an executed notebook in place and render it to a self-contained HTML page without code."""
+    nb = scrub(nbformat.read(executed, as_version=4))
+    nbformat.write(nb, executed)
     nb.metadata["title"] = title
     body, _ = html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = _strip_scripts(body)
@@ -213,6 +257,8 @@ def execute_sections(params: RunParams, params_file: Path, staging: Path, record
 
     kernel = ensure_kernel()
     (staging / "notebooks").mkdir(exist_ok=True)
+    if not notebooks:
+        raise RunError("No section notebook to run (notebooks/NN_<topic>.ipynb): nothing was published.")
     warnings_path = staging / WARNINGS_FILE
     for i, nb in enumerate(notebooks, 1):
         out = staging / "notebooks" / nb.name
@@ -304,6 +350,14 @@ def publish(staging: Path, final: Path, force: bool) -> None:
         staging.rename(final)
 
 
+def notebook_params(params: RunParams) -> dict[str, Any]:
+    """The params as the notebooks must see them: every override applied, data paths absolute
+    (the notebooks read this file from the staging folder, not the original params file)."""
+    raw = params.to_yaml_dict()
+    raw["data"] = {**raw["data"], **{t: params.path(t) for t in ("customers", "interactions", "surveys") if params.path(t)}}
+    return raw
+
+
 def run_report(params: RunParams, output_dir: Path, force: bool = False,
                notebooks: list[Path] | None = None,
                on_validated: Callable[[dict[str, Any]], None] | None = None) -> Path:
@@ -311,16 +365,32 @@ def run_report(params: RunParams, output_dir: Path, force: bool = False,
 
     Returns the published run folder. Raises a :class:`~cxlib.errors.CxError` subclass
     with a user-facing message on any failure; nothing is left in ``output_dir`` then.
-    """
-    from .index import update_reports_index, write_run_index
-    from .data import load_tables
-    from .validate import Validator
+    SIGINT and SIGTERM stop the run the same way (:class:`~cxlib.errors.RunError`).
 
+    Examples
+    --------
+    >>> run_report(load_params("params/demo.yaml"), Path("reports"), force=True)   # doctest: +SKIP
+    PosixPath('.../reports/demo')
+    """
     output_dir = Path(output_dir).resolve()
     final = output_dir / params.run_id
     if final.exists() and not force:
         raise RunExistsError(f"Run folder {final} already exists; rerun with --force to replace it "
                              "(the existing report is left as it is).")
+    try:
+        with _signals_raise():
+            return _run(params, output_dir, final, force, notebooks, on_validated)
+    except Interrupted as exc:
+        raise RunError(f"Run {params.run_id!r} interrupted by {exc}: nothing was published, "
+                       "earlier reports are untouched. Rerun the same command to try again.") from None
+
+
+def _run(params: RunParams, output_dir: Path, final: Path, force: bool, notebooks: list[Path] | None,
+         on_validated: Callable[[dict[str, Any]], None] | None) -> Path:
+    from .index import update_reports_index, write_run_index
+    from .data import load_tables
+    from .validate import Validator
+
     record = RunRecord(params=params)
     notebooks = section_notebooks() if notebooks is None else notebooks
     with record.stage("validate"):
@@ -334,22 +404,21 @@ def run_report(params: RunParams, output_dir: Path, force: bool = False,
     if on_validated:
         on_validated(validation)
     output_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{params.run_id}-", dir=output_dir))
+    for leftover in remove_stale_staging(output_dir):
+        _progress(f"cleaned up {leftover.name}, left by an earlier run that was killed")
+    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{params.run_id}-{os.getpid()}-", dir=output_dir))
     try:
-        with _signals_raise():
-            (staging / VALIDATION_FILE).write_text(json.dumps(validation, indent=2, default=str), encoding="utf-8")
-            (staging / "params.yaml").write_text(yaml.safe_dump(params.to_yaml_dict(), sort_keys=False), encoding="utf-8")
-            execute_sections(params, params.source, staging, record, notebooks)
-            render_sections(staging, record)
-            record.status = "complete"
-            manifest = write_manifest(staging, record, tables.files, validation)
-            write_run_index(staging, manifest)
-            shutil.rmtree(staging / "work", ignore_errors=True)
-            publish(staging, final, force)
-            update_reports_index(output_dir)
-    except Interrupted as exc:
-        raise RunError(f"Run {params.run_id!r} interrupted by {exc}: nothing was published, "
-                       "earlier reports are untouched. Rerun the same command to try again.") from None
+        (staging / VALIDATION_FILE).write_text(json.dumps(validation, indent=2, default=str), encoding="utf-8")
+        params_file = staging / "params.yaml"
+        params_file.write_text(yaml.safe_dump(notebook_params(params), sort_keys=False), encoding="utf-8")
+        execute_sections(params, params_file, staging, record, notebooks)
+        render_sections(staging, record)
+        record.status = "complete"
+        manifest = write_manifest(staging, record, tables.files, validation)
+        write_run_index(staging, manifest)
+        shutil.rmtree(staging / "work", ignore_errors=True)
+        publish(staging, final, force)
+        update_reports_index(output_dir)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)

@@ -40,29 +40,35 @@ PRIMARY = "primary"
 COMPLEMENTARY = "complementary"
 
 
-def _exposed(cells: pd.DataFrame, hidden: np.ndarray, dim: str, others: list[str]) -> pd.DataFrame:
-    """Relations along ``dim`` that hide exactly one of their cells (with at least one child)."""
-    rel = cells[others].assign(_parent=(cells[dim] == ALL).to_numpy(), _hidden=hidden)
-    stats = rel.groupby(others, sort=False, dropna=False).agg(
-        hidden=("_hidden", "sum"), parents=("_parent", "sum"), size=("_parent", "size")
-    )
-    return stats[(stats["hidden"] == 1) & (stats["parents"] == 1) & (stats["size"] > 1)]
+class _Relations:
+    """The roll-up relations along one dimension: a relation id per cell and which cell is its parent."""
 
+    def __init__(self, cells: pd.DataFrame, dim: str, dims: list[str]):
+        others = [d for d in dims if d != dim]
+        self.rel = (cells.groupby(others, sort=False).ngroup().to_numpy() if others
+                    else np.zeros(len(cells), dtype=np.int64))
+        self.is_parent = (cells[dim] == ALL).to_numpy()
+        k = int(self.rel.max()) + 1 if len(cells) else 0
+        parents = np.bincount(self.rel, weights=self.is_parent, minlength=k)
+        size = np.bincount(self.rel, minlength=k)
+        # an equation needs its parent and at least one child
+        self.valid = (parents == 1) & (size > 1)
+        self.parent_row = np.full(k, -1)
+        self.parent_row[self.rel[self.is_parent]] = np.flatnonzero(self.is_parent)
 
-def _next_hidden(cells: pd.DataFrame, hidden: np.ndarray, dim: str, others: list[str],
-                 exposed: pd.DataFrame, n: str) -> np.ndarray:
-    """Positions to hide so that each exposed relation hides two cells."""
-    key = pd.MultiIndex.from_frame(cells[others]) if len(others) > 1 else pd.Index(cells[others[0]])
-    in_exposed = key.isin(exposed.index)
-    is_parent = (cells[dim] == ALL).to_numpy()
-    pos = np.arange(len(cells))
-    child = pd.DataFrame({"pos": pos, "n": cells[n].to_numpy()}).join(cells[others + [dim]].reset_index(drop=True))
-    child = child[in_exposed & ~is_parent & ~hidden]
-    chosen = child.sort_values(["n", *others, dim], kind="mergesort").drop_duplicates(subset=others)
-    covered = pd.MultiIndex.from_frame(chosen[others]) if len(others) > 1 else pd.Index(chosen[others[0]])
-    # a relation whose only visible cell is its parent: the parent equals the hidden child
-    parent_pick = in_exposed & is_parent & ~hidden & ~key.isin(covered)
-    return np.concatenate([chosen["pos"].to_numpy(), pos[parent_pick]])
+    def next_hidden(self, hidden: np.ndarray, rank: np.ndarray) -> np.ndarray:
+        """Rows to hide so that no relation hides exactly one cell (empty when none does)."""
+        k = self.valid.size
+        exposed = self.valid & (np.bincount(self.rel, weights=hidden, minlength=k) == 1)
+        if not exposed.any():
+            return np.empty(0, dtype=np.int64)
+        cand = np.flatnonzero(exposed[self.rel] & ~self.is_parent & ~hidden)
+        best = np.full(k, np.iinfo(np.int64).max)
+        np.minimum.at(best, self.rel[cand], rank[cand])
+        children = cand[rank[cand] == best[self.rel[cand]]]
+        # a relation whose only visible cell is its parent: the parent equals the hidden child
+        lone = exposed & (best == np.iinfo(np.int64).max)
+        return np.concatenate([children, self.parent_row[lone]])
 
 
 def suppression_reasons(cells: pd.DataFrame, dims: Sequence[str], n: str, min_cell_size: int) -> pd.Series:
@@ -99,16 +105,18 @@ def suppression_reasons(cells: pd.DataFrame, dims: Sequence[str], n: str, min_ce
     cells = cells.reset_index(drop=True)
     primary = (cells[n] < min_cell_size).to_numpy()
     hidden = primary.copy()
-    if len(dims) > 0:
-        changed = True
-        while changed:
-            changed = False
-            for dim in dims:
-                others = [d for d in dims if d != dim] or ["_one"]
-                frame = cells if others != ["_one"] else cells.assign(_one=ALL)
-                exposed = _exposed(frame, hidden, dim, others)
-                if len(exposed):
-                    hidden[_next_hidden(frame, hidden, dim, others, exposed, n)] = True
-                    changed = True
+    # smallest n first, ties broken by the dimension values so the choice is deterministic
+    order = cells.sort_values([n, *dims], kind="mergesort").index.to_numpy()
+    rank = np.empty(len(cells), dtype=np.int64)
+    rank[order] = np.arange(len(cells))
+    relations = [_Relations(cells, dim, dims) for dim in dims]
+    changed = True
+    while changed:
+        changed = False
+        for relation in relations:
+            more = relation.next_hidden(hidden, rank)
+            if more.size:
+                hidden[more] = True
+                changed = True
     reasons = np.where(primary, PRIMARY, np.where(hidden, COMPLEMENTARY, ""))
     return pd.Series(reasons, index=index, name="suppression")

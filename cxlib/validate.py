@@ -11,14 +11,19 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import ibis
 import ibis.expr.types as ir
 from ibis import _
 import pandas as pd
 
-from .data import RAW_PREFIX, Tables, clean_view
+from .data import CONTRACT, OFFSET_SUFFIX, RAW_PREFIX, Tables, clean_view
 from .errors import DataError
 
 Check = Callable[[ir.Table], ir.BooleanValue]
+# Names are shown in the report (tables, figure labels, sentences): longer ones are a broken
+# export or a free-text field in the wrong column.
+MAX_LABEL_CHARS = 200
+_OFFSET = RAW_PREFIX + "timestamp" + OFFSET_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,18 @@ def _bad_int(col: str, lo: int, hi: int, allow_empty: bool = True) -> Check:
     return check
 
 
-def customer_rules(as_of: dt.date, columns: list[str]) -> list[Rule]:
+def _too_long(col: str) -> Check:
+    return lambda t: t[col].cast("string").length() > MAX_LABEL_CHARS
+
+
+def _label_rule(table: str, col: str) -> Rule:
+    return Rule(table, col, f"at most {MAX_LABEL_CHARS} characters",
+                f"{col} values are shown in the report as names; a value this long is a free-text field or a broken "
+                "export: map the right column with data.columns, or shorten the values.", _too_long(col))
+
+
+def customer_rules(as_of: dt.date, columns: list[str], labels: list[str] | tuple[str, ...] = ()) -> list[Rule]:
+    """Rules of the customers table; ``labels`` are the attribute columns shown by name (segment, covariates)."""
     rules = [
         Rule("customers", "customer_id", "not null", "Every customer needs an id; remove or fill the rows without one.",
              lambda t: t.customer_id.isnull()),
@@ -79,6 +95,7 @@ def customer_rules(as_of: dt.date, columns: list[str]) -> list[Rule]:
                           "Revenue must be a plain non-negative number (no currency symbols, NaN or infinity).",
                           lambda t: (_raw(t, "monthly_revenue").notnull() & t.monthly_revenue.isnull())
                           | t.monthly_revenue.isnan() | t.monthly_revenue.isinf() | (t.monthly_revenue < 0)))
+    rules += [_label_rule("customers", c) for c in labels if c in columns and c not in CONTRACT["customers"]]
     return rules
 
 
@@ -92,6 +109,11 @@ def _event_rules(table: str, as_of: dt.date) -> list[Rule]:
         Rule(table, "timestamp", "not null", "Every row needs a timestamp.", _missing("timestamp")),
         Rule(table, "timestamp", "is a date-time (ISO 8601)", "Write timestamps as ISO 8601 (2025-03-31T14:05:00), one format and one time zone per file.",
              _unparsed("timestamp")),
+        Rule(table, "timestamp", "one time-zone convention (all with a UTC offset, or none)",
+             "The file mixes timestamps with a UTC offset or zone (e.g. +02:00, Z) and timestamps without one, "
+             "which are ambiguous by hours; the rows of the rarer kind are counted. Export every timestamp in UTC, "
+             "or every one with its offset.",
+             lambda t: t[_OFFSET].notnull() & (t[_OFFSET] != t.ref_offset_majority)),
         Rule(table, "timestamp", f"on or before as_of ({as_of})", "Rows after as_of do not belong in this run: set a later as_of, or on_invalid: exclude.",
              lambda t: day(t) > as_of),
     ]
@@ -105,10 +127,13 @@ def interaction_rules(as_of: dt.date, columns: list[str]) -> list[Rule]:
         Rule("interactions", "timestamp", "on or before the customer's churn_date", "An interaction after churn is impossible: check the customer's churn_date.",
              lambda t: t.ref_churn.notnull() & (day(t) > t.ref_churn)),
         Rule("interactions", "touchpoint", "not null", "Every interaction needs a touchpoint name.", lambda t: t.touchpoint.isnull()),
+        _label_rule("interactions", "touchpoint"),
         Rule("interactions", "csat", "an integer 1–5 or empty", "CSAT is a 1–5 rating; leave it empty when not rated.", _bad_int("csat", 1, 5)),
     ]
     if "ces" in columns:
         rules.append(Rule("interactions", "ces", "an integer 1–7 or empty", "CES is a 1–7 rating; leave it empty when not asked.", _bad_int("ces", 1, 7)))
+    if "channel" in columns:
+        rules.append(_label_rule("interactions", "channel"))
     if "resolved" in columns:
         rules.append(Rule("interactions", "resolved", "true/false or empty", "Write resolved as true/false (or 1/0, yes/no).", _unparsed("resolved")))
     return rules
@@ -230,8 +255,9 @@ class Validator:
         self.tables = tables
         p = tables.params
         self.rules: dict[str, list[Rule]] = {
-            "customers": customer_rules(p.as_of, tables["customers"].columns),
+            "customers": customer_rules(p.as_of, tables["customers"].columns, ["segment", *p.covariates]),
         }
+        self._offset_majority: dict[str, bool] = {}
         if tables.has("interactions"):
             self.rules["interactions"] = interaction_rules(p.as_of, tables["interactions"].columns)
         if tables.has("surveys"):
@@ -246,7 +272,16 @@ class Validator:
                          **{RAW_PREFIX + d: t[d].cast("string") for d in self.tables.params.survey_drivers if d in t.columns})
         if table == "customers":
             return t.mutate(ref_dups=t.customer_id.count().over(group_by="customer_id"))
-        return _with_reference(t, customers)
+        return _with_reference(t, customers).mutate(ref_offset_majority=ibis.literal(self._offsets_usual(table)))
+
+    def _offsets_usual(self, table: str) -> bool:
+        """Whether most timestamps of an event table carry a UTC offset (one small query, cached)."""
+        if table not in self._offset_majority:
+            flag = self.tables[table][_OFFSET]
+            row = self.tables[table].aggregate(with_offset=flag.cast("int64").sum(), n=flag.count()).execute().iloc[0]
+            with_offset = 0 if pd.isna(row["with_offset"]) else int(row["with_offset"])
+            self._offset_majority[table] = 2 * with_offset > int(row["n"])
+        return self._offset_majority[table]
 
     def report(self) -> ValidationReport:
         """Count every rule's violations (one query per table)."""

@@ -223,6 +223,7 @@ def score_metrics(people: pd.DataFrame, design: pd.DataFrame, values: pd.DataFra
     base = pd.concat([people[["customer_id", "time", "event"]], design], axis=1).dropna()
     z = stats.norm.ppf(0.5 + level / 2)
     rows = []
+    covariates_only: dict[int, float] = {}  # samples shared by several metrics need one covariate fit
     for (metric, tp), g in values.groupby(["metric", "touchpoint"], sort=True):
         sample = base.merge(g[["customer_id", "value"]], on="customer_id")
         row: dict[str, Any] = {"metric": metric, "touchpoint": tp, "n": len(sample),
@@ -241,8 +242,11 @@ def score_metrics(people: pd.DataFrame, design: pd.DataFrame, values: pd.DataFra
         data = data.drop(columns=constant)
         try:
             full = _fit_cox(data)
-            covs = [c for c in data.columns if c not in ("time", "event", "metric_z")]
-            c_cov = _fit_cox(data.drop(columns="metric_z")).concordance_index_ if covs else 0.5
+            key = hash((tuple(sample["customer_id"]), tuple(data.columns)))
+            if key not in covariates_only:
+                has_covariates = len(data.columns) > 3
+                covariates_only[key] = _fit_cox(data.drop(columns="metric_z")).concordance_index_ if has_covariates else 0.5
+            c_cov = covariates_only[key]
         except (ConvergenceError, ConvergenceWarning, np.linalg.LinAlgError) as exc:
             row["note"] = f"the Cox model did not converge ({type(exc).__name__})"
             continue

@@ -8,6 +8,10 @@ Every notebook starts with::
 
 ``run_dir`` is set by ``cx run`` (the run's staging folder); interactively it is None and
 results stay in memory.
+
+The analysis tables carry only the columns an analysis uses (the contract columns, ``segment``,
+the ``covariates`` and the ``survey_drivers``): free-text or identifying columns of the input
+files (comments, names, e-mail addresses) never reach a notebook, so no section can show them.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from . import display
-from .data import Tables, load_tables
+from .data import CONTRACT, Tables, load_tables
 from .errors import DataError
 from .params import RunParams, load_params, resolve_params_file
 from .results import write_result
@@ -30,6 +34,8 @@ from .validate import ValidationReport, Validator
 
 VALIDATION_FILE = "validation.json"
 WARNINGS_FILE = "warnings.jsonl"
+# Without declared touchpoints, the busiest this many are analysed (one model term each).
+MAX_TOUCHPOINTS = 25
 
 
 @dataclass
@@ -51,6 +57,7 @@ class Workbook:
     run_dir: Path | None
     files: dict[str, list[Path]]
     _tables: dict[str, ir.Table] = field(repr=False)
+    unused: dict[str, list[str]] = field(default_factory=dict, repr=False)
     results: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     # ---- tables ---------------------------------------------------------------------------
@@ -84,13 +91,17 @@ class Workbook:
         return not missing
 
     def touchpoints(self) -> list[str]:
-        """Touchpoints to analyse: those declared in params, else those found in the data (by volume)."""
+        """Touchpoints to analyse: those declared in params, else the ``MAX_TOUCHPOINTS`` busiest in the data.
+
+        The data-quality section warns when the data hold more touchpoints than are analysed.
+        """
         if self.params.touchpoints:
             return list(self.params.touchpoints)
         if self.interactions is None:
             return []
         t = self.interactions
-        counts = t.group_by("touchpoint").aggregate(n=t.count()).order_by([ibis.desc("n"), "touchpoint"])
+        counts = (t.group_by("touchpoint").aggregate(n=t.count())
+                  .order_by([ibis.desc("n"), "touchpoint"]).limit(MAX_TOUCHPOINTS))
         return counts.execute()["touchpoint"].tolist()
 
     # ---- outputs --------------------------------------------------------------------------
@@ -125,6 +136,29 @@ class Workbook:
     @property
     def period_label(self) -> str:
         return f"data up to {self.params.as_of:%d %B %Y}"
+
+
+def analysis_columns(name: str, columns: list[str], params: RunParams) -> list[str]:
+    """The columns of input table ``name`` that analyses use, in file order.
+
+    Examples
+    --------
+    >>> from cxlib.params import load_params, DEFAULT_PARAMS
+    >>> analysis_columns("surveys", ["customer_id", "timestamp", "nps", "comment", "sat_app"], load_params(DEFAULT_PARAMS))
+    ['customer_id', 'timestamp', 'nps', 'sat_app']
+    """
+    keep = set(CONTRACT[name])
+    if name == "customers":
+        keep |= {"segment", *params.covariates}
+    elif name == "surveys":
+        keep |= set(params.survey_drivers)
+    return [c for c in columns if c in keep]
+
+
+def unused_columns(files_columns: dict[str, list[str]], params: RunParams) -> dict[str, list[str]]:
+    """Per table, the input columns that no analysis reads (and no section shows)."""
+    return {name: [c for c in cols if c not in analysis_columns(name, cols, params)]
+            for name, cols in files_columns.items()}
 
 
 def _materialize(con: Any, tables: dict[str, ir.Table], files: dict[str, list[Path]]) -> dict[str, ir.Table]:
@@ -170,8 +204,12 @@ def open_workbook(params_file: str | Path | None = None, run_dir: str | Path | N
         report = validator.report()
         if not report.ok:
             raise DataError(report.message())
-    clean = _materialize(tables.con, validator.clean_tables(), tables.files)
+    cleaned = validator.clean_tables()
+    views = {name: t.select(*analysis_columns(name, list(t.columns), params)) for name, t in cleaned.items()}
+    clean = _materialize(tables.con, views, tables.files)
     from .plots import set_theme
 
     set_theme()
-    return Workbook(params=params, con=tables.con, validation=report, run_dir=run_path, files=tables.files, _tables=clean)
+    unused = unused_columns({name: list(t.columns) for name, t in cleaned.items()}, params)
+    return Workbook(params=params, con=tables.con, validation=report, run_dir=run_path, files=tables.files,
+                    _tables=clean, unused=unused)

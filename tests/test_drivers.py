@@ -141,7 +141,7 @@ def test_collinear_drivers_fail_with_a_clear_message_and_high_vif_warns():
 def test_priorities_follow_the_median_rule():
     summary = pd.DataFrame({"driver": list("abcde"), "importance": [0.4, 0.3, 0.2, 0.1, 0.05],
                             "performance": [3.0, 4.0, 2.0, 3.5, 4.5]})
-    q = kd._quadrants(summary).set_index("driver")
+    q = kd.quadrants(summary).set_index("driver")
     assert q["quadrant"].to_dict() == {"a": "priority", "b": "maintain", "c": "low priority",
                                        "d": "possible overkill", "e": "possible overkill"}
 

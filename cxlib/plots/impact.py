@@ -1,0 +1,106 @@
+"""Figures of the impact section: attributable churn, what-if retention, and the metrics that matter."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from . import PALETTE
+
+
+def _shown(summary: pd.DataFrame, value: str) -> pd.DataFrame:
+    keep = summary[value].notna()
+    if "suppressed" in summary:
+        keep &= ~summary["suppressed"].astype(bool)
+    return summary[keep]
+
+
+def _hbar(ax: plt.Axes, labels: list[str], value: np.ndarray, lo: np.ndarray, hi: np.ndarray, colour: str) -> None:
+    y = np.arange(len(labels))
+    ax.barh(y, value, color=colour, alpha=0.85)
+    ax.errorbar(value, y, xerr=np.vstack([value - lo, hi - value]), fmt="none", ecolor="#333", capsize=3, lw=1)
+    ax.axvline(0, color="#555", lw=0.8)
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+
+
+def attributable_churn(summary: pd.DataFrame) -> Figure:
+    """Attributable churn share per touchpoint with its interval, annotated with churners and revenue.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``ImpactResult.summary`` (touchpoint, attributable_churn_share, paf_ci_lower, paf_ci_upper,
+        churners_attributable, revenue_at_risk, suppressed); drawn in its order (by value at stake).
+
+    Examples
+    --------
+    >>> fig = attributable_churn(res.summary)   # doctest: +SKIP
+    """
+    d = _shown(summary, "attributable_churn_share")
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(d) + 1.6))
+    _hbar(ax, d["touchpoint"].astype(str).tolist(), 100 * d["attributable_churn_share"].to_numpy(),
+          100 * d["paf_ci_lower"].to_numpy(), 100 * d["paf_ci_upper"].to_numpy(), PALETTE[1])
+    right = float(np.nanmax(np.r_[100 * d["paf_ci_upper"].to_numpy(), 0.1]))
+    for y, (_, r) in enumerate(d.iterrows()):
+        note = f"{r['churners_attributable']:,.0f} churners"
+        if pd.notna(r["revenue_at_risk"]):
+            note += f", {r['revenue_at_risk']:,.0f} revenue/yr"
+        ax.text(right * 1.05, y, note, va="center", fontsize=8, color="#444")
+    ax.set_xlim(right=right * 1.6)
+    ax.set_xlabel("Share of churn attributable (%), 95% interval")
+    ax.set_title("Churn attributable to poor experiences")
+    return fig
+
+
+def what_if_gain(summary: pd.DataFrame, reduction: float, days: int) -> Figure:
+    """Gain in standardized retention at ``days`` if poor experiences fell by ``reduction``, with intervals.
+
+    Examples
+    --------
+    >>> fig = what_if_gain(res.summary, 0.5, 365)   # doctest: +SKIP
+    """
+    d = _shown(summary, "retention_gain").sort_values("retention_gain", ascending=False)
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(d) + 1.6))
+    _hbar(ax, d["touchpoint"].astype(str).tolist(), 100 * d["retention_gain"].to_numpy(),
+          100 * d["gain_ci_lower"].to_numpy(), 100 * d["gain_ci_upper"].to_numpy(), PALETTE[3])
+    ax.set_xlabel(f"Retention at {days} days: gain in percentage points, 95% interval")
+    ax.set_title(f"What if poor experiences fell by {reduction:.0%}")
+    return fig
+
+
+def metric_validity(summary: pd.DataFrame, labels: dict[str, str] | None = None) -> Figure:
+    """Hazard ratio per SD of each candidate metric (log scale) with intervals, ranked by concordance gain.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``MetricValidityResult.summary``; rows without an estimate are not drawn.
+    labels : dict, optional
+        Readable metric names.
+
+    Examples
+    --------
+    >>> fig = metric_validity(res.summary)   # doctest: +SKIP
+    """
+    d = _shown(summary, "hazard_ratio_per_sd")
+    names = [f"{(labels or {}).get(m, m)} · {tp}" for m, tp in zip(d["metric"], d["touchpoint"])]
+    fig, ax = plt.subplots(figsize=(8, 0.32 * len(d) + 1.8))
+    y = np.arange(len(d))
+    hr = d["hazard_ratio_per_sd"].to_numpy()
+    clear = (d["ci_upper"] < 1) | (d["ci_lower"] > 1)
+    colours = np.where(clear, PALETTE[0], "#9e9e9e")
+    ax.errorbar(hr, y, xerr=np.vstack([hr - d["ci_lower"], d["ci_upper"] - hr]), fmt="none", ecolor=colours, lw=1.2)
+    ax.scatter(hr, y, color=colours, zorder=3, s=22)
+    ax.axvline(1, color="#555", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_yticks(y, names, fontsize=8)
+    ax.invert_yaxis()
+    for yi, gain in zip(y, d["concordance_gain"]):
+        ax.annotate(f"+{gain:.3f}" if gain >= 0 else f"{gain:.3f}", (1, yi), xycoords=("axes fraction", "data"),
+                    xytext=(4, 0), textcoords="offset points", va="center", fontsize=7, color="#444")
+    ax.set_xlabel("Hazard ratio of churn per standard deviation (log scale), 95% CI; right: concordance gain")
+    ax.set_title("Which metrics predict churn")
+    return fig

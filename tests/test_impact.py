@@ -1,0 +1,275 @@
+"""Business impact (attributable churn, revenue at risk, what-if retention) and metric validity."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from types import SimpleNamespace
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
+from cxlib import validity
+from cxlib.features import Covariate
+from cxlib.results import ALL, RESULT_COLUMNS
+
+# ---- metrics that matter ---------------------------------------------------------------------
+
+
+def test_landmark_people_follow_up_and_events():
+    customers = ibis.memtable({
+        "customer_id": ["early_churn", "on_landmark", "later", "active", "after_end", "new"],
+        "signup_date": [dt.date(2024, 1, 1)] * 5 + [dt.date(2025, 1, 1)],
+        "churn_date": [dt.date(2024, 6, 1), dt.date(2025, 1, 1), dt.date(2025, 3, 1), None, dt.date(2026, 2, 1), None],
+    })
+    got = validity.landmark_people(customers, dt.date(2025, 1, 1), dt.date(2026, 1, 1), []).execute()
+    # churned before or on the landmark, or signed up on it: not at risk
+    assert got.to_dict("list") == {"customer_id": ["active", "after_end", "later"],
+                                   "time": [365, 365, 59], "event": [0, 0, 1]}
+
+
+def test_interaction_metrics_per_customer():
+    ts = lambda d: dt.datetime.fromisoformat(d)  # noqa: E731
+    interactions = ibis.memtable(pd.DataFrame({
+        "customer_id": ["a", "a", "a", "a", "b", "b", "c"],
+        "timestamp": [ts("2025-01-05 10:00"), ts("2025-02-01 09:00"), ts("2025-03-01 08:00"), ts("2024-12-31 23:00"),
+                      ts("2025-01-10 12:00"), ts("2025-01-11 12:00"), ts("2025-01-10 12:00")],
+        "touchpoint": ["billing", "billing", "support", "billing", "support", "support", "support"],
+        "csat": [5.0, 2.0, 4.0, 1.0, None, 3.0, 5.0],
+        "ces": [None, None, 6.0, None, 2.0, 4.0, None],
+        "resolved": [None, None, True, None, False, True, None],
+    }))
+    people = ibis.memtable({"customer_id": ["a", "b"]})
+    got = validity.interaction_metrics(interactions, people, ["billing", "support"],
+                                       dt.date(2025, 1, 1), dt.date(2025, 3, 1))
+    got = got.set_index(["customer_id", "metric", "touchpoint"])["value"].to_dict()
+    # a: billing 5 and 2 in the window (the 31 Dec and 1 Mar ones are outside); b: support only.
+    expected = {
+        ("a", "csat_mean", ALL): 3.5, ("a", "csat_mean", "billing"): 3.5,
+        ("a", "csat_top2", ALL): 0.5, ("a", "csat_top2", "billing"): 0.5,
+        ("b", "csat_mean", ALL): 3.0, ("b", "csat_mean", "support"): 3.0,
+        ("b", "csat_top2", ALL): 0.0, ("b", "csat_top2", "support"): 0.0,
+        ("b", "ces_mean", "support"): 3.0, ("b", "resolution_rate", "support"): 0.5,
+    }
+    assert got == pytest.approx(expected)  # ces and resolution only at support: no duplicate "all" rows
+
+
+def _simulated_cohort(n: int = 2500, seed: int = 4) -> tuple[pd.DataFrame, pd.DataFrame, list[Covariate]]:
+    rng = np.random.default_rng(seed)
+    g = np.where(rng.random(n) < 0.35, "b", "a")
+    m = rng.normal(3.0, 1.0, n)
+    rate = 0.0015 * np.exp(0.4 * (g == "b") + np.log(0.7) * (m - 3.0))
+    t = rng.exponential(1 / rate)
+    people = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "time": np.minimum(np.ceil(t), 365).astype(int),
+                           "event": (t < 365).astype(int), "g": g})
+    values = pd.concat([
+        pd.DataFrame({"customer_id": people["customer_id"], "metric": "csat_mean", "touchpoint": "x", "value": m}),
+        pd.DataFrame({"customer_id": people["customer_id"], "metric": "ces_mean", "touchpoint": "x",
+                      "value": rng.normal(4, 1, n)}),
+        pd.DataFrame({"customer_id": people["customer_id"][:20], "metric": "nps", "touchpoint": ALL, "value": 1.0}),
+    ])
+    return people, values, [Covariate("g", "categorical", levels=("a", "b"))]
+
+
+def test_score_metrics_matches_statsmodels_and_recovers_the_truth():
+    people, values, covs = _simulated_cohort()
+    design = validity.covariate_design(people, covs)
+    assert list(design.columns) == ["g[b]"]
+    got = validity.score_metrics(people, design, values).set_index("metric")
+    m = values[values["metric"] == "csat_mean"]["value"].to_numpy()
+    z = (m - m.mean()) / m.std(ddof=1)
+    ref = sm.PHReg(people["time"], np.column_stack([design["g[b]"], z]), status=people["event"], ties="efron").fit()
+    assert np.log(got.loc["csat_mean", "hazard_ratio_per_sd"]) == pytest.approx(ref.params[1], abs=1e-4)
+    lo, hi = np.exp(ref.conf_int()[1])
+    assert got.loc["csat_mean", "ci_lower"] == pytest.approx(lo, rel=1e-3)
+    assert got.loc["csat_mean", "ci_upper"] == pytest.approx(hi, rel=1e-3)
+    assert got.loc["csat_mean", "ci_lower"] < 0.7 < got.loc["csat_mean", "ci_upper"]
+    assert got.loc["ces_mean", "ci_lower"] < 1 < got.loc["ces_mean", "ci_upper"]
+    # ranked: the informative metric adds concordance, the noise metric next to none
+    assert got.index[0] == "csat_mean"
+    assert got.loc["csat_mean", "concordance_gain"] > 0.03 > got.loc["ces_mean", "concordance_gain"]
+    assert np.isnan(got.loc["nps", "hazard_ratio_per_sd"]) and "too few" in got.loc["nps", "note"]
+
+
+def test_metric_validity_on_demo(small_workbook):
+    p = small_workbook.params
+    res = validity.metric_validity(small_workbook)
+    assert res.landmark == p.as_of - dt.timedelta(days=max(p.horizons_days))
+    assert res.window_start == res.landmark - dt.timedelta(days=max(p.horizons_days))
+    out = res.to_frame()
+    assert list(out.columns) == RESULT_COLUMNS["metric_validity"] and len(out) >= 10
+    assert out["concordance_gain"].is_monotonic_decreasing
+    assert ((out["ci_lower"] < out["hazard_ratio_per_sd"]) & (out["hazard_ratio_per_sd"] < out["ci_upper"])).all()
+    assert {"csat_mean", "csat_top2", "ces_mean", "resolution_rate", "nps"} <= set(out["metric"])
+    assert set(res.covariates) >= {"segment[smb]", "plan[premium]", "monthly_revenue"}
+
+
+# ---- attributable churn and revenue at risk (hand-worked) ------------------------------------
+
+from cxlib import impact  # noqa: E402
+from cxlib.params import ExposureRule, RunParams  # noqa: E402
+
+
+@pytest.mark.parametrize("p, hr, expected", [
+    (0.2, 2.0, 0.2 / 1.2),      # 0.2 * 1 / (1 + 0.2)
+    (0.25, 3.0, 0.5 / 1.5),     # 0.25 * 2 / (1 + 0.5)
+    (0.1, 1.0, 0.0),
+    (0.5, 0.5, -0.25 / 0.75),   # protective
+    (1.0, 4.0, 0.75),           # everyone exposed: 1 - 1/HR
+])
+def test_attributable_fraction_hand_worked(p, hr, expected):
+    assert impact.attributable_fraction(p, hr) == pytest.approx(expected, abs=1e-15)
+
+
+def test_impact_table_hand_worked():
+    exposures = pd.DataFrame({"touchpoint": ["billing", "app"], "exposure": ["poor_billing", "poor_app"],
+                              "exposure_share": [0.2, 0.1], "hazard_ratio": [2.0, 1.0],
+                              "ci_lower": [1.5, 0.8], "ci_upper": [2.5, 1.25]})
+    got = impact.impact_table(exposures, churners=120, mean_monthly_revenue=50.0).set_index("exposure")
+    b = got.loc["poor_billing"]
+    # PAF 0.2/1.2 = 1/6 -> 20 of 120 churners -> 20 * 50 * 12 = 12,000 a year
+    assert b["attributable_churn_share"] == pytest.approx(1 / 6)
+    assert b["churners_attributable"] == pytest.approx(20.0)
+    assert b["revenue_at_risk"] == pytest.approx(12_000.0)
+    # interval from the HR interval with p fixed: HR 1.5 -> 0.1/1.1; HR 2.5 -> 0.3/1.3
+    assert (b["paf_ci_lower"], b["paf_ci_upper"]) == pytest.approx((0.1 / 1.1, 0.3 / 1.3))
+    assert (b["churners_ci_lower"], b["churners_ci_upper"]) == pytest.approx((120 * 0.1 / 1.1, 120 * 0.3 / 1.3))
+    assert b["revenue_ci_lower"] == pytest.approx(120 * 0.1 / 1.1 * 600)
+    a = got.loc["poor_app"]
+    assert a["attributable_churn_share"] == 0 and a["revenue_at_risk"] == 0
+    assert a["paf_ci_lower"] < 0 < a["paf_ci_upper"]
+    no_revenue = impact.impact_table(exposures, churners=120, mean_monthly_revenue=None)
+    assert no_revenue["revenue_at_risk"].isna().all() and (no_revenue["churners_attributable"] == got["churners_attributable"].to_numpy()).all()
+
+
+def test_reporting_period_and_its_churners():
+    assert impact.reporting_period(dt.date(2026, 9, 30)) == impact.ReportingPeriod(dt.date(2026, 7, 1), dt.date(2026, 9, 30), "2026Q3")
+    assert impact.reporting_period(dt.date(2026, 1, 15)).start == dt.date(2026, 1, 1)
+    month = impact.reporting_period(dt.date(2026, 2, 14), "month")
+    assert (month.start, month.end, month.label) == (dt.date(2026, 2, 1), dt.date(2026, 2, 14), "2026-02")
+    customers = ibis.memtable(pd.DataFrame({
+        "churn_date": [dt.date(2026, 7, 1), dt.date(2026, 9, 30), dt.date(2026, 6, 30), dt.date(2026, 10, 1), None],
+        "monthly_revenue": [10.0, None, 99.0, 99.0, 99.0],
+    }))
+    assert impact.period_churners(customers, impact.reporting_period(dt.date(2026, 9, 30))) == (2, 10.0)
+    no_revenue = ibis.memtable(pd.DataFrame({"churn_date": [dt.date(2026, 8, 1)], "monthly_revenue": [None]},).astype({"monthly_revenue": float}))
+    assert impact.period_churners(no_revenue, impact.reporting_period(dt.date(2026, 9, 30))) == (1, None)
+
+
+def test_exposure_labels_default_and_custom():
+    base = dict(run_id="x", as_of="2026-09-30", data={"customers": "c.csv"})
+    assert impact.exposure_labels(RunParams(**base), ["billing", "Web Chat"]) == {"poor_billing": "billing", "poor_web_chat": "Web Chat"}
+    custom = RunParams(**base, exposures=[ExposureRule(name="unresolved_support", touchpoint="support", resolved=False)])
+    assert impact.exposure_labels(custom, ["billing"]) == {"unresolved_support": "unresolved_support"}
+
+
+# ---- what-if retention -------------------------------------------------------------------------
+
+
+def _pem(cells: pd.DataFrame, exposures: list[str]):
+    """A piecewise-exponential Poisson GLM fitted on the cells (independent of cxlib.survival)."""
+    design = pd.get_dummies(cells["piece"].astype(str), prefix="piece", dtype=float)
+    for col in [c for c in cells.columns if c not in ("piece", "events", "person_days", *exposures)]:
+        design = design.join(pd.get_dummies(cells[col].astype(str), prefix=col, drop_first=True, dtype=float))
+    design = design.join(cells[exposures].astype(float))
+    with warnings.catch_warnings():
+        # a saturated hand-worked model fits its cells exactly, which statsmodels flags
+        warnings.simplefilter("ignore", PerfectSeparationWarning)
+        fit = sm.GLM(cells["events"], design, family=sm.families.Poisson(),
+                     offset=np.log(cells["person_days"])).fit()
+    return design.to_numpy(), fit.params, fit.cov_params().to_numpy(), fit
+
+
+def test_what_if_retention_hand_worked():
+    # One piece; 9,000 unexposed person-days with 9 churns, 1,000 exposed with 2: rates 0.001 and 0.002.
+    cells = pd.DataFrame({"piece": [0, 0], "poor_x": [0, 1], "events": [9, 2], "person_days": [9000, 1000]})
+    X, b, V, _ = _pem(cells, ["poor_x"])
+    got = impact.what_if_retention(cells, X, b, V, ["poor_x"], [0], reduction=0.5, days=365, draws=400, seed=1).iloc[0]
+    # average hazard now (9 + 2) / 10,000; halving exposed time removes 500 days * (0.002 - 0.001)
+    assert got["retention"] == pytest.approx(np.exp(-365 * 0.0011), rel=1e-9)
+    assert got["what_if_retention"] == pytest.approx(np.exp(-365 * 0.00105), rel=1e-9)
+    assert got["retention_gain"] == pytest.approx(np.exp(-365 * 0.00105) - np.exp(-365 * 0.0011), rel=1e-9)
+    assert got["gain_ci_lower"] < got["retention_gain"] < got["gain_ci_upper"]
+    assert got["retention_ci_lower"] < got["retention"] < got["retention_ci_upper"]
+
+
+def test_what_if_retention_pieces_and_covariates():
+    # Pieces [0, 100), [100, 300), [300, inf); retention read at 365 days covers 100 + 200 + 65 days.
+    rng = np.random.default_rng(2)
+    rows = []
+    for piece, base in ((0, 0.002), (100, 0.001), (300, 0.0005)):
+        for seg, seg_hr in (("a", 1.0), ("b", 0.6)):
+            for e in (0, 1):
+                days = int(rng.integers(20_000, 60_000)) // (4 if e else 1)
+                rows.append({"piece": piece, "segment": seg, "poor_x": e, "person_days": days,
+                             "events": int(rng.poisson(days * base * seg_hr * (1.8 if e else 1.0)))})
+    cells = pd.DataFrame(rows)
+    X, b, V, _ = _pem(cells, ["poor_x"])
+    got = impact.what_if_retention(cells, X, b, V, ["poor_x"], [0, 100, 300], reduction=1.0, days=365, draws=300).iloc[0]
+    fitted = np.exp(X @ b.to_numpy()) * cells["person_days"]
+    hazard = (fitted.groupby(cells["piece"]).sum() / cells.groupby("piece")["person_days"].sum()).to_numpy()
+    removed = (fitted * cells["poor_x"] * (1 - 1 / np.exp(b["poor_x"]))).groupby(cells["piece"]).sum().to_numpy()
+    removed = removed / cells.groupby("piece")["person_days"].sum().to_numpy()
+    lengths = np.array([100, 200, 65])
+    assert got["retention"] == pytest.approx(np.exp(-lengths @ hazard), rel=1e-9)
+    assert got["what_if_retention"] == pytest.approx(np.exp(-lengths @ (hazard - removed)), rel=1e-9)
+    # the Poisson GLM with piece terms reproduces the observed life table
+    observed = (cells.groupby("piece")["events"].sum() / cells.groupby("piece")["person_days"].sum()).to_numpy()
+    assert got["retention"] == pytest.approx(np.exp(-lengths @ observed), rel=1e-8)
+    assert got["retention_gain"] > 0
+
+
+def test_touchpoint_impact_from_a_fitted_model():
+    rng = np.random.default_rng(8)
+    rows = []
+    for piece, base in ((0, 0.0012), (30, 0.0009), (90, 0.0007), (180, 0.0006), (365, 0.0004), (730, 0.0003)):
+        for seg, seg_hr in (("consumer", 1.0), ("smb", 0.8)):
+            for billing in (0, 1):
+                for app in (0, 1):
+                    days = 40_000 // (5 if billing else 1) // (200 if app else 1)
+                    rate = base * seg_hr * (2.0 if billing else 1.0)
+                    rows.append({"piece": piece, "segment": seg, "poor_billing": billing, "poor_app": app,
+                                 "person_days": days, "events": int(rng.poisson(days * rate))})
+    cells = pd.DataFrame(rows)
+    X, b, V, fit = _pem(cells, ["poor_billing", "poor_app"])
+    se = np.sqrt(np.diag(V))
+    names = list(b.index)
+    summary = pd.DataFrame({"term": names, "coef": b.to_numpy(), "se": se, "hazard_ratio": np.exp(b.to_numpy()),
+                            "ci_lower": np.exp(b.to_numpy() - 1.959964 * se), "ci_upper": np.exp(b.to_numpy() + 1.959964 * se)})
+    exposed = {e: cells.loc[cells[e] == 1, "person_days"].sum() / cells["person_days"].sum() for e in ("poor_billing", "poor_app")}
+    pem = SimpleNamespace(summary=summary, cells=cells, glm=fit, exposure_share=exposed)
+    customers = ibis.memtable(pd.DataFrame({
+        "churn_date": [dt.date(2026, 7, 3)] * 30 + [dt.date(2026, 5, 1)] * 7 + [None] * 5,
+        "monthly_revenue": [40.0] * 15 + [60.0] * 15 + [1000.0] * 12,
+    }))
+    params = RunParams(run_id="x", as_of="2026-09-30", data={"customers": "c.csv"}, min_cell_size=10, seed=3)
+    res = impact.touchpoint_impact(pem, customers, params, ["billing", "app"], draws=300)
+    out = res.to_frame()
+    assert list(out.columns) == RESULT_COLUMNS["impact"] and out["touchpoint"].tolist() == ["billing", "app"]
+    billing = res.summary.set_index("exposure").loc["poor_billing"]
+    hr = np.exp(b["poor_billing"])
+    paf = exposed["poor_billing"] * (hr - 1) / (1 + exposed["poor_billing"] * (hr - 1))
+    assert billing["attributable_churn_share"] == pytest.approx(paf)
+    assert billing["churners_attributable"] == pytest.approx(30 * paf)
+    assert billing["revenue_at_risk"] == pytest.approx(30 * paf * 50.0 * 12)
+    expected = impact.what_if_retention(cells, X, b, V, ["poor_billing"], list(params.tenure_pieces_days), 0.5,
+                                        draws=300, seed=3).iloc[0]
+    assert billing["retention_gain"] == pytest.approx(expected["retention_gain"])
+    assert billing["gain_ci_lower"] == pytest.approx(expected["gain_ci_lower"])
+    # poor app experiences: too few churn events while exposed, so suppressed (row kept, numbers emptied)
+    app = res.summary.set_index("exposure").loc["poor_app"]
+    assert app["suppressed"] and app["exposed_events"] < 10 and np.isnan(app["hazard_ratio"])
+    assert res.period.label == "2026Q3" and res.churners == 30 and res.mean_monthly_revenue == 50.0
+
+
+def test_model_rows_must_match_the_cells():
+    cells = pd.DataFrame({"piece": [0, 0, 0], "poor_x": [0, 1, 0], "events": [9, 2, 0], "person_days": [9000, 1000, 0]})
+    _, _, _, fit = _pem(cells.iloc[:2], ["poor_x"])
+    got = impact.model_arrays(SimpleNamespace(glm=fit, cells=cells))[0]  # the empty cell is dropped
+    assert got["person_days"].tolist() == [9000, 1000]
+    with pytest.raises(ValueError, match="do not match"):
+        impact.model_arrays(SimpleNamespace(glm=fit, cells=cells.iloc[[1, 0]]))
