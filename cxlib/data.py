@@ -150,7 +150,7 @@ def read_raw(con: Any, table: str, pattern: str, columns: dict[str, str] | None 
             n_rows = int(t.aggregate(n=t.count(), **{f"c{i}": t[c].length().sum() for i, c in enumerate(t.columns)})
                          .execute()["n"].iloc[0])
         else:
-            t = con.read_parquet(source, table_name=f"src_{table}")
+            t = _read_parquet(con, source, f"src_{table}")
             n_rows = int(t.count().execute())
     except Exception as exc:  # noqa: BLE001 - any reader failure becomes a user-facing message
         raise DataError(_reader_message(table, files, exc)) from None
@@ -175,6 +175,14 @@ def read_raw(con: Any, table: str, pattern: str, columns: dict[str, str] | None 
         raise DataError(f"{where}: the file has a header row but no data rows (0 rows). The export probably failed: "
                         f"export the table again{optional}.")
     return t
+
+
+def _read_parquet(con: Any, source: list[str], name: str) -> ir.Table:
+    """All files as one table; Ibis' PySpark backend reads one path per call, DuckDB a list."""
+    if con.name == "duckdb" or len(source) == 1:
+        return con.read_parquet(source if con.name == "duckdb" else source[0], table_name=name)
+    parts = [con.read_parquet(s) for s in source]
+    return parts[0].union(*parts[1:])
 
 
 def _check_header_text(table: str, path: Path) -> None:

@@ -121,8 +121,8 @@ TRUE_NPS_WEIGHTS = {
     "sat_app": 0.4,
     "sat_delivery": 0.2,
 }
-NPS_INTERCEPT = 4.6
-NPS_NOISE_SD = 0.6
+NPS_INTERCEPT = 3.5
+NPS_NOISE_SD = 0.5
 SURVEY_DRIVERS = tuple(f"sat_{t}" for t in TOUCHPOINTS)
 
 # Simulation blocks fix the random streams; chunk_customers only decides how much is buffered per write.
@@ -180,9 +180,9 @@ _P_CES_GIVEN_RATED = 0.75
 # surveys
 _SURVEY_INVITES_PER_YEAR = 2.0
 _SURVEY_RESPONSE = 0.5
-_SAT_LOCATION = np.array([0.3, 0.1, 0.3, 0.4, 0.5])  # onboarding, billing, support, delivery, app
-_SAT_LOADING = 0.35  # weight of the customer's shared factor: sat ratings correlate ~0.1
-_SAT_CUTS = np.array([-2.0, -0.9, 0.8, 1.9])
+_SAT_LOCATION = np.array([0.7, 0.5, 0.7, 0.8, 0.9])  # onboarding, billing, support, delivery, app
+_SAT_LOADING = 0.3  # weight of the customer's shared factor: sat ratings correlate ~0.07
+_SAT_CUTS = np.array([-2.2, -1.0, 0.9, 2.1])
 _SAT_MISSING = np.array([0.06, 0.03, 0.05, 0.04, 0.03])
 
 _TP_LOG_HR = np.log([TRUE_TOUCHPOINT_HR[f"poor_{t}"] for t in TOUCHPOINTS])
@@ -437,7 +437,6 @@ def _simulate_block(seed: int, block: int, first: int, m: int, as_of: dt.date, w
     sat_drift = np.zeros((sc.size, len(TOUCHPOINTS)))
     sat_drift[:, 1] -= np.where(quarter == as_of_quarter, _BILLING_DROP[1], 0.0)
     sat_drift[:, 1] -= np.where(quarter == as_of_quarter - 1, _BILLING_DROP[0], 0.0)
-    sat_drift[:, 2] += _SUPPORT_TREND_PER_YEAR * (sday - as_of_day) / 365.25
     shared = (cust_effect / _CUSTOMER_SD)[sc, None]
     sat_latent = _SAT_LOCATION + sat_drift + _SAT_LOADING * shared + rng.standard_normal((sc.size, len(TOUCHPOINTS)))
     sat = _ordinal(sat_latent.ravel(), _SAT_CUTS).reshape(sat_latent.shape)

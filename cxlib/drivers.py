@@ -208,6 +208,27 @@ def sampled_shapley(cov: np.ndarray, orderings: np.ndarray) -> np.ndarray:
     return np.take_along_axis(gains, position, axis=-1).mean(axis=-2)
 
 
+def dominance_weights(cov: np.ndarray, orderings: np.ndarray | None = None) -> np.ndarray:
+    """General dominance weights of the drivers: exact over all subsets, or averaged over ``orderings``.
+
+    Parameters
+    ----------
+    cov : ndarray, shape (..., k + 1, k + 1)
+        Covariance of ``[outcome, drivers...]`` (batched over leading dimensions).
+    orderings : ndarray of int, shape (P, k), optional
+        Driver orderings for the sampled approximation (:func:`sampled_shapley`); None for exact.
+
+    Examples
+    --------
+    >>> c = np.array([[2.0, 1.0, 0.5], [1.0, 1.0, 0.0], [0.5, 0.0, 1.0]])
+    >>> dominance_weights(c)
+    array([0.5  , 0.125])
+    """
+    if orderings is None:
+        return shapley_from_subsets(subset_r_squared(cov))
+    return sampled_shapley(cov, orderings)
+
+
 # ---- bootstrap moments -------------------------------------------------------------------------
 
 
@@ -403,10 +424,10 @@ def key_drivers(df: pd.DataFrame, drivers: list[str], outcome: str = "nps", boot
     z = z - z.mean(axis=0)
     cov = z.T @ z / n
     rng = np.random.default_rng(seed)
+    orderings = None
     if k <= exact_max:
         method = f"exact (all {2 ** k:,} subsets)"
         per_replicate = k * (k + 1) * 2 ** max(k - 2, 0)
-        importance_of = lambda c: shapley_from_subsets(subset_r_squared(c))  # noqa: E731
     else:
         # Antithetic pairs (an ordering and its reverse) cancel much of the sampling noise.
         half = np.array([rng.permutation(k) for _ in range(SAMPLED_ORDERINGS // 2)])
@@ -416,15 +437,14 @@ def key_drivers(df: pd.DataFrame, drivers: list[str], outcome: str = "nps", boot
         warnings.append(f"With {k} drivers (more than {exact_max}) the importances are averaged over "
                         f"{SAMPLED_ORDERINGS:,} random orderings instead of all subsets: they still sum to R², "
                         "but the split between drivers carries some sampling noise.")
-        importance_of = lambda c: sampled_shapley(c, orderings)  # noqa: E731
-    importance = importance_of(cov)
+    importance = dominance_weights(cov, orderings)
     r_squared = float(ols.rsquared)
 
     boot = np.empty((bootstrap, k))
     chunk = int(max(1, min(_BOOT_CHUNK, _BOOT_BLOCK_FLOATS // max(n, per_replicate))))
     for start in range(0, bootstrap, chunk):
         size = min(chunk, bootstrap - start)
-        boot[start:start + size] = importance_of(_weighted_covariances(z, multinomial_weights(rng, n, size)))
+        boot[start:start + size] = dominance_weights(_weighted_covariances(z, multinomial_weights(rng, n, size)), orderings)
     if bootstrap:
         imp_lo, imp_hi = _percentile_interval(boot, level)
         rank_lo, rank_hi = _percentile_interval(_ranks(boot), level, method="inverted_cdf")

@@ -91,12 +91,15 @@ class Covariate:
         ``q1 …`` (reference ``q1``).
     edges : tuple of float
         ``binned`` only: the inner cut points; bin ``q(j+1)`` is ``(edges[j-1], edges[j]]``.
+    sizes : tuple of int
+        ``categorical`` only: customers per level (for suppressing small levels).
     """
 
     name: str
     kind: Literal["numeric", "categorical", "binned"]
     levels: tuple[str, ...] = ()
     edges: tuple[float, ...] = ()
+    sizes: tuple[int, ...] = ()
 
     @property
     def reference(self) -> str | None:
@@ -188,7 +191,8 @@ def _categorical(customers: ir.Table, name: str) -> Covariate:
     counts = (customers.select(level).filter(ibis._.level.notnull())
               .group_by("level").aggregate(n=ibis._.count()).execute())
     counts = counts.sort_values(["n", "level"], ascending=[False, True])
-    return Covariate(name, "categorical", levels=tuple(counts["level"].astype(str)))
+    return Covariate(name, "categorical", levels=tuple(counts["level"].astype(str)),
+                     sizes=tuple(int(n) for n in counts["n"]))
 
 
 def _binned(customers: ir.Table, name: str, bins: int) -> Covariate:
@@ -205,11 +209,12 @@ def covariate_frame(covariates: Sequence[Covariate]) -> pd.DataFrame:
     rows = []
     for cov in covariates:
         if cov.kind == "numeric":
-            rows.append({"covariate": cov.name, "kind": cov.kind, "position": 0, "level": None, "edge": None})
+            rows.append({"covariate": cov.name, "kind": cov.kind, "position": 0, "level": None, "edge": None, "size": None})
         for j, level in enumerate(cov.levels):
             edge = cov.edges[j] if j < len(cov.edges) else None
-            rows.append({"covariate": cov.name, "kind": cov.kind, "position": j, "level": level, "edge": edge})
-    return pd.DataFrame(rows, columns=["covariate", "kind", "position", "level", "edge"])
+            size = cov.sizes[j] if cov.sizes else None
+            rows.append({"covariate": cov.name, "kind": cov.kind, "position": j, "level": level, "edge": edge, "size": size})
+    return pd.DataFrame(rows, columns=["covariate", "kind", "position", "level", "edge", "size"])
 
 
 def covariates_from_frame(frame: pd.DataFrame) -> list[Covariate]:
@@ -222,7 +227,8 @@ def covariates_from_frame(frame: pd.DataFrame) -> list[Covariate]:
             out.append(Covariate(name, "numeric"))
             continue
         edges = tuple(float(e) for e in rows["edge"] if pd.notna(e)) if kind == "binned" else ()
-        out.append(Covariate(name, kind, levels=tuple(rows["level"].astype(str)), edges=edges))
+        sizes = tuple(int(n) for n in rows["size"]) if kind == "categorical" else ()
+        out.append(Covariate(name, kind, levels=tuple(rows["level"].astype(str)), edges=edges, sizes=sizes))
     return out
 
 
@@ -374,6 +380,14 @@ def exposure_intervals(people: ir.Table, interactions: ir.Table, rules: Sequence
         **{n: (points[n].sum().over(running) >= min_count[n]).cast("int8") for n in names},
     )
     iv = iv.filter(iv.stop.notnull())
+    if pieces is None:
+        # without pieces nothing but an exposure needs a split: keep each change of state (fewer rows for Cox)
+        order = ibis.window(group_by="customer_id", order_by="start")
+        changed = iv.start == 0
+        for n in names:
+            changed |= (iv[n] != iv[n].lag().over(order)).fill_null(True)
+        iv = iv.filter(changed)
+        iv = iv.mutate(stop=ibis.coalesce(iv.start.lead().over(order), iv.risk_end))
     out = {
         "customer_id": iv.customer_id, "start": iv.start, "stop": iv.stop,
         "event": ((iv.churned == 1) & (iv.stop == iv.risk_end)).cast("int64"),

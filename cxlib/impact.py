@@ -241,7 +241,8 @@ def what_if_retention(cells: pd.DataFrame, design: np.ndarray, coef: pd.Series, 
             "what_if_retention": what_if[0], "retention_gain": gain[0],
             "gain_ci_lower": np.quantile(gain[1:], alpha), "gain_ci_upper": np.quantile(gain[1:], 1 - alpha),
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["exposure", "retention", "retention_ci_lower", "retention_ci_upper",
+                                       "what_if_retention", "retention_gain", "gain_ci_lower", "gain_ci_upper"])
 
 
 @dataclass(frozen=True)
@@ -313,6 +314,8 @@ def model_arrays(pem: Any) -> tuple[pd.DataFrame, np.ndarray, pd.Series, np.ndar
         When the model's rows cannot be matched with the cells.
     """
     glm = pem.glm
+    if glm is None:
+        raise ValueError(getattr(pem, "warning", None) or "the touchpoint model was not fitted")
     design = np.asarray(glm.model.exog, dtype=float)
     cells = pem.cells
     if len(cells) != len(design):
@@ -329,13 +332,17 @@ def model_arrays(pem: Any) -> tuple[pd.DataFrame, np.ndarray, pd.Series, np.ndar
 
 
 def exposure_rows(pem: Any, labels: dict[str, str]) -> pd.DataFrame:
-    """Per exposure term of the model: touchpoint label, exposure share, hazard ratio and its interval."""
-    s = pem.summary[pem.summary["term"].isin(list(labels))]
+    """Per exposure: touchpoint label, exposure share, hazard ratio and its interval.
+
+    Every exposure of the run gets a row; one the model left out (nobody had it) has no hazard ratio.
+    """
+    s = pem.summary.set_index("term")
     return pd.DataFrame({
-        "touchpoint": s["term"].map(labels), "exposure": s["term"],
-        "exposure_share": s["term"].map(pem.exposure_share).astype(float),
-        "hazard_ratio": s["hazard_ratio"], "ci_lower": s["ci_lower"], "ci_upper": s["ci_upper"],
-    }).reset_index(drop=True)
+        "touchpoint": list(labels.values()), "exposure": list(labels),
+        "exposure_share": [float(pem.exposure_share.get(e, np.nan)) for e in labels],
+        **{col: [float(s.loc[e, col]) if e in s.index else np.nan for e in labels]
+           for col in ("hazard_ratio", "ci_lower", "ci_upper")},
+    })
 
 
 def touchpoint_impact(pem: Any, customers: ir.Table, params: Any, touchpoints: list[str],
@@ -369,7 +376,8 @@ def touchpoint_impact(pem: Any, customers: ir.Table, params: Any, touchpoints: l
     churners, revenue = period_churners(customers, period)
     cells, design, coef, cov = model_arrays(pem)
     table = impact_table(exposure_rows(pem, exposure_labels(params, touchpoints)), churners, revenue)
-    what_if = what_if_retention(cells, design, coef, cov, table["exposure"].tolist(), list(params.tenure_pieces_days),
+    fitted = [e for e in table["exposure"] if e in coef.index]
+    what_if = what_if_retention(cells, design, coef, cov, fitted, list(params.tenure_pieces_days),
                                 params.what_if_reduction, draws=draws, seed=params.seed)
     summary = table.merge(what_if, on="exposure", how="left")
     summary["exposed_events"] = [int(cells.loc[cells[e] == 1, "events"].sum()) for e in summary["exposure"]]

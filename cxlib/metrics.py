@@ -371,7 +371,7 @@ def welch_test(n1: Any, s1: Any, ss1: Any, n2: Any, s2: Any, ss2: Any, level: fl
     --------
     >>> r = welch_test(5, 15, 55, 4, 14, 54)            # 1..5 against 2, 3, 4, 5
     >>> round(float(r["difference"]), 3), round(float(r["df"]), 3)
-    (0.5, 6.973)
+    (0.5, 6.981)
     """
     n1, s1, ss1, n2, s2, ss2 = (np.asarray(a, dtype=float) for a in (n1, s1, ss1, n2, s2, ss2))
     m1, sd1 = _mean_sd(n1, s1, ss1)
@@ -394,7 +394,7 @@ def nps_difference_test(p1: Any, d1: Any, n1: Any, p2: Any, d2: Any, n2: Any, le
     --------
     >>> r = nps_difference_test(20, 10, 50, 30, 10, 60)   # NPS +20 then +33.3
     >>> round(float(r["difference"]), 3), round(float(r["statistic"]), 4)
-    (13.333, 0.9002)
+    (13.333, 0.9322)
     """
     v1 = nps_interval(p1, d1, n1)[0]
     v2 = nps_interval(p2, d2, n2)[0]
@@ -628,34 +628,123 @@ def latest_view(metrics: pd.DataFrame, period: str, touchpoints: Sequence[str] |
     return wide.reindex(index=order, columns=cols).rename_axis(index="touchpoint", columns=None).reset_index()
 
 
+def journey_order(journey: Mapping[str, Sequence[str]] | None, touchpoints: Sequence[str]) -> list[tuple[str, str]]:
+    """``(stage, touchpoint)`` pairs along the journey, then the other touchpoints under ``other``.
+
+    Examples
+    --------
+    >>> journey_order({"start": ["onboarding"], "pay": ["billing"]}, ["app", "billing", "onboarding"])
+    [('start', 'onboarding'), ('pay', 'billing'), ('other', 'app')]
+    """
+    pairs = [(stage, tp) for stage, tps in (journey or {}).items() for tp in tps if tp in touchpoints]
+    placed = {tp for _, tp in pairs}
+    return pairs + [("other", tp) for tp in touchpoints if tp not in placed]
+
+
 def journey_view(metrics: pd.DataFrame, changes: pd.DataFrame, journey: Mapping[str, Sequence[str]] | None,
                  period: str, touchpoints: Sequence[str] | None = None) -> pd.DataFrame:
-    """The latest period along the customer journey: stage, touchpoint, metrics and significant changes.
+    """One period along the customer journey: stage, touchpoint, interaction metrics, significant changes.
 
-    Touchpoints found in the data but not named in ``journey`` are listed last under the stage
-    ``other``; without a journey every touchpoint is in ``other``. ``changes`` lists the metrics whose
-    change since the previous period survives Benjamini–Hochberg, with the difference.
+    Touchpoints of the data not named in ``journey`` come last under the stage ``other``. The
+    ``changed`` column lists the metrics whose change since the previous period (channel and segment
+    ``all``) survives Benjamini–Hochberg, with the difference. Suppressed values are missing.
 
     Examples
     --------
     >>> view = journey_view(p.metrics, p.changes, {"start": ["onboarding"]}, "2026Q3")   # doctest: +SKIP
     """
-    wide = latest_view(metrics, period, touchpoints)
-    wide = wide[wide["touchpoint"] != ALL]
-    stage_of = {tp: stage for stage, tps in (journey or {}).items() for tp in tps}
-    stages = list(journey or {}) + ["other"]
-    wide = wide.assign(stage=wide["touchpoint"].map(lambda t: stage_of.get(t, "other")))
-    rank = {tp: i for i, tp in enumerate(tp for tps in (journey or {}).values() for tp in tps)}
-    wide = wide.assign(_s=wide["stage"].map(stages.index), _t=wide["touchpoint"].map(lambda t: rank.get(t, len(rank))))
-    wide = wide.sort_values(["_s", "_t"], kind="mergesort").drop(columns=["_s", "_t"])
-    sig = changes[(changes["period"] == period) & changes["significant"] & (changes["channel"] == ALL)
-                  & (changes["segment"] == ALL)]
-    notes = sig.groupby("touchpoint").apply(
-        lambda g: "; ".join(f"{SPECS[m].label} {format_difference(m, d)}" for m, d in zip(g["metric"], g["difference"])),
-        include_groups=False,
-    ) if len(sig) else pd.Series(dtype=str)
-    wide["changed"] = wide["touchpoint"].map(notes).fillna("")
-    return wide[["stage", "touchpoint", *[c for c in wide.columns if c in METRICS], "changed"]].reset_index(drop=True)
+    wide = latest_view(metrics, period, touchpoints).set_index("touchpoint").drop(index=ALL, errors="ignore")
+    pairs = journey_order(journey, list(wide.index))
+    view = wide.loc[[tp for _, tp in pairs]].reset_index()
+    view.insert(0, "stage", [stage for stage, _ in pairs])
+    sig = changes[(changes["period"] == period) & changes["significant"].astype(bool)
+                  & (changes["channel"] == ALL) & (changes["segment"] == ALL)]
+    notes = {tp: "; ".join(f"{SPECS[m].label} {format_difference(m, d)}" for m, d in zip(g["metric"], g["difference"]))
+             for tp, g in sig.groupby("touchpoint")}
+    view["changed"] = view["touchpoint"].map(notes).fillna("")
+    return view
+
+
+def breakdown(metrics: pd.DataFrame, metric: str, period: str, by: str = "channel",
+              touchpoints: Sequence[str] | None = None) -> pd.DataFrame:
+    """``metric`` in ``period`` as touchpoint x ``by`` (``channel`` or ``segment``), the other dimension ``all``.
+
+    Suppressed cells and cells without data are missing. Rows: touchpoints (``all`` last); columns:
+    the values of ``by`` (``all`` last).
+
+    Examples
+    --------
+    >>> breakdown(p.metrics, "csat_top2", "2026Q3", by="channel")     # doctest: +SKIP
+    """
+    other = "segment" if by == "channel" else "channel"
+    rows = metrics[(metrics["metric"] == metric) & (metrics["period"] == period) & (metrics[other] == ALL)]
+    wide = rows.pivot(index="touchpoint", columns=by, values="value")
+    found = [t for t in wide.index if t != ALL]
+    order = [t for t in (touchpoints or []) if t in found] + sorted(t for t in found if t not in (touchpoints or []))
+    cols = sorted(c for c in wide.columns if c != ALL) + [ALL]
+    return wide.reindex(index=[*order, ALL], columns=cols).rename_axis(index="touchpoint", columns=None).reset_index()
+
+
+def format_columns(df: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
+    """Values as display text: columns named after a metric (or every numeric column, as ``metric``).
+
+    Examples
+    --------
+    >>> format_columns(pd.DataFrame({"touchpoint": ["app"], "csat_top2": [0.71]}))["csat_top2"].tolist()
+    ['71.0%']
+    """
+    out = df.copy()
+    for c in out.columns:
+        m = c if c in SPECS else metric if metric and pd.api.types.is_numeric_dtype(out[c]) else None
+        if m is not None:
+            out[c] = out[c].map(lambda v, m=m: format_value(m, v))
+    return out
+
+
+def change_view(changes: pd.DataFrame, period: str) -> pd.DataFrame:
+    """The changes into ``period`` that survive Benjamini–Hochberg, as display text, strongest first.
+
+    Examples
+    --------
+    >>> change_view(p.changes, p.latest)        # doctest: +SKIP
+    """
+    sig = changes[(changes["period"] == period) & changes["significant"].astype(bool)].sort_values("q_value")
+    rows = [{
+        "touchpoint": r.touchpoint, "channel": r.channel, "segment": r.segment, "metric": SPECS[r.metric].label,
+        "before": format_value(r.metric, r.value_previous), "now": format_value(r.metric, r.value),
+        "change": format_difference(r.metric, r.difference),
+        "interval": f"{format_difference(r.metric, r.ci_lower)} to {format_difference(r.metric, r.ci_upper)}",
+        "test": r.test, "q_value": "<0.001" if r.q_value < 0.001 else f"{r.q_value:.3f}",
+    } for r in sig.itertuples()]
+    return pd.DataFrame(rows, columns=["touchpoint", "channel", "segment", "metric", "before", "now", "change",
+                                       "interval", "test", "q_value"])
+
+
+GRID_METRICS = ("volume", "rated_share", "csat_mean", "csat_top2", "ces_mean", "resolution_rate", "nps")
+
+
+def portfolio_grid(metrics: pd.DataFrame, targets: pd.DataFrame, period: str,
+                   touchpoints: Sequence[str] | None = None, columns: Sequence[str] = GRID_METRICS) -> pd.DataFrame:
+    """Long table behind the portfolio figure: ``all`` then each touchpoint, ``columns`` in order.
+
+    Columns: ``touchpoint, metric, value, ci_lower, ci_upper, suppressed, target, status`` (status
+    missing where no target is set). NPS exists only in the ``all`` row.
+
+    Examples
+    --------
+    >>> grid = portfolio_grid(p.metrics, p.targets, p.latest)      # doctest: +SKIP
+    """
+    rows = metrics[(metrics["period"] == period) & (metrics["channel"] == ALL) & (metrics["segment"] == ALL)
+                   & metrics["metric"].isin(list(columns))]
+    found = [t for t in rows["touchpoint"].unique() if t != ALL]
+    order = [ALL, *[t for t in (touchpoints or []) if t in found], *sorted(t for t in found if t not in (touchpoints or []))]
+    goals = targets[["metric", "touchpoint", "target", "status"]] if len(targets) else pd.DataFrame(
+        columns=["metric", "touchpoint", "target", "status"])
+    grid = rows.merge(goals, on=["metric", "touchpoint"], how="left")
+    grid = grid.assign(_r=grid["touchpoint"].map({t: i for i, t in enumerate(order)}),
+                       _c=grid["metric"].map({m: i for i, m in enumerate(columns)}))
+    grid = grid.sort_values(["_r", "_c"])
+    return grid[["touchpoint", "metric", "value", "ci_lower", "ci_upper", "suppressed", "target", "status"]].reset_index(drop=True)
 
 
 def format_value(metric: str, value: float) -> str:
@@ -663,8 +752,8 @@ def format_value(metric: str, value: float) -> str:
 
     Examples
     --------
-    >>> format_value("csat_top2", 0.7234), format_value("nps", 12.4), format_value("volume", 1234.0)
-    ('72.3%', '+12', '1,234')
+    >>> format_value("csat_top2", 0.7234), format_value("nps", -12.4), format_value("volume", 1234.0)
+    ('72.3%', '−12', '1,234')
     """
     if value is None or pd.isna(value):
         return "—"
@@ -674,8 +763,8 @@ def format_value(metric: str, value: float) -> str:
     if kind == "proportion":
         return f"{100 * value:.1f}%"
     if kind == "nps":
-        return f"{value:+.0f}"
-    return f"{value:.2f}"
+        return f"{value:+.0f}".replace("-", "−")
+    return f"{value:.2f}".replace("-", "−")
 
 
 def format_difference(metric: str, diff: float) -> str:
@@ -830,7 +919,7 @@ def describe_heatmap(metrics: pd.DataFrame, period: str, metric: str = "csat_top
             f"in {worst['period']} ({format_value(metric, worst['value'])}).")
 
 
-def describe_trend(metrics: pd.DataFrame, metric: str = "csat_top2") -> str:
+def describe_trend(metrics: pd.DataFrame, metric: str = "csat_top2", level: float = 0.95) -> str:
     """The touchpoint whose metric moved most between its first and last shown period."""
     rows = _top(metrics, metric)
     rows = rows[rows["touchpoint"] != ALL].sort_values("period")
@@ -845,10 +934,10 @@ def describe_trend(metrics: pd.DataFrame, metric: str = "csat_top2") -> str:
     label = SPECS[metric].label
     return (f"{label[0].upper() + label[1:]} moved most for {tp}: from {format_value(metric, r['start'])} "
             f"in {r['first']} to {format_value(metric, r['end'])} in {r['last']} "
-            f"({format_difference(metric, r['move'])}); shaded bands are 95% intervals.")
+            f"({format_difference(metric, r['move'])}); shaded bands are {level:.0%} intervals.")
 
 
-def describe_nps(metrics: pd.DataFrame, changes: pd.DataFrame, period: str) -> str:
+def describe_nps(metrics: pd.DataFrame, changes: pd.DataFrame, period: str, level: float = 0.95) -> str:
     """NPS of ``period`` with its interval and composition, and whether it changed significantly."""
     rows = _top(metrics, "nps")
     rows = rows[(rows["touchpoint"] == ALL) & (rows["period"] == period)]
@@ -864,26 +953,27 @@ def describe_nps(metrics: pd.DataFrame, changes: pd.DataFrame, period: str) -> s
         verdict = "a change that survives" if c["significant"] else "not a significant change after"
         change = (f"against {c['previous_period']} that is {format_difference('nps', c['difference'])}, "
                   f"{verdict} Benjamini–Hochberg")
-    return (f"In {period}, NPS is {format_value('nps', r['value'])} (95% CI {r['ci_lower']:+.0f} to "
-            f"{r['ci_upper']:+.0f}, n = {int(r['n']):,}): {format_value('nps_promoters', share['nps_promoters'].iloc[0])} "
+    return (f"In {period}, NPS is {format_value('nps', r['value'])} ({level:.0%} CI {format_value('nps', r['ci_lower'])} to "
+            f"{format_value('nps', r['ci_upper'])}, n = {int(r['n']):,}): {format_value('nps_promoters', share['nps_promoters'].iloc[0])} "
             f"promoters and {format_value('nps_detractors', share['nps_detractors'].iloc[0])} detractors; {change}.")
 
 
-def describe_targets(targets: pd.DataFrame) -> str:
+def describe_targets(targets: pd.DataFrame, level: float = 0.95) -> str:
     """How many targets are met, missed or undecided, and the largest shortfall."""
     if targets.empty:
         return "No targets are set in the params file (key `targets`)."
     counts = targets["status"].value_counts()
     undecided = counts.get("can't tell", 0)
     text = (f"Of {len(targets)} target(s), {counts.get('met', 0)} met, {counts.get('missed', 0)} missed and "
-            f"{undecided} can't tell yet (the 95% interval straddles the target or there is no value)")
+            f"{undecided} can't tell yet (the {level:.0%} interval straddles the target or there is no value)")
     missed = targets[targets["status"] == "missed"]
     if missed.empty:
         return text + "."
     w = missed.assign(rel=missed["gap"] / missed["target"].abs().where(missed["target"] != 0, 1)).sort_values("rel").iloc[0]
-    return (text + f"; the largest shortfall is {SPECS[w['metric']].label} for {w['touchpoint']}: "
+    where = "overall" if w["touchpoint"] == ALL else f"for {w['touchpoint']}"
+    return (text + f"; the largest shortfall is {SPECS[w['metric']].label} {where}: "
             f"{format_value(w['metric'], w['value'])} against a target of {format_value(w['metric'], w['target'])} "
-            f"(gap {format_difference(w['metric'], w['gap'])}, 95% CI {format_difference(w['metric'], w['gap_lower'])} "
+            f"(gap {format_difference(w['metric'], w['gap'])}, {level:.0%} CI {format_difference(w['metric'], w['gap_lower'])} "
             f"to {format_difference(w['metric'], w['gap_upper'])}).")
 
 
@@ -903,3 +993,26 @@ def describe_changes(changes: pd.DataFrame, period: str, fdr: float = 0.05) -> s
             f"{format_value(s['metric'], s['value_previous'])} in {s['previous_period']} → "
             f"{format_value(s['metric'], s['value'])} ({format_difference(s['metric'], s['difference'])}, "
             f"q = {s['q_value']:.2g}).")
+
+
+def describe_journey(view: pd.DataFrame, metric: str = "csat_top2") -> str:
+    """The weakest step of the journey on ``metric`` and how many touchpoints changed significantly."""
+    shown = view.dropna(subset=[metric]) if metric in view else view.iloc[0:0]
+    if shown.empty:
+        return f"No touchpoint has enough rated interactions to show its {SPECS[metric].label} along the journey."
+    w = shown.sort_values(metric).iloc[0]
+    changed = int((view["changed"] != "").sum())
+    return (f"Along the journey, the weakest step on {SPECS[metric].label} is {w['touchpoint']} "
+            f"(stage {w['stage']}, {format_value(metric, w[metric])}); {changed} of {len(view)} touchpoint(s) "
+            f"changed significantly since the previous period.")
+
+
+def describe_breakdown(table: pd.DataFrame, metric: str, by: str = "channel") -> str:
+    """The lowest and highest shown touchpoint x ``by`` cell of a :func:`breakdown` table."""
+    cells = table[table["touchpoint"] != ALL].drop(columns=[ALL]).melt(id_vars="touchpoint", var_name=by).dropna()
+    if cells.empty:
+        return f"No touchpoint x {by} cell is large enough to show."
+    lo, hi = cells.sort_values("value").iloc[0], cells.sort_values("value").iloc[-1]
+    return (f"By {by}, {SPECS[metric].label} ranges from {format_value(metric, lo['value'])} "
+            f"({lo['touchpoint']}, {lo[by]}) to {format_value(metric, hi['value'])} ({hi['touchpoint']}, "
+            f"{hi[by]}); a dash marks a cell that is suppressed or has no rated interactions.")

@@ -38,6 +38,19 @@ def table_overview(tables: dict[str, ir.Table], validation: ValidationReport) ->
     return pd.DataFrame(rows)
 
 
+def churn_counts(customers: ir.Table, as_of: dt.date) -> dict[str, int]:
+    """Customers, and those who churned on or before ``as_of`` (one aggregate query).
+
+    Examples
+    --------
+    >>> churn_counts(wb.customers, wb.params.as_of)   # doctest: +SKIP
+    {'customers': 10000, 'churned': 3120}
+    """
+    churned = (customers.churn_date.notnull() & (customers.churn_date <= as_of)).cast("int64")
+    row = customers.aggregate(customers=customers.count(), churned=churned.sum()).execute().iloc[0]
+    return {"customers": int(row["customers"]), "churned": 0 if pd.isna(row["churned"]) else int(row["churned"])}
+
+
 def stale_tables(overview: pd.DataFrame, as_of: dt.date, max_gap_days: int = 31) -> pd.DataFrame:
     """Event tables whose last row is more than ``max_gap_days`` before ``as_of`` (a stale export?).
 

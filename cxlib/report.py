@@ -123,6 +123,33 @@ def ensure_kernel() -> str:
     return KERNEL_NAME
 
 
+def _kernel_manager_class(log_path: Path) -> type:
+    """A kernel manager whose kernel writes its own stdout/stderr to ``log_path``.
+
+    The kernel process's streams would otherwise go to ``cx``'s stderr: ZMQ's warning about TCP
+    transport on every start, and tracebacks of a kernel torn down mid-cell on an interruption.
+    Cell outputs are unaffected (they travel over the kernel protocol).
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LoggedKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            with open(log_path, "ab") as log:  # the kernel keeps its own copy of the descriptor
+                kw.setdefault("stdout", log)
+                kw.setdefault("stderr", log)
+                await self._async_start_kernel(**kw)
+
+    return LoggedKernelManager
+
+
+def _log_tail(log_path: Path, lines: int = 3) -> str:
+    if not log_path.exists():
+        return ""
+    keep = [ln.strip() for ln in log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+            if ln.strip() and "without encryption" not in ln]
+    return " | ".join(ln[:200] for ln in keep[-lines:])
+
+
 def git_state() -> dict[str, Any]:
     """The project's git commit and whether the work tree has uncommitted changes."""
     def git(*args: str) -> str:
@@ -234,14 +261,17 @@ def _notebook_title(path: Path) -> str:
     return path.stem.split("_", 1)[-1].replace("_", " ").title()
 
 
-def _execution_error(exc: Exception, notebook: Path) -> RunError:
+def _execution_error(exc: Exception, notebook: Path, kernel_log: Path | None = None) -> RunError:
     ename = getattr(exc, "ename", type(exc).__name__)
     evalue = getattr(exc, "evalue", str(exc).splitlines()[0] if str(exc) else "")
     cell = getattr(exc, "exec_count", None) or getattr(exc, "cell_index", None)
     where = f"cell {cell}" if cell is not None else "a cell"
     if "DeadKernel" in type(exc).__name__ or "dead" in str(exc).lower() and "kernel" in str(exc).lower():
-        return RunError(f"Notebook {notebook.name}: the kernel died while running ({exc}). "
-                        "The run was abandoned; earlier reports are untouched. Check memory use, then rerun.")
+        tail = _log_tail(kernel_log) if kernel_log else ""
+        return RunError(f"Notebook {notebook.name}: the kernel died while running (killed by a signal, out of "
+                        "memory, or a crash in compiled code). The run was abandoned; nothing was published and "
+                        "earlier reports are untouched. Check memory use (engine.memory_limit, the machine's "
+                        "limits), then rerun." + (f" Kernel output: {tail}" if tail else ""))
     if "Timeout" in type(exc).__name__ or "timed out" in str(exc).lower():
         return RunError(f"Notebook {notebook.name}: {where} exceeded cell_timeout_seconds. "
                         "Raise cell_timeout_seconds in the params file or reduce the data.")
@@ -257,6 +287,8 @@ def execute_sections(params: RunParams, params_file: Path, staging: Path, record
 
     kernel = ensure_kernel()
     (staging / "notebooks").mkdir(exist_ok=True)
+    (staging / "work").mkdir(exist_ok=True)
+    kernel_log = staging / "work" / "kernel.log"
     if not notebooks:
         raise RunError("No section notebook to run (notebooks/NN_<topic>.ipynb): nothing was published.")
     warnings_path = staging / WARNINGS_FILE
@@ -271,10 +303,10 @@ def execute_sections(params: RunParams, params_file: Path, staging: Path, record
                     parameters={"params_file": str(params_file), "run_dir": str(staging)},
                     kernel_name=kernel, language="python", cwd=str(staging), progress_bar=False,
                     execution_timeout=params.cell_timeout_seconds, log_output=False,
-                    request_save_on_cell_execute=False,
+                    request_save_on_cell_execute=False, kernel_manager_class=_kernel_manager_class(kernel_log),
                 )
             except Exception as exc:  # noqa: BLE001 - papermill raises several kinds
-                raise _execution_error(exc, nb) from None
+                raise _execution_error(exc, nb, kernel_log) from None
         warnings = _read_lines(warnings_path)[seen:]
         record.sections.append({
             "notebook": nb.name, "title": _notebook_title(nb), "html": f"{nb.stem}.html",
@@ -407,6 +439,9 @@ def _run(params: RunParams, output_dir: Path, final: Path, force: bool, notebook
     for leftover in remove_stale_staging(output_dir):
         _progress(f"cleaned up {leftover.name}, left by an earlier run that was killed")
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{params.run_id}-{os.getpid()}-", dir=output_dir))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp's 0700 would hide the published run from a web server
     try:
         (staging / VALIDATION_FILE).write_text(json.dumps(validation, indent=2, default=str), encoding="utf-8")
         params_file = staging / "params.yaml"

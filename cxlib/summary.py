@@ -69,6 +69,10 @@ class Finding:
     sources: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _day(d: dt.date) -> str:
+    return f"{d.day} {d:%B %Y}"
+
+
 def _n(x: float, digits: int = 2) -> str:
     return f"{float(x):,.{digits}f}"
 
@@ -189,9 +193,9 @@ def _methods(manifest: dict[str, Any], metrics: pd.DataFrame | None) -> str:
             f"change churn or NPS. The churn models (Cox and piecewise-exponential) {adjust}, and the "
             f"touchpoint model adjusts each poor experience for the others; the NPS key-driver regression adjusts "
             f"each rating for the others. Attributable churn uses Levin's formula with the adjusted hazard ratio and "
-            f"the share of customer time exposed; churners are counted in {period.label} ({period.start:%d %B %Y} "
-            f"to {period.end:%d %B %Y}) and revenue at risk is a year of their mean monthly revenue. "
-            f"Data up to {as_of:%d %B %Y}.{span}")
+            f"the share of customer time exposed; churners are counted in {period.label} ({_day(period.start)} "
+            f"to {_day(period.end)}) and revenue at risk is a year of their mean monthly revenue. "
+            f"Data up to {_day(as_of)}.{span}")
     return escape(text)
 
 
@@ -200,8 +204,8 @@ def executive_summary(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]
 
     Generated only from ``results/*.csv`` (and the manifest's params for the methods note):
     touchpoints first, ranked by revenue at risk (attributable churners when there is no revenue),
-    then the strongest NPS driver (and the top priority driver), the metric that best predicts
-    churn, and retention at 365 days to fill up to three findings.
+    then the strongest NPS driver, the metric that best predicts churn, the most important priority
+    driver when it is not the strongest one, and retention at 365 days to fill up to three findings.
 
     Returns
     -------
@@ -217,8 +221,9 @@ def executive_summary(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]
     tables = {name: read_result(results, name) for name in
               ("impact", "hazard_ratios", "drivers", "metric_validity", "retention", "metrics")}
     period = manifest.get("params", {}).get("period", "quarter")
+    drivers = _driver_findings(tables["drivers"])
     findings = (_impact_findings(tables["impact"], tables["hazard_ratios"], period)
-                + _driver_findings(tables["drivers"]) + _validity_finding(tables["metric_validity"]))
+                + drivers[:1] + _validity_finding(tables["metric_validity"]) + drivers[1:])
     if len(findings) < 3:
         findings += _retention_finding(tables["retention"])
     findings = findings[:MAX_FINDINGS]

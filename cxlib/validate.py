@@ -90,7 +90,7 @@ def customer_rules(as_of: dt.date, columns: list[str], labels: list[str] | tuple
         Rule("customers", "churn_date", "on or after signup_date", "A customer cannot churn before signing up: check the two dates (swapped columns?).",
              lambda t: t.churn_date < t.signup_date),
     ]
-    if "monthly_revenue" in columns:
+    if RAW_PREFIX + "monthly_revenue" in columns:  # optional: typed tables add it as NULL when absent
         rules.append(Rule("customers", "monthly_revenue", "a finite number ≥ 0 or empty",
                           "Revenue must be a plain non-negative number (no currency symbols, NaN or infinity).",
                           lambda t: (_raw(t, "monthly_revenue").notnull() & t.monthly_revenue.isnull())
@@ -130,11 +130,11 @@ def interaction_rules(as_of: dt.date, columns: list[str]) -> list[Rule]:
         _label_rule("interactions", "touchpoint"),
         Rule("interactions", "csat", "an integer 1–5 or empty", "CSAT is a 1–5 rating; leave it empty when not rated.", _bad_int("csat", 1, 5)),
     ]
-    if "ces" in columns:
+    if RAW_PREFIX + "ces" in columns:
         rules.append(Rule("interactions", "ces", "an integer 1–7 or empty", "CES is a 1–7 rating; leave it empty when not asked.", _bad_int("ces", 1, 7)))
-    if "channel" in columns:
+    if RAW_PREFIX + "channel" in columns:
         rules.append(_label_rule("interactions", "channel"))
-    if "resolved" in columns:
+    if RAW_PREFIX + "resolved" in columns:
         rules.append(Rule("interactions", "resolved", "true/false or empty", "Write resolved as true/false (or 1/0, yes/no).", _unparsed("resolved")))
     return rules
 

@@ -44,8 +44,9 @@ from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 from scipy import stats
 
-from .features import Covariate, describe_covariates
+from .features import Covariate
 from .results import ALL, RESULT_COLUMNS
+from .survival import model_covariates
 
 CANDIDATE_METRICS = ("csat_mean", "csat_top2", "ces_mean", "resolution_rate")
 MIN_EVENTS = 10  # churn events a metric's sample needs before its hazard ratio is estimated
@@ -289,7 +290,7 @@ def metric_validity(wb: Any, horizon_days: int | None = None, baseline_days: int
     baseline = baseline_days or horizon
     landmark = p.as_of - dt.timedelta(days=horizon)
     start = landmark - dt.timedelta(days=baseline)
-    covariates = describe_covariates(wb.customers, p.covariates, p.covariate_bins)
+    covariates = model_covariates(wb)  # coded as in the retention models
     people_t = landmark_people(wb.customers, landmark, p.as_of, covariates)
     people = people_t.execute()
     if people.empty:

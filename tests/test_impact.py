@@ -179,6 +179,7 @@ def _pem(cells: pd.DataFrame, exposures: list[str]):
     with warnings.catch_warnings():
         # a saturated hand-worked model fits its cells exactly, which statsmodels flags
         warnings.simplefilter("ignore", PerfectSeparationWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
         fit = sm.GLM(cells["events"], design, family=sm.families.Poisson(),
                      offset=np.log(cells["person_days"])).fit()
     return design.to_numpy(), fit.params, fit.cov_params().to_numpy(), fit

@@ -78,6 +78,8 @@ def hand_run(tmp_path: Path) -> tuple[Path, dict]:
          "importance_ci_lower": 0.178, "importance_ci_upper": 0.198, "performance": 3.02},
         {"driver": "sat_app", "coefficient": 0.4, "ci_lower": 0.37, "ci_upper": 0.42, "p_value": 0.0, "importance": 0.066,
          "importance_ci_lower": 0.061, "importance_ci_upper": 0.073, "performance": 3.29},
+        {"driver": "sat_delivery", "coefficient": 0.18, "ci_lower": 0.15, "ci_upper": 0.2, "p_value": 0.0, "importance": 0.031,
+         "importance_ci_lower": 0.027, "importance_ci_upper": 0.035, "performance": 3.23},
     ])
     _write(tmp_path, "metric_validity", [
         {"metric": "csat_top2", "touchpoint": "delivery", "hazard_ratio_per_sd": 0.94, "ci_lower": 0.87, "ci_upper": 1.01, "concordance_gain": 0.012},
@@ -104,10 +106,11 @@ def test_findings_are_ranked_traced_and_escaped(hand_run):
     assert _plain(s["findings"][2]).startswith("sat_support is the strongest driver")
     assert "below the median" in s["findings"][2]
     assert "mean CSAT across all touchpoints" in s["findings"][3]
-    assert len(s["findings"]) == 4
+    assert _plain(s["findings"][4]).startswith("sat_billing is also a priority")
+    assert len(s["findings"]) == 5
     methods = html.unescape(s["methods"])
     assert "associations" in methods and "segment, plan" in methods
-    assert "30 September 2026" in methods and "2026Q3 (01 July 2026 to 30 September 2026)" in methods
+    assert "30 September 2026" in methods and "2026Q3 (1 July 2026 to 30 September 2026)" in methods
 
 
 def test_without_revenue_churners_rank_the_touchpoints(hand_run):

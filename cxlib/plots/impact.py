@@ -72,7 +72,9 @@ def what_if_gain(summary: pd.DataFrame, reduction: float, days: int) -> Figure:
 
 
 def metric_validity(summary: pd.DataFrame, labels: dict[str, str] | None = None) -> Figure:
-    """Hazard ratio per SD of each candidate metric (log scale) with intervals, ranked by concordance gain.
+    """Hazard ratio per SD of each candidate metric with intervals, ranked by concordance gain.
+
+    Metrics whose interval excludes 1 are drawn in colour, the others in grey.
 
     Parameters
     ----------
@@ -95,12 +97,11 @@ def metric_validity(summary: pd.DataFrame, labels: dict[str, str] | None = None)
     ax.errorbar(hr, y, xerr=np.vstack([hr - d["ci_lower"], d["ci_upper"] - hr]), fmt="none", ecolor=colours, lw=1.2)
     ax.scatter(hr, y, color=colours, zorder=3, s=22)
     ax.axvline(1, color="#555", lw=0.8, ls="--")
-    ax.set_xscale("log")
     ax.set_yticks(y, names, fontsize=8)
     ax.invert_yaxis()
     for yi, gain in zip(y, d["concordance_gain"]):
         ax.annotate(f"+{gain:.3f}" if gain >= 0 else f"{gain:.3f}", (1, yi), xycoords=("axes fraction", "data"),
                     xytext=(4, 0), textcoords="offset points", va="center", fontsize=7, color="#444")
-    ax.set_xlabel("Hazard ratio of churn per standard deviation (log scale), 95% CI; right: concordance gain")
+    ax.set_xlabel("Hazard ratio of churn per standard deviation, 95% CI; right: concordance gain")
     ax.set_title("Which metrics predict churn")
     return fig

@@ -1,0 +1,118 @@
+"""Retention figures: Kaplan–Meier curves, cohort retention heatmap, forest plot of hazard ratios.
+
+Inputs are the tidy tables of :mod:`cxlib.survival` (suppressed groups are already absent there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from . import PALETTE, SEQUENTIAL
+
+__all__ = ["cohort_heatmap", "forest_plot", "km_curves"]
+
+_PCT = FuncFormatter(lambda v, _: f"{100 * v:.0f}%")
+
+
+def km_curves(curves: pd.DataFrame, groups: Sequence[str] | None = None, labels: dict[str, str] | None = None,
+              title: str = "Retention by tenure (Kaplan–Meier, 95% interval)", max_days: int | None = None) -> Figure:
+    """Kaplan–Meier step curves with their pointwise intervals as bands.
+
+    Parameters
+    ----------
+    curves : pandas.DataFrame
+        ``group``, ``days``, ``survival``, ``ci_lower``, ``ci_upper`` (``KaplanMeierResult.curves``).
+    groups : sequence of str, optional
+        Groups to draw, in this order (default: all in the table).
+    labels : dict, optional
+        Legend text per group.
+    max_days : int, optional
+        Right end of the x axis.
+    """
+    groups = list(dict.fromkeys(curves["group"])) if groups is None else list(groups)
+    fig, ax = plt.subplots(figsize=(8, 4.4))
+    for i, group in enumerate(groups):
+        g = curves[curves["group"] == group].sort_values("days")
+        if g.empty:
+            continue
+        x = np.concatenate([[0], g["days"].to_numpy()])
+        colour = PALETTE[i % len(PALETTE)]
+        label = (labels or {}).get(group, group)
+        ax.step(x, np.concatenate([[1.0], g["survival"].to_numpy()]), where="post", color=colour, lw=1.8, label=label)
+        ax.fill_between(x, np.concatenate([[1.0], g["ci_lower"].to_numpy()]),
+                        np.concatenate([[1.0], g["ci_upper"].to_numpy()]), step="post", color=colour, alpha=0.18, lw=0)
+    ax.set_xlim(0, max_days or ax.get_xlim()[1])
+    ax.set_ylim(top=1.01)
+    ax.yaxis.set_major_formatter(_PCT)
+    ax.set_xlabel("Tenure (days since signup)")
+    ax.set_ylabel("Still a customer")
+    ax.set_title(title)
+    if len(groups) > 1:
+        ax.legend(frameon=False, fontsize=9)
+    return fig
+
+
+def cohort_heatmap(grid: pd.DataFrame, title: str = "Retention by signup cohort (Kaplan–Meier)") -> Figure:
+    """Retention of each signup cohort (rows) at tenures every few months (columns).
+
+    Parameters
+    ----------
+    grid : pandas.DataFrame
+        ``cohort``, ``days``, ``survival`` (:func:`cxlib.survival.cohort_retention`); a cohort's
+        row stops where its follow-up ends.
+    """
+    table = grid.pivot(index="cohort", columns="days", values="survival").sort_index()
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * table.shape[1] + 2), max(2.5, 0.34 * table.shape[0] + 1.4)))
+    sns.heatmap(table, ax=ax, cmap=SEQUENTIAL, vmin=float(np.nanmin(table.to_numpy())) if table.size else 0, vmax=1,
+                annot=table.map(lambda v: "" if pd.isna(v) else f"{100 * v:.0f}"), fmt="", annot_kws={"size": 8},
+                cbar_kws={"label": "still a customer", "format": _PCT}, linewidths=0.5, linecolor="white")
+    ax.set_xlabel("Tenure (days since signup)")
+    ax.set_ylabel("Signup quarter")
+    ax.set_title(title)
+    return fig
+
+
+def forest_plot(hazard_ratios: pd.DataFrame, title: str = "Hazard ratios of churn (95% interval, log scale)",
+                highlight: Sequence[str] = ()) -> Figure:
+    """Hazard ratios with intervals, one row per term; several models are drawn side by side.
+
+    Parameters
+    ----------
+    hazard_ratios : pandas.DataFrame
+        ``model``, ``term``, ``hazard_ratio``, ``ci_lower``, ``ci_upper``.
+    highlight : sequence of str
+        Terms drawn in bold (e.g. the exposures).
+    """
+    df = hazard_ratios.dropna(subset=["hazard_ratio"])
+    terms = list(dict.fromkeys(df["term"]))
+    models = list(dict.fromkeys(df["model"]))
+    fig, ax = plt.subplots(figsize=(8, 0.36 * len(terms) + 1.4))
+    step = 0.6 / max(len(models), 1)
+    for j, model in enumerate(models):
+        m = df[df["model"] == model].set_index("term").reindex(terms)
+        y = np.arange(len(terms)) + (j - (len(models) - 1) / 2) * step
+        colour = PALETTE[j % len(PALETTE)]
+        ax.errorbar(m["hazard_ratio"], y, xerr=[m["hazard_ratio"] - m["ci_lower"], m["ci_upper"] - m["hazard_ratio"]],
+                    fmt="o", color=colour, ms=5, capsize=2.5, lw=1.4, label=model)
+    ax.axvline(1.0, color="#555", lw=1, ls="--")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(0.25, 0.5, 1.0, 2.0, 4.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_yticks(np.arange(len(terms)), terms)
+    for label in ax.get_yticklabels():
+        if label.get_text() in set(highlight):
+            label.set_fontweight("bold")
+    ax.invert_yaxis()
+    ax.set_xlabel("Hazard ratio (churn rate relative to the reference)")
+    ax.set_title(title)
+    if len(models) > 1:
+        ax.legend(frameon=False, fontsize=9, loc="best")
+    return fig
