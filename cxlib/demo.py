@@ -1,48 +1,56 @@
 """Synthetic CX data whose true effects are known, so tests can check that the models recover them.
 
-Three tables follow the data contract of ``docs``/DESIGN.md: ``customers``, ``interactions`` and
-``surveys``. Every number that drives the simulation is a module constant; the ones a model should
-recover are the ``TRUE_*`` constants.
+:func:`generate` (in memory) and :func:`write_demo_data` (Parquet or CSV, chunked) build the three
+input tables of the data contract: ``customers``, ``interactions`` and ``surveys``. Every number that
+drives the simulation is a module constant; the ones a model should recover are the ``TRUE_*`` ones.
 
 True effects, in plain words
 ----------------------------
-* Churn follows a proportional-hazards model in continuous tenure time (days since ``signup_date``).
-  The baseline hazard of a consumer on the basic plan without recent poor experiences is
-  piecewise constant: ``BASELINE_HAZARD_PER_DAY`` on the tenure pieces 0–90, 90–365 and 365+ days
-  (about 40 %, 24 % and 15 % a year).
-* A poor experience (an interaction rated ``csat <= 2``) at a touchpoint multiplies the hazard for the
-  next 90 days (``EXPOSURE_WINDOW_DAYS``) by ``TRUE_TOUCHPOINT_HR``: onboarding x1.8, billing x2.0,
-  support x1.6. Poor delivery and poor app experiences have **no** effect (hazard ratio exactly 1).
-  Several open windows at one touchpoint count once; effects of different touchpoints multiply.
+* Churn follows a proportional-hazards model in tenure time (days since ``signup_date``). A consumer
+  on the basic plan without recent poor experiences has the baseline hazard
+  ``BASELINE_HAZARD_PER_DAY`` on the tenure pieces 0-90, 90-365 and 365+ days (``TENURE_PIECES``;
+  about 40 %, 24 % and 15 % a year).
+* A poor experience (an interaction rated ``csat <= POOR_CSAT_MAX = 2``) at a touchpoint multiplies
+  the hazard for the next ``EXPOSURE_WINDOW_DAYS = 90`` days by ``TRUE_TOUCHPOINT_HR``: onboarding
+  x1.8, billing x2.0, support x1.6. Poor delivery and poor app experiences have **no** effect (hazard
+  ratio exactly 1). Overlapping windows at one touchpoint count once; touchpoints multiply.
 * Customer covariates (``TRUE_COVARIATE_HR``, against the most frequent level): smb x0.80 and
   enterprise x0.55 against consumer; plus x0.85 and premium x0.70 against basic. Region has no effect
-  (its hazard ratios are exactly 1) and neither has ``monthly_revenue`` once segment and plan are known.
-* Survey NPS is ``round(clip(NPS_INTERCEPT + sum_k TRUE_NPS_WEIGHTS[k] * (sat_k - 3) + N(0, NPS_NOISE_SD),
-  0, 10))``: support matters most (1.2), then billing (0.9), onboarding (0.6), app (0.4), delivery (0.2).
-  The clip touches well under 1 % of responses, so OLS recovers the weights to about 1 %.
-* Not effects on churn, but there to be found by the metrics: CSAT is worst for billing and best for
-  the app, store and chat score above phone and web, billing CSAT drops in the quarter before the
-  as-of quarter and drops further in the as-of quarter, support CSAT improves steadily (about
-  +0.3 latent units a year), and delivery CSAT dips in November and December.
+  (hazard ratios exactly 1), nor has ``monthly_revenue`` once segment and plan are known.
+* NPS is ``round(clip(NPS_INTERCEPT + sum_k TRUE_NPS_WEIGHTS[k] * (sat_k - 3) + N(0, NPS_NOISE_SD),
+  0, 10))`` from the complete ratings: support matters most (1.2), then billing (0.9), onboarding
+  (0.6), app (0.4), delivery (0.2). The ratings share a weak customer factor (correlation ~0.07) and
+  NPS is centred near 5 so that the clip almost never binds (~0.1 % of answers are 0 or 10) and OLS is
+  unbiased to ~0.2 %; the price is an unflattering NPS (mean ~5, promoters ~4 %).
+* No effect on churn, but there for the metrics to find: CSAT is worst for billing and support and
+  best for the app; store and chat score above phone and web; billing CSAT (and ``sat_billing``) drops
+  in the quarter before the as-of quarter and again in the as-of quarter; support CSAT improves by
+  ~0.3 latent units a year; delivery CSAT dips in November and December.
 
 How churn is simulated
 ----------------------
 Each customer's interactions are a Poisson process over the whole window ``[signup, as_of)`` that does
-not depend on churn. The exposure change points (a poor experience at tenure ``s`` opens ``[s, s + 90)``)
-and the baseline pieces cut tenure into intervals with a constant hazard; the cumulative hazard is
-integrated exactly and the customer churns at the tenure where it reaches a draw ``E ~ Exp(1)``
-(censored at ``as_of`` otherwise). Interactions and surveys after the churn time are then dropped.
+not depend on churn. Churn is decided per tenure day: day ``k`` (tenure ``[k, k + 1)``) has a constant
+hazard set by the tenure piece of ``k``, the covariates and the poor experiences of days
+``k - 89 .. k``. The cumulative hazard is integrated exactly over these steps and the customer churns
+in the day where it reaches a draw ``E ~ Exp(1)``; otherwise they are active at ``as_of``. Interactions
+and surveys after that day are dropped.
 
-Times are exact to the second internally: an interaction's tenure is
-``(timestamp - signup_date 00:00) / 1 day``, fractional. ``churn_date`` is the day the churn happened
-(``floor`` of the churn tenure), so an interaction on the churn day before the churn is kept, and a
-model using whole-day durations sees each event at most one day early. Customers active at ``as_of``
-are observed until ``as_of 00:00``; no interaction, survey or churn falls on or after ``as_of``.
+``churn_date`` is the first day without the customer (the churn happened during the day before), so:
 
-Determinism: customers are simulated in fixed blocks of ``BLOCK_CUSTOMERS``; block ``b`` draws from
+* ``duration = churn_date - signup_date`` (whole days, at least 1) is the number of days as a
+  customer, and ``as_of - signup_date`` for active customers; every interaction and survey is
+  strictly before ``churn_date`` and before ``as_of``; ``churn_date <= as_of``.
+* A model with events at ``duration``, risk intervals ``(start, stop]``, tenure pieces by interval
+  start, and ``poor_<T>`` = a poor experience at tenure ``s`` with ``t - 90 <= s < t`` (the contract's
+  "(t - 90, t]") is the true model at day resolution: every event gets exactly its true exposures.
+  With ``s`` in whole days (``floor``) the person-time is exact too; with fractional ``s`` (timestamps,
+  ``(timestamp - signup_date 00:00) / 1 day``) exposed time shifts by under a day, which is invisible.
+
+Determinism: customers are simulated in blocks of ``BLOCK_CUSTOMERS``; block ``b`` draws from
 ``numpy.random.SeedSequence(seed, spawn_key=(b,))`` (the ``b``-th child of ``SeedSequence(seed).spawn``).
-The result therefore depends on ``(n_customers, seed, as_of)`` only, never on ``chunk_customers``, and
-the first blocks are the same for every ``n_customers`` (only the last, partial block changes).
+The data depend on ``(n_customers, seed, as_of)`` only, never on ``chunk_customers`` (files are byte
+for byte the same), and whole blocks do not depend on ``n_customers`` (only the last, partial block).
 """
 
 from __future__ import annotations
@@ -67,10 +75,10 @@ __all__ = [
     "NPS_INTERCEPT",
     "NPS_NOISE_SD",
     "PLANS",
-    "ROW_GROUP_ROWS",
-    "SCHEMAS",
     "POOR_CSAT_MAX",
     "REGIONS",
+    "ROW_GROUP_ROWS",
+    "SCHEMAS",
     "SEGMENTS",
     "SIGNUP_SPAN_DAYS",
     "SURVEY_DRIVERS",
@@ -163,7 +171,7 @@ _P_CHANNEL = np.array(
 # opening hours (start, end hour) of each channel, so phone calls do not happen at 3 am
 _CHANNEL_HOURS = np.array([[8.0, 20.0], [7.0, 23.0], [0.0, 24.0], [9.0, 19.0]])
 
-# CSAT: latent = touchpoint + channel + segment + drift + customer effect + logistic noise, cut at 4 points
+# CSAT: latent = touchpoint + channel + segment + drift + customer effect + logistic noise, cut in 5
 _CSAT_TOUCHPOINT = np.array([0.95, 0.45, 0.60, 1.00, 1.60])
 _CSAT_CHANNEL = np.array([0.0, 0.15, -0.15, 0.35])
 _CSAT_SEGMENT = np.array([0.0, 0.0, 0.25])
@@ -235,9 +243,21 @@ def _schema(fields: list[tuple[str, pa.DataType]]) -> pa.Schema:
         else:
             pandas_type, numpy_type = str(typ), str(typ)
         columns.append(
-            {"name": name, "field_name": name, "pandas_type": pandas_type, "numpy_type": numpy_type, "metadata": None}
+            {
+                "name": name,
+                "field_name": name,
+                "pandas_type": pandas_type,
+                "numpy_type": numpy_type,
+                "metadata": None,
+            }
         )
-    meta = {"index_columns": [], "column_indexes": [], "columns": columns, "creator": {"library": "cxlib.demo"}, "pandas_version": pd.__version__}
+    meta = {
+        "index_columns": [],
+        "column_indexes": [],
+        "columns": columns,
+        "creator": {"library": "cxlib.demo"},
+        "pandas_version": pd.__version__,
+    }
     return pa.schema([pa.field(n, t) for n, t in fields], metadata={b"pandas": json.dumps(meta).encode()})
 
 
@@ -261,11 +281,13 @@ def _ordinal(latent: np.ndarray, cuts: np.ndarray) -> np.ndarray:
     return (1 + np.searchsorted(cuts, latent, side="right")).astype(np.int64)
 
 
-def _tenure_times(rng: np.random.Generator, window_days: np.ndarray, hours: np.ndarray | None = None) -> np.ndarray:
-    """Seconds since signup, uniform over whole days of the window and over the opening hours."""
+def _tenure_times(rng: np.random.Generator, window_days: np.ndarray, hours: np.ndarray) -> np.ndarray:
+    """Whole seconds since signup: a uniform day of the window, a uniform time within ``hours``.
+
+    Whole seconds keep the timestamps exact in every output format and in the exposure arithmetic.
+    """
     day = np.floor(rng.random(window_days.size) * window_days).astype(np.int64)
-    if hours is None:
-        hours = np.array([[0.0, 24.0]]).repeat(window_days.size, axis=0)
+    hours = np.broadcast_to(hours, (window_days.size, 2))
     sec = (hours[:, 0] + rng.random(window_days.size) * (hours[:, 1] - hours[:, 0])) * 3600.0
     return day * _DAY_S + np.minimum(sec.astype(np.int64), _DAY_S - 1)
 
@@ -298,11 +320,11 @@ def _churn_times(
     log_cov: np.ndarray,
     e: np.ndarray,
 ) -> np.ndarray:
-    """Exact churn tenure (days) for each customer, ``inf`` when censored at the horizon.
+    """Tenure (days) at which each customer's cumulative hazard reaches ``e``; ``inf`` if not by the horizon.
 
-    ``cust``/``tp``/``s_days`` are the poor experiences. The hazard is constant between consecutive
-    change points (poor experience, end of its window, baseline piece bound), so the cumulative
-    hazard is a sum of rate x length and its inverse at ``e`` is linear within one interval.
+    ``cust``/``tp``/``s_days`` are the poor experiences and the tenure their window opens. The hazard
+    is constant between consecutive change points (a window opening or closing, a piece bound), so
+    the cumulative hazard is a sum of rate x length and its inverse is linear within one interval.
     """
     m = horizon.size
     n_poor = cust.size
@@ -355,7 +377,9 @@ def _masked(values: np.ndarray, valid: np.ndarray, typ: pa.DataType) -> pa.Array
     return pa.array(values, type=typ, mask=~valid)
 
 
-def _simulate_block(seed: int, block: int, first: int, m: int, as_of: dt.date, width: int) -> dict[str, pa.Table]:
+def _simulate_block(
+    seed: int, block: int, first: int, m: int, as_of: dt.date, width: int
+) -> dict[str, pa.Table]:
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(block,))))
     as_of_day = (as_of - dt.date(1970, 1, 1)).days
     start_day = as_of_day - SIGNUP_SPAN_DAYS
@@ -369,9 +393,8 @@ def _simulate_block(seed: int, block: int, first: int, m: int, as_of: dt.date, w
     segment = _choice_rows(rng, np.broadcast_to(np.cumsum(_P_SEGMENT), (m, 3)))
     region = _choice_rows(rng, np.broadcast_to(np.cumsum(_P_REGION), (m, 4)))
     plan = _choice_rows(rng, np.cumsum(_P_PLAN_BY_SEGMENT, axis=1)[segment])
-    revenue = np.round(
-        _REVENUE_BASE[segment] * _REVENUE_PLAN_MULT[plan] * np.exp(_REVENUE_SIGMA * rng.standard_normal(m)), 2
-    )
+    revenue_noise = np.exp(_REVENUE_SIGMA * rng.standard_normal(m))
+    revenue = np.round(_REVENUE_BASE[segment] * _REVENUE_PLAN_MULT[plan] * revenue_noise, 2)
     activity = rng.gamma(_ACTIVITY_SHAPE, 1.0 / _ACTIVITY_SHAPE, m)
     cust_effect = _CUSTOMER_SD * rng.standard_normal(m)
     e = rng.exponential(1.0, m)
@@ -379,8 +402,9 @@ def _simulate_block(seed: int, block: int, first: int, m: int, as_of: dt.date, w
 
     # ---- interactions: a Poisson process over [0, horizon) per customer and touchpoint, blind to churn
     onb_window = np.minimum(horizon_days, _ONBOARDING_DAYS)
-    mean = activity[:, None] * _RATE_SEGMENT_MULT[segment] * (_RATE_PER_YEAR / 365.25) * horizon_days[:, None]
-    mean[:, 0] = activity * _RATE_SEGMENT_MULT[segment, 0] * _ONBOARDING_MEAN * onb_window / _ONBOARDING_DAYS
+    intensity = activity[:, None] * _RATE_SEGMENT_MULT[segment]
+    mean = intensity * (_RATE_PER_YEAR / 365.25) * horizon_days[:, None]
+    mean[:, 0] = intensity[:, 0] * _ONBOARDING_MEAN * onb_window / _ONBOARDING_DAYS
     counts = rng.poisson(mean).ravel()
     n_int = int(counts.sum())
     ic = np.repeat(np.repeat(np.arange(m), len(TOUCHPOINTS)), counts)
@@ -415,7 +439,8 @@ def _simulate_block(seed: int, block: int, first: int, m: int, as_of: dt.date, w
     poor_day = (isec[poor] // _DAY_S).astype(float)
     tau = _churn_times(ic[poor], itp[poor], poor_day, horizon_days.astype(float), log_cov, e)
     churned = np.isfinite(tau)
-    duration = np.where(churned, np.floor(np.where(churned, tau, 0.0)) + 1, horizon_days).astype(np.int64)
+    churn_day = np.floor(np.where(churned, tau, 0.0)).astype(np.int64)
+    duration = np.where(churned, churn_day + 1, horizon_days)
 
     keep = isec // _DAY_S < duration[ic]
     ic, itp, ich, isec = ic[keep], itp[keep], ich[keep], isec[keep]
@@ -429,7 +454,7 @@ def _simulate_block(seed: int, block: int, first: int, m: int, as_of: dt.date, w
     # ---- surveys: invitations over [0, horizon), answered at random, only while the customer is active
     n_inv = rng.poisson(_SURVEY_INVITES_PER_YEAR / 365.25 * horizon_days)
     sc = np.repeat(np.arange(m), n_inv)
-    ssec = _tenure_times(rng, horizon_days[sc], np.array([[8.0, 22.0]]).repeat(sc.size, axis=0))
+    ssec = _tenure_times(rng, horizon_days[sc], np.array([8.0, 22.0]))
     answered = rng.random(sc.size) < _SURVEY_RESPONSE
     sday = start_day + signup_k[sc] + ssec // _DAY_S
     quarter, _ = _calendar(sday)
@@ -438,7 +463,8 @@ def _simulate_block(seed: int, block: int, first: int, m: int, as_of: dt.date, w
     sat_drift[:, 1] -= np.where(quarter == as_of_quarter, _BILLING_DROP[1], 0.0)
     sat_drift[:, 1] -= np.where(quarter == as_of_quarter - 1, _BILLING_DROP[0], 0.0)
     shared = (cust_effect / _CUSTOMER_SD)[sc, None]
-    sat_latent = _SAT_LOCATION + sat_drift + _SAT_LOADING * shared + rng.standard_normal((sc.size, len(TOUCHPOINTS)))
+    sat_noise = rng.standard_normal((sc.size, len(TOUCHPOINTS)))
+    sat_latent = _SAT_LOCATION + sat_drift + _SAT_LOADING * shared + sat_noise
     sat = _ordinal(sat_latent.ravel(), _SAT_CUTS).reshape(sat_latent.shape)
     nps_raw = NPS_INTERCEPT + (sat - 3) @ _NPS_W + rng.normal(0.0, NPS_NOISE_SD, sc.size)
     nps = np.round(np.clip(nps_raw, 0.0, 10.0)).astype(np.int64)
@@ -508,7 +534,9 @@ def _as_date(as_of: dt.date | str) -> dt.date:
 # --------------------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------------------
-def generate(n_customers: int = 10_000, seed: int = 42, as_of: dt.date = DEMO_AS_OF) -> dict[str, pd.DataFrame]:
+def generate(
+    n_customers: int = 10_000, seed: int = 42, as_of: dt.date = DEMO_AS_OF
+) -> dict[str, pd.DataFrame]:
     """Simulate the three demo tables in memory.
 
     Parameters

@@ -111,6 +111,10 @@ METRICS = tuple(SPECS)
 # ---- periods ---------------------------------------------------------------------------------
 
 
+def _freq(period: str) -> str:
+    return "Q" if period == "quarter" else "M"
+
+
 def period_label(day: dt.date, period: str = "quarter") -> str:
     """The label of the period containing ``day``: ``2026Q3`` or ``2026-09``.
 
@@ -119,7 +123,7 @@ def period_label(day: dt.date, period: str = "quarter") -> str:
     >>> period_label(dt.date(2026, 9, 30)), period_label(dt.date(2026, 9, 30), "month")
     ('2026Q3', '2026-09')
     """
-    return str(pd.Period(day, freq="Q" if period == "quarter" else "M"))
+    return str(pd.Period(day, freq=_freq(period)))
 
 
 def period_range(first: str, last: str, period: str = "quarter") -> list[str]:
@@ -130,15 +134,14 @@ def period_range(first: str, last: str, period: str = "quarter") -> list[str]:
     >>> period_range("2025Q4", "2026Q2")
     ['2025Q4', '2026Q1', '2026Q2']
     """
-    freq = "Q" if period == "quarter" else "M"
+    freq = _freq(period)
     return [str(p) for p in pd.period_range(pd.Period(first, freq), pd.Period(last, freq), freq=freq)]
 
 
 def previous_period(labels: pd.Series, period: str = "quarter") -> pd.Series:
     """The label one period earlier (``all`` stays missing)."""
-    freq = "Q" if period == "quarter" else "M"
-    lookup = {s: None if s == ALL else str(pd.Period(s, freq) - 1) for s in labels.unique()}
-    return labels.map(lookup)
+    lookup = {s: None if s == ALL else str(pd.Period(s, _freq(period)) - 1) for s in labels.unique()}
+    return labels.map(lookup).astype(object)
 
 
 # ---- engine: sufficient statistics ------------------------------------------------------------
@@ -183,7 +186,8 @@ def _execute_cube(base: ir.Table, dims: list[str], constant: list[str], sums: Se
     # the base aggregate is small; caching it lets the roll-ups read it instead of the raw rows
     with base.cache() as cached:
         df = _cube(cached, dims, constant, sums).execute()
-    df[list(sums)] = df[list(sums)].fillna(0)
+    # a sum over no values is NULL (for example ces_sum where nobody answered CES)
+    df[list(sums)] = df[list(sums)].apply(pd.to_numeric).fillna(0)
     return df
 
 

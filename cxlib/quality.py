@@ -125,7 +125,7 @@ def touchpoint_inventory(interactions: ir.Table, declared: list[str] | None, as_
     )
     channels = (
         t.select("touchpoint", "channel").distinct()
-        .group_by("touchpoint").aggregate(channels=ibis._.channel.collect(order_by=ibis._.channel).join(", "))
+        .group_by("touchpoint").aggregate(channels=ibis._.channel.collect().sort().join(", "))  # collect(order_by=) fails on PySpark
     )
     found = by_tp.left_join(channels, "touchpoint").drop("touchpoint_right").execute()
     declared = list(declared or [])

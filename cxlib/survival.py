@@ -972,21 +972,21 @@ def exposure_label(rule: ExposureRule, poor_csat_max: int) -> str:
     >>> exposure_label(ExposureRule(name="x", touchpoint="support", resolved=False, min_count=3), 2)
     '3 or more unresolved support interactions'
     """
-    where = rule.touchpoint if rule.touchpoint is not None else "any"
     if (rule.csat_max == poor_csat_max and rule.ces_min is None and rule.resolved is None
             and rule.min_count == 1 and rule.touchpoint is not None):
-        return f"a poor {where} experience"
-    status = {None: "", True: "resolved ", False: "unresolved "}[rule.resolved]
+        return f"a poor {rule.touchpoint} experience"
+    words = [{None: "", True: "resolved", False: "unresolved"}[rule.resolved], rule.touchpoint or ""]
+    subject = " ".join(w for w in words if w)
     conditions = []
     if rule.csat_max is not None:
         conditions.append(f"rated CSAT ≤ {rule.csat_max}")
     if rule.ces_min is not None:
         conditions.append(f"with effort (CES) ≥ {rule.ces_min}")
     tail = (" " + " and ".join(conditions)) if conditions else ""
-    if rule.min_count == 1:
-        article = "an" if (status or where)[0] in "aeiou" else "a"
-        return f"{article} {status}{where} interaction{tail}"
-    return f"{rule.min_count} or more {status}{where} interactions{tail}"
+    if rule.min_count > 1:
+        return f"{rule.min_count} or more {subject + ' ' if subject else ''}interactions{tail}"
+    noun = f"{subject} interaction" if subject else "interaction"
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}{tail}"
 
 
 def hazard_sentence(row: pd.Series | dict, rule: ExposureRule, window_days: int,

@@ -46,10 +46,10 @@ def _exposure_intervals(c: pd.DataFrame, interactions: pd.DataFrame) -> pd.DataF
 
     The recipe of DESIGN.md: +1 at each poor experience's tenure, -1 ninety days later, plus the piece
     bounds, 0 and the duration; a running sum per touchpoint gives the open windows. Tenures are
-    fractional days since signup 00:00; durations are whole days (churn on the signup day -> 0.5 day).
+    fractional days since signup 00:00; durations are whole days (at least 1 in the demo data).
     """
     m = len(c)
-    duration = np.maximum(c["duration"].to_numpy(), 0.5)
+    duration = c["duration"].to_numpy()
     row = pd.Series(np.arange(m), index=c["customer_id"].to_numpy())
     poor = interactions[interactions["csat"].fillna(99) <= demo.POOR_CSAT_MAX]
     pc = row[poor["customer_id"]].to_numpy()
@@ -81,12 +81,13 @@ def _dummies(df: pd.DataFrame) -> pd.DataFrame:
     parts = []
     for col, ref in COVARIATES.items():
         levels = [lv for lv in sorted(df[col].unique()) if lv != ref]
-        parts.append(pd.DataFrame({f"{col}[{lv}]": (df[col] == lv).astype(float) for lv in levels}, index=df.index))
+        columns = {f"{col}[{lv}]": (df[col] == lv).astype(float) for lv in levels}
+        parts.append(pd.DataFrame(columns, index=df.index))
     return pd.concat(parts, axis=1)
 
 
-def _covered(estimates: pd.DataFrame, truth: dict[str, float]) -> dict[str, tuple[float, float, float]]:
-    """The terms whose true value lies outside the 95 % CI, with (lower, estimate, upper)."""
+def _missed(estimates: pd.DataFrame, truth: dict[str, float]) -> dict[str, tuple[float, float, float]]:
+    """The terms whose true value lies outside the CI, with (lower, estimate, upper); empty if none."""
     missed = {}
     for term, value in truth.items():
         lo, est, hi = estimates.loc[term, ["lower", "estimate", "upper"]]
@@ -217,7 +218,8 @@ def test_interaction_patterns(tables):
     q = i.assign(q=quarter).pivot_table(index="q", columns="touchpoint", values="csat", aggfunc="mean")
     last = pd.Period(AS_OF, "Q")
     # billing drops in the last two quarters, support improves
-    assert q.loc[last, "billing"] < q.loc[last - 1, "billing"] - 0.1 < q.loc[last - 2, "billing"] - 0.2
+    assert q.loc[last - 1, "billing"] < q.loc[last - 2, "billing"] - 0.1
+    assert q.loc[last, "billing"] < q.loc[last - 1, "billing"] - 0.1
     assert q.loc[last, "support"] > q.loc[last - 8, "support"] + 0.1
     rated = i.dropna(subset=["csat", "ces"])
     assert np.corrcoef(rated["csat"].astype(float), rated["ces"].astype(float))[0, 1] > 0.5
@@ -249,7 +251,7 @@ def test_segments_differ_in_churn(customers):
     assert rate["consumer"] > rate["smb"] > rate["enterprise"]
 
 
-def _piecewise_exponential(iv: pd.DataFrame) -> pd.DataFrame:
+def _piecewise_exponential(iv: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     """Poisson GLM on (piece x covariates x exposures) cells with a log person-time offset."""
     iv = iv.assign(days=iv["stop"] - iv["start"])
     cells = iv.groupby(["piece", *COVARIATES, *POOR], as_index=False).agg(
@@ -258,20 +260,23 @@ def _piecewise_exponential(iv: pd.DataFrame) -> pd.DataFrame:
     pieces = pd.get_dummies(cells["piece"], prefix="piece").astype(float)
     X = pd.concat([pieces, _dummies(cells), cells[POOR].astype(float)], axis=1)
     fit = sm.GLM(cells["events"], X, family=sm.families.Poisson(), offset=np.log(cells["days"])).fit()
-    ci = fit.conf_int()
+    ci = fit.conf_int(alpha=alpha)
     return pd.DataFrame({"estimate": np.exp(fit.params), "lower": np.exp(ci[0]), "upper": np.exp(ci[1])})
 
 
 def test_piecewise_exponential_recovers_true_hazard_ratios(intervals):
     est = _piecewise_exponential(intervals)
-    assert not _covered(est, demo.TRUE_TOUCHPOINT_HR), _covered(est, demo.TRUE_TOUCHPOINT_HR)
+    assert not _missed(est, demo.TRUE_TOUCHPOINT_HR), _missed(est, demo.TRUE_TOUCHPOINT_HR)
     for term in ("poor_delivery", "poor_app"):
         assert est.loc[term, "lower"] <= 1.0 <= est.loc[term, "upper"]
     for term in ("poor_onboarding", "poor_billing", "poor_support"):
         assert est.loc[term, "lower"] > 1.2
-    assert not _covered(est, demo.TRUE_COVARIATE_HR), _covered(est, demo.TRUE_COVARIATE_HR)
+    # Ten more terms: at 95 % one of them misses in about every other data set (a 60-seed study found
+    # no bias), so they are held to the 99 % interval.
+    est99 = _piecewise_exponential(intervals, alpha=0.01)
     baseline = {f"piece_{k}": h for k, h in enumerate(demo.BASELINE_HAZARD_PER_DAY)}
-    assert not _covered(est, baseline), _covered(est, baseline)
+    others = {**demo.TRUE_COVARIATE_HR, **baseline}
+    assert not _missed(est99, others), _missed(est99, others)
 
 
 @pytest.mark.slow
@@ -280,7 +285,9 @@ def test_time_varying_cox_recovers_true_hazard_ratios(intervals):
 
     iv = intervals[intervals["cid"] < 10_000]  # ~100k rows keep lifelines under ~15 s
     data = pd.concat([iv[["cid", "start", "stop", "event", *POOR]], _dummies(iv)], axis=1)
-    ctv = CoxTimeVaryingFitter().fit(data, id_col="cid", start_col="start", stop_col="stop", event_col="event")
+    ctv = CoxTimeVaryingFitter().fit(
+        data, id_col="cid", start_col="start", stop_col="stop", event_col="event"
+    )
     summary = ctv.summary
     est = pd.DataFrame(
         {
@@ -289,7 +296,7 @@ def test_time_varying_cox_recovers_true_hazard_ratios(intervals):
             "upper": summary["exp(coef) upper 95%"],
         }
     )
-    assert not _covered(est, demo.TRUE_TOUCHPOINT_HR), _covered(est, demo.TRUE_TOUCHPOINT_HR)
+    assert not _missed(est, demo.TRUE_TOUCHPOINT_HR), _missed(est, demo.TRUE_TOUCHPOINT_HR)
 
 
 def test_nps_regression_recovers_true_weights(tables):
@@ -298,7 +305,7 @@ def test_nps_regression_recovers_true_weights(tables):
     fit = sm.OLS(s["nps"].astype(float), X).fit()
     ci = fit.conf_int()
     est = pd.DataFrame({"estimate": fit.params, "lower": ci[0], "upper": ci[1]})
-    assert not _covered(est, demo.TRUE_NPS_WEIGHTS), _covered(est, demo.TRUE_NPS_WEIGHTS)
+    assert not _missed(est, demo.TRUE_NPS_WEIGHTS), _missed(est, demo.TRUE_NPS_WEIGHTS)
     ranking = fit.params.drop("const").sort_values(ascending=False).index.tolist()
     assert ranking == sorted(demo.TRUE_NPS_WEIGHTS, key=demo.TRUE_NPS_WEIGHTS.get, reverse=True)
     corr = s[list(demo.SURVEY_DRIVERS)].astype(float).corr().to_numpy()

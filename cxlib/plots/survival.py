@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from . import PALETTE, SEQUENTIAL
 
 __all__ = ["cohort_heatmap", "forest_plot", "km_curves"]
 
+_RATIO_TICKS = (0.05, 0.1, 0.2, 0.25, 0.33, 0.5, 0.67, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0, 10.0, 20.0)
 _PCT = FuncFormatter(lambda v, _: f"{100 * v:.0f}%")
 
 
@@ -73,6 +74,7 @@ def cohort_heatmap(grid: pd.DataFrame, title: str = "Retention by signup cohort 
     sns.heatmap(table, ax=ax, cmap=SEQUENTIAL, vmin=float(np.nanmin(table.to_numpy())) if table.size else 0, vmax=1,
                 annot=table.map(lambda v: "" if pd.isna(v) else f"{100 * v:.0f}"), fmt="", annot_kws={"size": 8},
                 cbar_kws={"label": "still a customer", "format": _PCT}, linewidths=0.5, linecolor="white")
+    ax.grid(False)
     ax.set_xlabel("Tenure (days since signup)")
     ax.set_ylabel("Signup quarter")
     ax.set_title(title)
@@ -103,9 +105,11 @@ def forest_plot(hazard_ratios: pd.DataFrame, title: str = "Hazard ratios of chur
                     fmt="o", color=colour, ms=5, capsize=2.5, lw=1.4, label=model)
     ax.axvline(1.0, color="#555", lw=1, ls="--")
     ax.set_xscale("log")
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(0.25, 0.5, 1.0, 2.0, 4.0)))
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in _RATIO_TICKS if lo <= t <= hi]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_yticks(np.arange(len(terms)), terms)
     for label in ax.get_yticklabels():
         if label.get_text() in set(highlight):
