@@ -81,18 +81,26 @@ def _load(params_file: str, quarter: str | None = None) -> RunParams:
 
 
 def _ensure_demo_data(params: RunParams) -> None:
-    """A params file with a ``demo:`` block generates its data on first use."""
+    """A params file with a ``demo:`` block generates its data on first use, and again whenever
+    the requested size, seed or the generator's code differ from what made the files."""
     if params.demo is None:
         return
-    paths = [params.path(t) for t in ("customers", "interactions", "surveys") if params.path(t)]
-    if all(Path(p).exists() for p in paths):
-        return
-    from .demo import write_demo_data
+    import hashlib
+    import json
 
-    target = Path(paths[0]).parent
+    from . import demo
+
+    paths = [Path(p) for t in ("customers", "interactions", "surveys") if (p := params.path(t))]
+    target = paths[0].parent
+    spec = {"customers": params.demo.customers, "seed": params.demo.seed,
+            "generator": hashlib.sha256(Path(demo.__file__).read_bytes()).hexdigest()[:16]}
+    stamp = target / ".demo-spec.json"
+    if all(p.exists() for p in paths) and stamp.exists() and json.loads(stamp.read_text()) == spec:
+        return
     print(f"generating demo data ({params.demo.customers:,} customers, seed {params.demo.seed}) in {target} ...",
           file=sys.stderr)
-    write_demo_data(target, n_customers=params.demo.customers, seed=params.demo.seed)
+    demo.write_demo_data(target, n_customers=params.demo.customers, seed=params.demo.seed)
+    stamp.write_text(json.dumps(spec))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -151,9 +159,9 @@ def cmd_lab(args: argparse.Namespace) -> int:
     from .report import ensure_kernel
 
     _load(str(DEFAULT_PARAMS))  # the notebooks' default params must have their data for Run All
-    ensure_kernel()
     argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={PROJECT_ROOT}",
-            f"--LabApp.default_url=/lab/tree/notebooks", *args.jupyter_args]
+            "--LabApp.default_url=/lab/tree/notebooks",
+            f"--MappingKernelManager.default_kernel_name={ensure_kernel()}", *args.jupyter_args]
     os.execv(sys.executable, argv)
     return EXIT_OK  # pragma: no cover - execv does not return
 
@@ -183,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_example)
 
     p = sub.add_parser("lab", help="open JupyterLab on the notebooks with the project's kernel")
-    p.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed on to jupyter lab")
+    p.epilog = "Any further option (e.g. --no-browser, --port 8899) is passed on to jupyter lab."
     p.set_defaults(func=cmd_lab)
 
     p = sub.add_parser("demo-data", help="write the synthetic demo data set")
@@ -196,7 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "lab":
+        args.jupyter_args = [a for a in extra if a != "--"]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except CxError as exc:

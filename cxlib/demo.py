@@ -30,22 +30,22 @@ True effects, in plain words
 How churn is simulated
 ----------------------
 Each customer's interactions are a Poisson process over the whole window ``[signup, as_of)`` that does
-not depend on churn. Churn is decided per tenure day: day ``k`` (tenure ``[k, k + 1)``) has a constant
-hazard set by the tenure piece of ``k``, the covariates and the poor experiences of days
-``k - 89 .. k``. The cumulative hazard is integrated exactly over these steps and the customer churns
-in the day where it reaches a draw ``E ~ Exp(1)``; otherwise they are active at ``as_of``. Interactions
-and surveys after that day are dropped.
+not depend on churn. Churn is decided per tenure day (day ``k`` is the calendar day
+``signup_date + k``): day ``k`` has a constant hazard set by the tenure piece of ``k``, the covariates
+and the poor experiences of days ``k - 89 .. k``. The cumulative hazard is integrated exactly over
+these steps and the customer churns on the day where it reaches a draw ``E ~ Exp(1)``; otherwise they
+are active at ``as_of``. ``churn_date`` is that day; the interactions and surveys of later days are
+dropped, so every interaction and survey falls on or before ``churn_date`` and before ``as_of``
+(customers are observed until ``as_of 00:00``; ``churn_date < as_of``). A churn on the signup day
+happens (about 0.1 % of customers) and then has one day at risk.
 
-``churn_date`` is the first day without the customer (the churn happened during the day before), so:
-
-* ``duration = churn_date - signup_date`` (whole days, at least 1) is the number of days as a
-  customer, and ``as_of - signup_date`` for active customers; every interaction and survey is
-  strictly before ``churn_date`` and before ``as_of``; ``churn_date <= as_of``.
-* A model with events at ``duration``, risk intervals ``(start, stop]``, tenure pieces by interval
-  start, and ``poor_<T>`` = a poor experience at tenure ``s`` with ``t - 90 <= s < t`` (the contract's
-  "(t - 90, t]") is the true model at day resolution: every event gets exactly its true exposures.
-  With ``s`` in whole days (``floor``) the person-time is exact too; with fractional ``s`` (timestamps,
-  ``(timestamp - signup_date 00:00) / 1 day``) exposed time shifts by under a day, which is invisible.
+This is the day grid of :mod:`cxlib.features`, so its models are the true model, not an
+approximation: a churned customer is at risk on days ``0 .. churn_date - signup_date`` (the event
+closes the churn day), an active one on days ``0 .. as_of - signup_date - 1``, a poor experience on
+day ``k`` sets ``poor_<T>`` on days ``k .. k + 89`` (the contract's ``(t - 90, t]`` on whole days,
+a poor experience on the churn day counting as preceding it), and tenure pieces go by day. Using
+fractional tenures (``(timestamp - signup_date 00:00) / 1 day``) instead of whole days gives every
+event the same exposures and moves exposed time by under a day.
 
 Determinism: customers are simulated in blocks of ``BLOCK_CUSTOMERS``; block ``b`` draws from
 ``numpy.random.SeedSequence(seed, spawn_key=(b,))`` (the ``b``-th child of ``SeedSequence(seed).spawn``).
@@ -432,17 +432,16 @@ def _simulate_block(
     poor = rated & (csat_full <= POOR_CSAT_MAX)
 
     # ---- churn
-    # Churn is decided per tenure day: day k (tenure [k, k+1)) has a constant hazard set by the poor
-    # experiences of days k-89 .. k, and a customer who churns during day k is gone from day k+1 on
-    # (churn_date = signup + k + 1, all of day k's interactions kept). This is exactly what a model
-    # with whole-day durations (churn_date - signup_date) and events at their stop time estimates.
+    # Churn is decided per tenure day (the day grid of cxlib.features): day k has a constant hazard
+    # set by the poor experiences of days k-89 .. k; a customer who churns during day k has
+    # churn_date = signup + k, and all of day k's interactions precede the churn.
     poor_day = (isec[poor] // _DAY_S).astype(float)
     tau = _churn_times(ic[poor], itp[poor], poor_day, horizon_days.astype(float), log_cov, e)
     churned = np.isfinite(tau)
     churn_day = np.floor(np.where(churned, tau, 0.0)).astype(np.int64)
-    duration = np.where(churned, churn_day + 1, horizon_days)
+    days_at_risk = np.where(churned, churn_day + 1, horizon_days)
 
-    keep = isec // _DAY_S < duration[ic]
+    keep = isec // _DAY_S < days_at_risk[ic]
     ic, itp, ich, isec = ic[keep], itp[keep], ich[keep], isec[keep]
     csat_full, rated, ces_full, has_ces = csat_full[keep], rated[keep], ces_full[keep], has_ces[keep]
     is_support, resolved_full = is_support[keep], resolved_full[keep]
@@ -469,7 +468,7 @@ def _simulate_block(
     nps_raw = NPS_INTERCEPT + (sat - 3) @ _NPS_W + rng.normal(0.0, NPS_NOISE_SD, sc.size)
     nps = np.round(np.clip(nps_raw, 0.0, 10.0)).astype(np.int64)
     sat_ok = rng.random(sat.shape) >= _SAT_MISSING
-    keep_s = answered & (ssec // _DAY_S < duration[sc])
+    keep_s = answered & (ssec // _DAY_S < days_at_risk[sc])
     sc, ssec, nps, sat, sat_ok = sc[keep_s], ssec[keep_s], nps[keep_s], sat[keep_s], sat_ok[keep_s]
     order = np.argsort(sc.astype(np.int64) << 32 | ssec, kind="stable")
     sc, ssec, nps, sat, sat_ok = sc[order], ssec[order], nps[order], sat[order], sat_ok[order]
@@ -482,7 +481,7 @@ def _simulate_block(
         [
             ids,
             pa.array(signup_epoch.astype(np.int32), type=pa.int32()).cast(pa.date32()),
-            _masked((signup_epoch + duration).astype(np.int32), churned, pa.int32()).cast(pa.date32()),
+            _masked((signup_epoch + churn_day).astype(np.int32), churned, pa.int32()).cast(pa.date32()),
             pa.array(SEGMENTS).take(pa.array(segment)),
             pa.array(REGIONS).take(pa.array(region)),
             pa.array(PLANS).take(pa.array(plan)),

@@ -382,6 +382,10 @@ def key_drivers(df: pd.DataFrame, drivers: list[str], outcome: str = "nps", boot
 
     Notes
     -----
+    OLS intervals and p-values use HC3 standard errors with the t distribution (n − k − 1 degrees
+    of freedom). The bootstrap resamples responses: a customer who answered twice counts as two
+    independent responses, which the intervals do not correct for.
+
     Complete cases: a response missing the outcome or any usable driver is dropped, and the count
     is reported. A driver with no ratings at all, or with one value on every complete response, is
     not estimable; it stays in the summary with empty estimates and a note (never a silent zero).

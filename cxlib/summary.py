@@ -105,11 +105,11 @@ def _impact_findings(impact: pd.DataFrame | None, hazard_ratios: pd.DataFrame | 
         if not h["ci_lower"] > 1:
             continue
         custom = term == row["touchpoint"]
-        subject = (f"Exposure <strong>{escape(term)}</strong>" if custom
-                   else f"Poor <strong>{escape(str(row['touchpoint']))}</strong> experiences")
-        text = (f"{subject} go with {_n(h['hazard_ratio'])} times the churn hazard of comparable customers "
+        subject, goes, it = ((f"Exposure <strong>{escape(term)}</strong>", "goes", "it accounts") if custom else
+                             (f"Poor <strong>{escape(str(row['touchpoint']))}</strong> experiences", "go", "they account"))
+        text = (f"{subject} {goes} with {_n(h['hazard_ratio'])} times the churn hazard of comparable customers "
                 f"({_interval(h['ci_lower'], h['ci_upper'])}). With {fmt_pct(row['exposure_share'])} of customer "
-                f"time exposed, they account for an estimated {fmt_pct(row['attributable_churn_share'])} of churn: "
+                f"time exposed, {it} for an estimated {fmt_pct(row['attributable_churn_share'])} of churn: "
                 f"about {_n(row['churners_attributable'], 0)} of this {period}'s churners")
         if pd.notna(row["revenue_at_risk"]):
             text += f" and {_n(row['revenue_at_risk'], 0)} of annual revenue at risk"

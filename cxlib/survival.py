@@ -839,7 +839,7 @@ def fit_piecewise_exponential(cells: pd.DataFrame, covariates: Sequence[Covariat
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             glm = sm.GLM(events, design, family=sm.families.Poisson(),
-                         offset=np.log(fit_cells["person_days"].to_numpy(float))).fit()
+                         offset=np.log(fit_cells["person_days"].to_numpy(float))).fit(tol=1e-10)
     except (np.linalg.LinAlgError, ValueError) as exc:
         return PiecewiseExponentialResult(summary=_empty_summary(), notes=tuple(notes),
                                           warning=f"model {model} did not converge ({str(exc)[:200]})", **base)
@@ -883,13 +883,17 @@ def fit_touchpoint_model(wb: Any) -> PiecewiseExponentialResult:
 # =================================================================================================
 
 
-def fit_time_varying_cox(wb: Any, max_rows: int | None = None) -> CoxResult | None:
+def fit_time_varying_cox(wb: Any, max_rows: int | None = None,
+                         start: HazardModelResult | None = None) -> CoxResult | None:
     """Model ``touchpoints_cox_tv``: lifelines' ``CoxTimeVaryingFitter`` (Efron ties) on the exposure
     intervals, with the covariates coded as in the cell model — the exact counterpart of model
     ``touchpoints`` with a free baseline hazard.
 
     Returns None when there are more than ``max_rows`` intervals (default
-    ``params.cox_time_varying_max_rows``): the fit grows with customers × exposure changes.
+    ``params.cox_time_varying_max_rows``): the fit grows with customers × exposure changes
+    (every Newton step scans all intervals at each churn day). Passing the fitted model
+    ``touchpoints`` as ``start`` starts Newton–Raphson at its estimates, which are close, and saves
+    most of the steps; the optimum does not depend on the start.
 
     Examples
     --------
@@ -928,11 +932,15 @@ def fit_time_varying_cox(wb: Any, max_rows: int | None = None) -> CoxResult | No
         return CoxResult(summary=_empty_summary(), warning=f"model touchpoints_cox_tv cannot be fitted: {problem}",
                          notes=tuple(notes), **base)
     data = pd.concat([frame[["customer_id", "start", "stop", "event"]], X], axis=1)
+    initial = None
+    if start is not None and start.ok:
+        known = start.summary.set_index("term")["coef"]
+        initial = np.array([known.get(term, 0.0) for term in X.columns], dtype=float)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ctv = CoxTimeVaryingFitter(alpha=ALPHA).fit(data, event_col="event", start_col="start",
-                                                        stop_col="stop", id_col="customer_id")
+            ctv = CoxTimeVaryingFitter(alpha=ALPHA).fit(data, event_col="event", start_col="start", stop_col="stop",
+                                                        id_col="customer_id", initial_point=initial)
     except (ConvergenceError, np.linalg.LinAlgError, ValueError) as exc:
         return CoxResult(summary=_empty_summary(), notes=tuple(notes),
                          warning=f"model touchpoints_cox_tv did not converge ({str(exc).splitlines()[0][:200]})", **base)

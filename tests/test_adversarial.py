@@ -331,8 +331,8 @@ def demo_frames() -> dict[str, pd.DataFrame]:
 def _last_activity(frames: dict[str, pd.DataFrame]) -> pd.Series:
     c = frames["customers"].set_index("customer_id")
     last = pd.concat([frames["interactions"][["customer_id", "timestamp"]], frames["surveys"][["customer_id", "timestamp"]]])
-    last = last.groupby("customer_id")["timestamp"].max().dt.date.reindex(c.index)
-    return pd.concat([pd.to_datetime(c["signup_date"]).dt.date, last], axis=1).max(axis=1)
+    last = last.groupby("customer_id")["timestamp"].max().reindex(c.index)
+    return pd.concat([pd.to_datetime(c["signup_date"]), last], axis=1).max(axis=1).dt.date
 
 
 def no_churn(f):

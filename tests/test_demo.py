@@ -27,12 +27,17 @@ def tables() -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def customers(tables) -> pd.DataFrame:
-    """Customers with datetime columns and whole-day duration / event, as the engine derives them."""
+    """Customers with the day-grid clock of cxlib.features: ``risk_end`` = days at risk.
+
+    A churned customer is at risk on days 0 .. churn_date - signup_date (the event closes the churn
+    day), an active one on days 0 .. as_of - signup_date - 1.
+    """
     c = tables["customers"].copy()
     c["signup"] = pd.to_datetime(c["signup_date"])
     c["churn"] = pd.to_datetime(c["churn_date"])
     c["event"] = c["churn"].notna()
-    c["duration"] = (c["churn"].fillna(AS_OF) - c["signup"]).dt.days.astype(float)
+    c["duration"] = (c["churn"].fillna(AS_OF) - c["signup"]).dt.days
+    c["risk_end"] = (c["duration"] + c["event"]).astype(float)
     return c
 
 
@@ -44,16 +49,16 @@ def intervals(tables, customers) -> pd.DataFrame:
 def _exposure_intervals(c: pd.DataFrame, interactions: pd.DataFrame) -> pd.DataFrame:
     """Start/stop rows per customer on which every ``poor_<T>`` and the tenure piece are constant.
 
-    The recipe of DESIGN.md: +1 at each poor experience's tenure, -1 ninety days later, plus the piece
-    bounds, 0 and the duration; a running sum per touchpoint gives the open windows. Tenures are
-    fractional days since signup 00:00; durations are whole days (at least 1 in the demo data).
+    The recipe of DESIGN.md on the day grid: +1 at each poor experience's tenure day ``k``, -1 at
+    ``k + 90``, plus the piece bounds, 0 and ``risk_end``; a running sum per touchpoint gives the
+    open windows, and a churned customer's last interval carries the event.
     """
     m = len(c)
-    duration = c["duration"].to_numpy()
+    duration = c["risk_end"].to_numpy()
     row = pd.Series(np.arange(m), index=c["customer_id"].to_numpy())
     poor = interactions[interactions["csat"].fillna(99) <= demo.POOR_CSAT_MAX]
     pc = row[poor["customer_id"]].to_numpy()
-    s = ((poor["timestamp"].to_numpy() - c["signup"].to_numpy()[pc]) / np.timedelta64(1, "D")).astype(float)
+    s = ((poor["timestamp"].to_numpy() - c["signup"].to_numpy()[pc]) // np.timedelta64(1, "D")).astype(float)
     tp = pd.Categorical(poor["touchpoint"], categories=demo.TOUCHPOINTS).codes
     bounds = np.asarray(demo.TENURE_PIECES, dtype=float)
     t = np.concatenate([s, s + demo.EXPOSURE_WINDOW_DAYS, np.tile(bounds, m), duration])
@@ -165,9 +170,9 @@ def test_customers_contract(customers):
     assert (c["signup"] < AS_OF).all()
     assert (c["signup"].min() <= AS_OF - pd.DateOffset(years=3)), "signups must span at least 3 years"
     churned = c[c["event"]]
-    # churn_date is the first day without the customer: never the signup day, at the latest as_of
-    assert (churned["churn"] > churned["signup"]).all() and (churned["churn"] <= AS_OF).all()
+    assert (churned["churn"] >= churned["signup"]).all() and (churned["churn"] < AS_OF).all()
     assert 0.25 <= c["event"].mean() <= 0.40
+    assert (churned["churn"] == churned["signup"]).mean() < 0.01
     assert set(c["segment"]) == set(demo.SEGMENTS) and c["segment"].mode()[0] == "consumer"
     assert set(c["region"]) == set(demo.REGIONS) and c["region"].mode()[0] == "north"
     assert set(c["plan"]) == set(demo.PLANS) and c["plan"].mode()[0] == "basic"
@@ -187,7 +192,7 @@ def test_interactions_contract(tables, customers):
     assert str(i["resolved"].dtype) == "boolean" and str(i["timestamp"].dtype) == "datetime64[us]"
     assert i["customer_id"].isin(c.index).all()
     signup = c["signup"].reindex(i["customer_id"]).to_numpy()
-    end = c["churn"].fillna(AS_OF).reindex(i["customer_id"]).to_numpy()
+    end = (c["churn"] + pd.Timedelta(days=1)).fillna(AS_OF).reindex(i["customer_id"]).to_numpy()
     ts = i["timestamp"].to_numpy()
     assert (ts >= signup).all() and (ts < end).all() and (ts < AS_OF.to_datetime64()).all()
     assert set(i["touchpoint"]) == set(demo.TOUCHPOINTS) and set(i["channel"]) <= set(demo.CHANNELS)
@@ -231,7 +236,7 @@ def test_surveys_contract(tables, customers):
     assert list(s.columns) == ["customer_id", "timestamp", "nps", *demo.SURVEY_DRIVERS]
     assert set(demo.TRUE_NPS_WEIGHTS) == set(demo.SURVEY_DRIVERS)
     signup = c["signup"].reindex(s["customer_id"]).to_numpy()
-    end = c["churn"].fillna(AS_OF).reindex(s["customer_id"]).to_numpy()
+    end = (c["churn"] + pd.Timedelta(days=1)).fillna(AS_OF).reindex(s["customer_id"]).to_numpy()
     ts = s["timestamp"].to_numpy()
     assert (ts >= signup).all() and (ts < end).all()
     assert s["nps"].between(0, 10).all()
@@ -239,7 +244,7 @@ def test_surveys_contract(tables, customers):
         assert str(s[col].dtype) == "Int64"
         assert s[col].dropna().between(1, 5).all()
         assert 0.01 <= s[col].isna().mean() <= 0.10
-    years = customers["duration"].sum() / 365.25
+    years = customers["risk_end"].sum() / 365.25
     assert 0.5 <= len(s) / years <= 1.5, "about one response per customer-year"
 
 
@@ -247,7 +252,7 @@ def test_surveys_contract(tables, customers):
 # True effects
 # ---------------------------------------------------------------------------------------------------
 def test_segments_differ_in_churn(customers):
-    rate = customers.groupby("segment")["event"].sum() / customers.groupby("segment")["duration"].sum()
+    rate = customers.groupby("segment")["event"].sum() / customers.groupby("segment")["risk_end"].sum()
     assert rate["consumer"] > rate["smb"] > rate["enterprise"]
 
 

@@ -30,6 +30,10 @@ def test_environment_yml_matches_pyproject():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = dict(_split(d) for d in env["dependencies"] if isinstance(d, str) and not d.startswith(("python", "pip")))
     assert conda == pip, f"environment.yml and pyproject.toml differ: {set(conda.items()) ^ set(pip.items())}"
+    # Optional extras that conda-forge lacks are installed by pip inside environment.yml.
+    extras = [r for name, reqs in project["optional-dependencies"].items() if name != "test" for r in reqs]
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert dict(map(_split, extras)) == dict(_split(r) for r in pip_section if not r.startswith("-e"))
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)

@@ -124,6 +124,19 @@ def test_without_revenue_churners_rank_the_touchpoints(hand_run):
     assert "support" in _plain(s["findings"][0]) and "revenue" not in _plain(s["findings"][0])
 
 
+def test_custom_exposures_are_named_as_such(hand_run):
+    run_dir, manifest = hand_run
+    impact = read_result(run_dir / "results", "impact")
+    impact.loc[0, "touchpoint"] = "unresolved_support"
+    write_result(run_dir / "results", "impact", impact)
+    hr = read_result(run_dir / "results", "hazard_ratios")
+    hr.loc[1, "term"] = "unresolved_support"
+    write_result(run_dir / "results", "hazard_ratios", hr)
+    s = executive_summary(run_dir, manifest)
+    assert_traced(run_dir, s)
+    assert _plain(s["findings"][1]).startswith("Exposure unresolved_support goes with 1.60 times")
+
+
 def test_retention_fills_a_thin_summary_and_nothing_without_results(tmp_path):
     manifest = {"as_of": "2026-09-30", "params": {"covariates": [], "period": "month"}}
     assert executive_summary(tmp_path, manifest) == {"findings": [], "methods": "", "sources": []}

@@ -10,6 +10,11 @@ from matplotlib.figure import Figure
 from . import PALETTE
 
 
+def _label(value: object) -> str:
+    # a data value with two "$" would otherwise be typeset as mathtext
+    return str(value).replace("$", r"\$")
+
+
 def _shown(summary: pd.DataFrame, value: str) -> pd.DataFrame:
     keep = summary[value].notna()
     if "suppressed" in summary:
@@ -41,7 +46,7 @@ def attributable_churn(summary: pd.DataFrame) -> Figure:
     """
     d = _shown(summary, "attributable_churn_share")
     fig, ax = plt.subplots(figsize=(8, 0.55 * len(d) + 1.6))
-    _hbar(ax, d["touchpoint"].astype(str).tolist(), 100 * d["attributable_churn_share"].to_numpy(),
+    _hbar(ax, [_label(t) for t in d["touchpoint"]], 100 * d["attributable_churn_share"].to_numpy(),
           100 * d["paf_ci_lower"].to_numpy(), 100 * d["paf_ci_upper"].to_numpy(), PALETTE[1])
     right = float(np.nanmax(np.r_[100 * d["paf_ci_upper"].to_numpy(), 0.1]))
     for y, (_, r) in enumerate(d.iterrows()):
@@ -64,7 +69,7 @@ def what_if_gain(summary: pd.DataFrame, reduction: float, days: int) -> Figure:
     """
     d = _shown(summary, "retention_gain").sort_values("retention_gain", ascending=False)
     fig, ax = plt.subplots(figsize=(8, 0.55 * len(d) + 1.6))
-    _hbar(ax, d["touchpoint"].astype(str).tolist(), 100 * d["retention_gain"].to_numpy(),
+    _hbar(ax, [_label(t) for t in d["touchpoint"]], 100 * d["retention_gain"].to_numpy(),
           100 * d["gain_ci_lower"].to_numpy(), 100 * d["gain_ci_upper"].to_numpy(), PALETTE[3])
     ax.set_xlabel(f"Retention at {days} days: gain in percentage points, 95% interval")
     ax.set_title(f"What if poor experiences fell by {reduction:.0%}")
@@ -88,7 +93,7 @@ def metric_validity(summary: pd.DataFrame, labels: dict[str, str] | None = None)
     >>> fig = metric_validity(res.summary)   # doctest: +SKIP
     """
     d = _shown(summary, "hazard_ratio_per_sd")
-    names = [f"{(labels or {}).get(m, m)} · {tp}" for m, tp in zip(d["metric"], d["touchpoint"])]
+    names = [_label(f"{(labels or {}).get(m, m)} · {tp}") for m, tp in zip(d["metric"], d["touchpoint"])]
     fig, ax = plt.subplots(figsize=(8, 0.32 * len(d) + 1.8))
     y = np.arange(len(d))
     hr = d["hazard_ratio_per_sd"].to_numpy()
