@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import glob
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,9 @@ _TIMESTAMP_UTC = ibis.dtype("timestamp('UTC')")
 _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _TRUE = ("true", "t", "yes", "y", "1", "1.0")
 _FALSE = ("false", "f", "no", "n", "0", "0.0")
+# Engine guard (tests/test_engine_guard.py): a file path here makes connect() log every table that
+# leaves the engine in this process (see log_results).
+RESULT_LOG_ENV = "CX_RESULT_LOG"
 
 
 def connect(engine: EngineSpec | None = None) -> Any:
@@ -76,6 +80,8 @@ def connect(engine: EngineSpec | None = None) -> Any:
     >>> con.name
     'duckdb'
     """
+    if os.environ.get(RESULT_LOG_ENV):
+        log_results(os.environ[RESULT_LOG_ENV])
     engine = engine or EngineSpec()
     if engine.backend == "duckdb":
         con = ibis.duckdb.connect(engine.database or ":memory:")
@@ -91,6 +97,50 @@ def connect(engine: EngineSpec | None = None) -> Any:
 
         return connect_spark(engine)
     raise DataError(f"engine backend {engine.backend!r} is not supported")
+
+
+def log_results(path: str) -> None:
+    """Append one JSON line per result that leaves the engine in this process to ``path``.
+
+    Wraps the Ibis entry points that every result goes through (``Expr.execute`` (and so
+    ``to_pandas``), ``to_pyarrow`` (and ``to_list``), ``to_polars``, the batch streams and
+    ``to_torch``) and logs ``rows`` (-1 for a stream), ``columns`` and ``caller``: the first calling
+    line outside Ibis, such as ``cxlib/survival.py:916 fit_time_varying_cox`` or a notebook cell.
+    For the engine-guard test, which sets ``CX_RESULT_LOG``; patches once per process.
+    """
+    import functools
+    import json
+    import sys
+
+    from ibis.expr.types.core import Expr
+
+    if getattr(Expr, "_cx_result_log", None):
+        return
+    ibis_dir, root = str(Path(ibis.__file__).parent), str(Path(__file__).resolve().parents[1]) + "/"
+
+    def wrap(original: Any) -> Any:
+        @functools.wraps(original)
+        def logged(self: Any, *args: Any, **kwargs: Any) -> Any:
+            out = original(self, *args, **kwargs)
+            frame = sys._getframe(1)
+            while frame.f_back is not None and frame.f_code.co_filename.startswith(ibis_dir):
+                frame = frame.f_back
+            shape = getattr(out, "shape", None)  # pandas, polars, numpy; pyarrow has num_rows
+            rows = (out.num_rows if hasattr(out, "num_rows") else shape[0] if shape else
+                    -1 if hasattr(out, "__next__") or hasattr(out, "read_next_batch") else
+                    len(out) if isinstance(out, (list, tuple)) or hasattr(out, "null_count") else 1)
+            columns = getattr(out, "column_names", None) or [str(c) for c in getattr(out, "columns", [])]
+            entry = {"rows": int(rows), "columns": list(columns),
+                     "caller": f"{frame.f_code.co_filename.removeprefix(root)}:{frame.f_lineno} {frame.f_code.co_name}"}
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(entry, default=str) + "\n")
+            return out
+
+        return logged
+
+    for name in ("execute", "to_pyarrow", "to_polars", "to_pyarrow_batches", "to_pandas_batches", "to_torch"):
+        setattr(Expr, name, wrap(getattr(Expr, name)))
+    Expr._cx_result_log = path
 
 
 def input_files(pattern: str) -> list[Path]:

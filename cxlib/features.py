@@ -386,7 +386,8 @@ def exposure_intervals(people: ir.Table, interactions: ir.Table, rules: Sequence
         changed = iv.start == 0
         for n in names:
             changed |= (iv[n] != iv[n].lag().over(order)).fill_null(True)
-        iv = iv.filter(changed)
+        # a column first: Ibis compiles a filter on a window function to invalid Spark SQL
+        iv = iv.mutate(_changed=changed).filter(ibis._._changed).drop("_changed")
         iv = iv.mutate(stop=ibis.coalesce(iv.start.lead().over(order), iv.risk_end))
     out = {
         "customer_id": iv.customer_id, "start": iv.start, "stop": iv.stop,

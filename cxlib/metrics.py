@@ -28,6 +28,7 @@ promoter and detractor shares, clipped to [−100, 100]. Periods are calendar qu
 months (``2026-09``) from the first one in the data up to the one containing ``as_of``; ``all`` rows
 pool every period. The segment is the customer's ``segment`` column (``unspecified`` where empty; only
 ``all`` when the customers table has no such column). A metric whose ``n`` is 0 in a cell has no row.
+A touchpoint, channel or segment whose value in the data is ``all`` is shown as ``all (in data)``.
 
 Period-over-period change compares each cell with the same cell one period earlier: a two-sample z
 test of proportions (pooled under the null; the interval of the difference is unpooled Wald), Welch's
@@ -69,6 +70,7 @@ from .suppression import suppression_reasons
 
 DIMENSIONS = ("period", "touchpoint", "channel", "segment")
 UNSPECIFIED_SEGMENT = "unspecified"
+ALL_IN_DATA = "all (in data)"  # a touchpoint, channel or segment literally named "all"
 TOP2_MIN = 4  # CSAT 4 and 5 are the top two boxes of a 1–5 scale
 PROMOTER_MIN, DETRACTOR_MAX = 9, 6
 INTERACTION_SUMS = ("n", "rated", "csat_sum", "csat_sumsq", "top2", "ces_n", "ces_sum", "ces_sumsq",
@@ -170,6 +172,11 @@ def _with_segment(t: ir.Table, customers: ir.Table | None) -> tuple[ir.Table, bo
     return j.mutate(segment=j._segment.fill_null(UNSPECIFIED_SEGMENT)).drop("_cid", "_segment"), True
 
 
+def _relabel_all(base: ir.Table, dims: Sequence[str]) -> ir.Table:
+    """A data value spelled like the roll-up marker would merge with the roll-up: rename it."""
+    return base.mutate(**{d: ibis.ifelse(base[d] == ALL, ALL_IN_DATA, base[d]) for d in dims if d != "period"})
+
+
 def _cube(base: ir.Table, dims: Sequence[str], constant: Sequence[str], sums: Sequence[str]) -> ir.Table:
     """Union of group-bys over every subset of ``dims`` (a portable GROUPING SETS / CUBE)."""
     parts = []
@@ -184,7 +191,7 @@ def _cube(base: ir.Table, dims: Sequence[str], constant: Sequence[str], sums: Se
 
 def _execute_cube(base: ir.Table, dims: list[str], constant: list[str], sums: Sequence[str]) -> pd.DataFrame:
     # the base aggregate is small; caching it lets the roll-ups read it instead of the raw rows
-    with base.cache() as cached:
+    with _relabel_all(base, dims).cache() as cached:
         df = _cube(cached, dims, constant, sums).execute()
     # a sum over no values is NULL (for example ces_sum where nobody answered CES)
     df[list(sums)] = df[list(sums)].apply(pd.to_numeric).fillna(0)

@@ -1,7 +1,7 @@
 """Retention and the touchpoint → churn model.
 
-* **Kaplan–Meier** retention overall, by segment and by signup cohort, from per-day counts computed
-  in the engine (:func:`cxlib.features.survival_counts`); Greenwood variance with log(−log)
+* **Kaplan–Meier** retention overall (group ``all``), by segment (``segment=<level>``) and by signup
+  quarter (``cohort=2025Q1``), from per-day counts computed in the engine (:func:`cxlib.features.survival_counts`); Greenwood variance with log(−log)
   ("exponential Greenwood") 95 % intervals, medians with Brookmeyer–Crowley intervals read off the
   bands, and the k-sample **log-rank** test — all from the counts, so they scale to any size.
 * Model ``covariates``: **Cox proportional hazards** (lifelines, Efron ties — R's default) on the
@@ -300,8 +300,12 @@ def logrank_test(counts: pd.DataFrame) -> LogRankResult:
 
 
 def retention_counts(wb: Any) -> pd.DataFrame:
-    """Per-day counts of the groups ``all``, ``segment=<level>`` (when customers have a ``segment``
-    column) and ``cohort=<signup quarter>`` (e.g. ``cohort=2025Q1``)."""
+    """Per-day churn and censoring counts of every retention group, computed in the engine.
+
+    Groups (the ``group`` column of ``retention.csv``): ``all``; ``segment=<level>`` for each value
+    of the customers' ``segment`` column when there is one (``segment=(missing)`` for empty values);
+    ``cohort=<year>Q<quarter>`` for each signup quarter, e.g. ``cohort=2025Q1``.
+    """
     extra = ["segment"] if "segment" in wb.customers.columns else []
     people = features.customers_as_of(wb.customers, wb.params.as_of, extra=extra)
     parts = [features.survival_counts(people)]
@@ -883,17 +887,14 @@ def fit_touchpoint_model(wb: Any) -> PiecewiseExponentialResult:
 # =================================================================================================
 
 
-def fit_time_varying_cox(wb: Any, max_rows: int | None = None,
-                         start: HazardModelResult | None = None) -> CoxResult | None:
+def fit_time_varying_cox(wb: Any, max_rows: int | None = None) -> CoxResult | None:
     """Model ``touchpoints_cox_tv``: lifelines' ``CoxTimeVaryingFitter`` (Efron ties) on the exposure
     intervals, with the covariates coded as in the cell model — the exact counterpart of model
     ``touchpoints`` with a free baseline hazard.
 
     Returns None when there are more than ``max_rows`` intervals (default
     ``params.cox_time_varying_max_rows``): the fit grows with customers × exposure changes
-    (every Newton step scans all intervals at each churn day). Passing the fitted model
-    ``touchpoints`` as ``start`` starts Newton–Raphson at its estimates, which are close, and saves
-    most of the steps; the optimum does not depend on the start.
+    (every Newton step scans all intervals at each churn day; about 25 s for 75,000 intervals).
 
     Examples
     --------
@@ -932,15 +933,11 @@ def fit_time_varying_cox(wb: Any, max_rows: int | None = None,
         return CoxResult(summary=_empty_summary(), warning=f"model touchpoints_cox_tv cannot be fitted: {problem}",
                          notes=tuple(notes), **base)
     data = pd.concat([frame[["customer_id", "start", "stop", "event"]], X], axis=1)
-    initial = None
-    if start is not None and start.ok:
-        known = start.summary.set_index("term")["coef"]
-        initial = np.array([known.get(term, 0.0) for term in X.columns], dtype=float)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ctv = CoxTimeVaryingFitter(alpha=ALPHA).fit(data, event_col="event", start_col="start", stop_col="stop",
-                                                        id_col="customer_id", initial_point=initial)
+                                                        id_col="customer_id")
     except (ConvergenceError, np.linalg.LinAlgError, ValueError) as exc:
         return CoxResult(summary=_empty_summary(), notes=tuple(notes),
                          warning=f"model touchpoints_cox_tv did not converge ({str(exc).splitlines()[0][:200]})", **base)

@@ -418,6 +418,21 @@ def test_engine_cube_hand_worked_months_without_segment():
     assert p.periods == ("2026-08", "2026-09") and p.latest == "2026-09"
 
 
+def test_data_value_named_all_stays_apart_from_the_roll_up():
+    con = connect()
+    interactions = pd.DataFrame({
+        "customer_id": ["C1", "C1", "C2"], "timestamp": pd.to_datetime(["2026-09-01", "2026-09-02", "2026-09-03"]),
+        "touchpoint": ["billing"] * 3, "channel": ["all", "web", "web"], "csat": [5.0, 4.0, 1.0],
+        "ces": [1.0, 2.0, 3.0], "resolved": pd.array([True, False, True], dtype="boolean"),
+    })
+    customers = pd.DataFrame({"customer_id": ["C1", "C2"], "segment": ["all", "smb"]})
+    cube = M.interaction_sums(con.create_table("odd_i", interactions, temp=True),
+                              con.create_table("odd_c", customers, temp=True), AS_OF).set_index(DIMS)
+    assert cube.loc[("2026Q3", "billing", M.ALL_IN_DATA, M.ALL_IN_DATA), "n"] == 1
+    assert cube.loc[("2026Q3", "billing", ALL, ALL), "n"] == 3
+    assert not cube.index.duplicated().any()
+
+
 # ---- targets, journey, views ---------------------------------------------------------------------------
 
 

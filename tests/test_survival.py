@@ -214,10 +214,10 @@ def _synthetic_customers(n: int = 400, seed: int = 1) -> pd.DataFrame:
     signup = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D")
     tenure = rng.exponential(300, n).astype(int)
     churn = signup + pd.to_timedelta(tenure, unit="D")
-    churn = churn.where(churn <= pd.Timestamp("2025-12-31"))
     segment = rng.choice(["consumer", "smb", "enterprise"], n, p=[0.6, 0.3, 0.1])
     return pd.DataFrame({"customer_id": [f"S{i}" for i in range(n)], "signup_date": signup.date,
-                         "churn_date": churn.date, "segment": segment,
+                         "churn_date": [c.date() if c <= pd.Timestamp("2025-12-31") else None for c in churn],
+                         "segment": segment,
                          "age": rng.integers(18, 80, n)})
 
 
@@ -261,9 +261,10 @@ def test_zero_length_tenure_and_unused_exposure(tmp_path):
     pe = S.fit_touchpoint_model(wb)
     assert pe.ok and "poor_app" not in set(pe.summary["term"])
     assert any(n.startswith("poor_app: no customer had this exposure") for n in pe.notes)
-    assert pe.person_days == sum(
-        (min(pd.Timestamp(c), pd.Timestamp("2025-12-31")) - pd.Timestamp(s)).days + (pd.notna(c))
-        for s, c in zip(cust["signup_date"], cust["churn_date"]))
+    # day grid: a churner is at risk through the churn day, an active customer until as_of
+    as_of = dt.date(2025, 12, 31)
+    assert pe.person_days == sum((c - s).days + 1 if c is not None else (as_of - s).days
+                                 for s, c in zip(cust["signup_date"], cust["churn_date"]))
 
 
 # ---- sentences -------------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ from . import PALETTE, SEQUENTIAL, STATUS_COLOURS
 
 NPS_COLOURS = {"nps_detractors": "#c62828", "nps_passives": "#bdbdbd", "nps_promoters": "#2e7d32"}
 MAX_ANNOTATED_PERIODS = 20
+MAX_WIDTH = 12.0
+MAX_TICKS = 24
 
 
 def _text(value: object) -> str:
@@ -36,6 +38,15 @@ def _overall(metrics: pd.DataFrame, metric: str) -> pd.DataFrame:
     m = metrics[(metrics["metric"] == metric) & (metrics["channel"] == ALL) & (metrics["segment"] == ALL)
                 & (metrics["period"] != ALL)]
     return m[~m["suppressed"].astype(bool) & m["value"].notna()]
+
+
+def _width(inches: float) -> float:
+    """Figures grow with the number of periods, within what a report page shows legibly."""
+    return min(max(inches, 6.0), MAX_WIDTH)
+
+
+def _tick_step(periods: Sequence[str]) -> int:
+    return max(1, -(-len(periods) // MAX_TICKS))
 
 
 def _order(found: Sequence[str], touchpoints: Sequence[str] | None) -> list[str]:
@@ -62,13 +73,14 @@ def top2_heatmap(metrics: pd.DataFrame, periods: Sequence[str], touchpoints: Seq
     rows = rows[rows["touchpoint"] != ALL]
     grid = rows.pivot(index="touchpoint", columns="period", values="value")
     grid = grid.reindex(index=_order(list(grid.index), touchpoints), columns=list(periods))
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(periods) + 2.5), 0.5 * max(len(grid), 1) + 1.8))
+    fig, ax = plt.subplots(figsize=(_width(0.55 * len(periods) + 2.5), 0.5 * max(len(grid), 1) + 1.8))
     annotate = len(periods) <= MAX_ANNOTATED_PERIODS
     sns.heatmap(grid * 100, ax=ax, cmap=SEQUENTIAL, mask=grid.isna(), annot=annotate, fmt=".0f",
                 annot_kws={"fontsize": 8}, linewidths=0.5, linecolor="white",
                 cbar_kws={"label": f"{SPECS[metric].label} (%)", "shrink": 0.8})
     ax.set_yticks(np.arange(len(grid)) + 0.5, [_text(t) for t in grid.index], rotation=0)
-    ax.set_xticks(np.arange(len(periods)) + 0.5, [_text(p) for p in periods], rotation=90)
+    step = _tick_step(periods)
+    ax.set_xticks(np.arange(0, len(periods), step) + 0.5, [_text(p) for p in periods][::step], rotation=90)
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.set_title(f"{SPECS[metric].label[0].upper()}{SPECS[metric].label[1:]} by touchpoint and period")
@@ -84,14 +96,14 @@ def trend_lines(metrics: pd.DataFrame, periods: Sequence[str], metric: str = "cs
     rows = _overall(metrics, metric)
     rows = rows[rows["touchpoint"] != ALL]
     pos = {p: i for i, p in enumerate(periods)}
-    fig, ax = plt.subplots(figsize=(max(7.0, 0.35 * len(periods) + 4.5), 4.2))
+    fig, ax = plt.subplots(figsize=(_width(0.35 * len(periods) + 4.5), 4.2))
     for k, tp in enumerate(_order(rows["touchpoint"].unique().tolist(), touchpoints)):
         r = rows[rows["touchpoint"] == tp].set_index("period").reindex(list(periods))
         x = np.array([pos[p] for p in r.index], dtype=float)
         colour = PALETTE[k % len(PALETTE)]
         ax.plot(x, r["value"], marker="o", markersize=3, color=colour, label=_text(tp))
         ax.fill_between(x, r["ci_lower"], r["ci_upper"], color=colour, alpha=0.15, linewidth=0)
-    step = max(1, len(periods) // 12)
+    step = _tick_step(periods)
     ax.set_xticks(range(0, len(periods), step), [_text(p) for p in periods][::step], rotation=45, ha="right")
     if SPECS[metric].kind == "proportion":
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
@@ -106,23 +118,23 @@ def nps_composition(metrics: pd.DataFrame, periods: Sequence[str], segment: str 
     parts = metrics[(metrics["segment"] == segment) & (metrics["period"] != ALL)
                     & metrics["metric"].isin([*NPS_COLOURS, "nps"]) & ~metrics["suppressed"].astype(bool)]
     wide = parts.pivot(index="period", columns="metric", values="value").reindex(list(periods))
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.4 * len(periods) + 3.0), 4.2))
+    fig, ax = plt.subplots(figsize=(_width(0.4 * len(periods) + 3.0), 4.2))
     x = np.arange(len(periods))
     bottom = np.zeros(len(periods))
     for metric, colour in NPS_COLOURS.items():
         share = wide[metric].to_numpy(dtype=float) if metric in wide else np.full(len(periods), np.nan)
         ax.bar(x, np.nan_to_num(share), bottom=bottom, color=colour, width=0.8, label=SPECS[metric].label)
         bottom += np.nan_to_num(share)
-    if "nps" in wide:
+    if "nps" in wide and len(periods) <= MAX_ANNOTATED_PERIODS:
         for xi, v in zip(x, wide["nps"]):
             if pd.notna(v):
                 ax.text(xi, 1.01, format_value("nps", v), ha="center", va="bottom", fontsize=7)
-    step = max(1, len(periods) // 12)
+    step = _tick_step(periods)
     ax.set_xticks(x[::step], [_text(p) for p in periods][::step], rotation=45, ha="right")
     ax.set_ylim(0, 1.08)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_ylabel("share of responses")
-    ax.set_title("NPS composition by period (NPS above each bar)")
+    ax.set_title("NPS composition by period" + (" (NPS above each bar)" if len(periods) <= MAX_ANNOTATED_PERIODS else ""))
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return fig
 
