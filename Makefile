@@ -7,13 +7,24 @@ STAMP  := $(VENV)/.installed
 PARAMS ?= params/demo.yaml
 PYTEST_ARGS ?=
 
-.PHONY: report test lab venv clean-venv strip
+.PHONY: report test lab venv clean-venv strip browser
 
 report: $(STAMP)                ## the quarterly report on the demo data -> reports/demo/index.html
 	$(BIN)/cx run $(PARAMS)
 
-test: $(STAMP)                  ## the whole test suite
+test: $(STAMP) browser          ## the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+browser:                        ## Debian's chromium for the browser test (installed once, when root with apt)
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (Debian package) for the browser test ..."; \
+	    { DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	      echo "could not install chromium: the browser test will say why it is skipped"; \
+	  else \
+	    echo "chromium is missing and cannot be installed here (needs root and apt-get): the browser test will be skipped"; \
+	  fi; }
 
 lab: $(STAMP)                   ## JupyterLab on the notebooks, with the project's kernel
 	$(BIN)/cx lab

@@ -140,10 +140,11 @@ class KaplanMeierResult:
     def to_frame(self, horizons: Sequence[int] = ()) -> pd.DataFrame:
         """``retention.csv``: each group's step function (one row per day with a churn) plus each horizon.
 
-        A horizon that falls on a churn day appears once.
+        A horizon that falls on a churn day appears once; a horizon beyond the group's longest
+        follow-up has no row (the estimate is undefined there).
         """
         steps = self.curves.loc[self.curves["events"] > 0, RESULT_COLUMNS["retention"]]
-        at = self.at(list(horizons))
+        at = self.at(list(horizons)).dropna(subset=["survival"])
         at = at.merge(steps[["group", "days"]], how="left", indicator=True)
         at = at.loc[at["_merge"] == "left_only", RESULT_COLUMNS["retention"]]
         out = pd.concat([steps, at], ignore_index=True)
