@@ -92,7 +92,7 @@ def customer_rules(as_of: dt.date, columns: list[str], labels: list[str] | tuple
     ]
     if RAW_PREFIX + "monthly_revenue" in columns:  # optional: typed tables add it as NULL when absent
         rules.append(Rule("customers", "monthly_revenue", "a finite number ≥ 0 or empty",
-                          "Revenue must be a plain non-negative number (no currency symbols, NaN or infinity).",
+                          "Revenue must be a plain non-negative number with a decimal point (no decimal comma, thousands separator, currency symbol, NaN or infinity).",
                           lambda t: (_raw(t, "monthly_revenue").notnull() & t.monthly_revenue.isnull())
                           | t.monthly_revenue.isnan() | t.monthly_revenue.isinf() | (t.monthly_revenue < 0)))
     rules += [_label_rule("customers", c) for c in labels if c in columns and c not in CONTRACT["customers"]]

@@ -304,25 +304,80 @@ def test_time_varying_cox_recovers_true_hazard_ratios(intervals):
     assert not _missed(est, demo.TRUE_TOUCHPOINT_HR), _missed(est, demo.TRUE_TOUCHPOINT_HR)
 
 
+def _nps_score(ratings: pd.DataFrame) -> np.ndarray:
+    """The documented linear score of the ratings (NaN where a rating is missing)."""
+    w = np.array([demo.TRUE_NPS_WEIGHTS[c] for c in ratings.columns])
+    return demo.NPS_INTERCEPT + (ratings.to_numpy(dtype=float) - 3) @ w
+
+
+def _nps(answers: pd.Series) -> float:
+    return 100 * ((answers >= 9).mean() - (answers <= 6).mean())
+
+
 def test_nps_regression_recovers_true_weights(tables):
     s = tables["surveys"].dropna()
-    X = sm.add_constant(s[list(demo.SURVEY_DRIVERS)].astype(float))
-    fit = sm.OLS(s["nps"].astype(float), X).fit()
+    ratings = s[list(demo.SURVEY_DRIVERS)].astype(float)
+    X = sm.add_constant(ratings)
+    # HC3: the answer noise narrows near 0 and 10, so the classical standard errors do not hold
+    fit = sm.OLS(s["nps"].astype(float), X).fit(cov_type="HC3")
     ci = fit.conf_int()
     est = pd.DataFrame({"estimate": fit.params, "lower": ci[0], "upper": ci[1]})
     assert not _missed(est, demo.TRUE_NPS_WEIGHTS), _missed(est, demo.TRUE_NPS_WEIGHTS)
     ranking = fit.params.drop("const").sort_values(ascending=False).index.tolist()
     assert ranking == sorted(demo.TRUE_NPS_WEIGHTS, key=demo.TRUE_NPS_WEIGHTS.get, reverse=True)
-    corr = s[list(demo.SURVEY_DRIVERS)].astype(float).corr().to_numpy()
+    # The only bias is the clip of scores below 0 (none exceed 10). OLS is linear in the outcome, so
+    # regressing E[nps | ratings] = clip(score, 0, 10) on the ratings gives the estimate's exact
+    # expectation given these ratings: the clipped share and the bias it causes are both tiny.
+    score = _nps_score(ratings)
+    assert score.max() <= 10 + 1e-9
+    assert (score < 0).mean() < 5e-4
+    expected = sm.OLS(np.clip(score, 0, 10), X).fit().params
+    for term, w in demo.TRUE_NPS_WEIGHTS.items():
+        assert expected[term] == pytest.approx(w, rel=2e-3)
+    corr = ratings.corr().to_numpy()
     vif = np.diag(np.linalg.inv(corr))
     assert vif.max() < 5
     assert (corr[np.triu_indices(5, 1)] > 0.02).all(), "ratings share a customer-level factor"
+
+
+def test_nps_answers_have_the_score_as_their_mean():
+    # Scores on a fine grid, including both ends and outside the scale (clipped), 20k answers each.
+    grid = np.linspace(-1.0, 11.0, 97)
+    score = np.repeat(grid, 20_000)
+    answers = demo._nps_answers(np.random.default_rng(0), score).reshape(grid.size, -1)
+    assert answers.min() >= 0 and answers.max() <= 10
+    mean, sd = answers.mean(axis=1), answers.std(axis=1)
+    clipped = np.clip(grid, 0, 10)
+    # within 4.5 standard errors at every grid point (a 97-point family); exact at and beyond the ends
+    assert (np.abs(mean - clipped) <= 4.5 * sd / np.sqrt(answers.shape[1]) + 1e-12).all()
+    assert (answers[grid <= 0] == 0).all() and (answers[grid >= 10] == 10).all()
+    # away from the ends the spread is the triangular noise plus the rounding's Bernoulli part
+    middle = np.abs(grid - 5) <= 3
+    assert np.all(sd[middle] > demo.NPS_NOISE_SD) and np.all(sd[middle] < demo.NPS_NOISE_SD + 0.25)
+
+
+def test_demo_nps_is_realistic(tables):
+    s = tables["surveys"]
+    nps = s["nps"].astype(float)
+    # a typical company: NPS +10..+40, 35-50 % promoters, 10-25 % detractors
+    assert 15 <= _nps(nps) <= 30
+    assert 0.35 <= (nps >= 9).mean() <= 0.50 and 0.10 <= (nps <= 6).mean() <= 0.25
+    ratings = s[list(demo.SURVEY_DRIVERS)]
+    all_fives = (ratings.fillna(0) == 5).all(axis=1)
+    assert all_fives.mean() > 0.03 and (nps[all_fives] == 10).all(), "rating everything 5 means answering 10"
+    for col in demo.SURVEY_DRIVERS:
+        assert ratings[col].mode()[0] >= 4, "satisfaction ratings lean to the top of the scale"
+    # the billing drop of the last two quarters pulls NPS down (about 20 points on ~3k answers each)
+    by_quarter = nps.groupby(s["timestamp"].dt.to_period("Q")).apply(_nps)
+    last = pd.Period(AS_OF, "Q")
+    assert by_quarter[last] < by_quarter[last - 4] - 10
 
 
 def test_constants_are_consistent():
     assert set(demo.TRUE_TOUCHPOINT_HR) == set(POOR)
     assert demo.TRUE_TOUCHPOINT_HR["poor_delivery"] == demo.TRUE_TOUCHPOINT_HR["poor_app"] == 1.0
     assert len(set(demo.TRUE_NPS_WEIGHTS.values())) == len(demo.TRUE_NPS_WEIGHTS)
+    assert demo.NPS_INTERCEPT + 2 * sum(demo.TRUE_NPS_WEIGHTS.values()) == pytest.approx(10.0)
     assert demo.DEMO_AS_OF == dt.date(2026, 9, 30)
     with pytest.raises(ValueError):
         demo.generate(0)
