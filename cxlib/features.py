@@ -349,25 +349,24 @@ def exposure_intervals(people: ir.Table, interactions: ir.Table, rules: Sequence
     hits = x.filter(any_match & (day < x.risk_end)).select(
         "customer_id", "churned", "risk_end", day=day, **{n: m.cast("int64") for n, m in match.items()}
     )
-    zero = {n: ibis.literal(0, "int64") for n in names}
-
-    def branch(t: ir.Table, at: ir.IntegerValue, deltas: dict[str, ir.Value]) -> ir.Table:
-        return t.select("customer_id", "churned", "risk_end", t=at.cast("int64"),
-                        **{n: deltas[n].cast("int64") for n in names})
-
+    # Each input is scanned once: a cross join with a few constant rows emits all points of a row
+    # (an interaction: +1 on its day, -1 when each window closes; a customer: 0, the piece bounds
+    # and risk_end), instead of one scan of the (lazily validated) tables per kind of point.
     windows = {r.name: r.window_days or window_days for r in rules}
-    parts = [branch(hits, hits.day, {n: hits[n] for n in names})]
-    for w in sorted(set(windows.values())):
-        closing = hits.filter(hits.day + w < hits.risk_end)
-        parts.append(branch(closing, closing.day + w,
-                            {n: -closing[n] if windows[n] == w else zero[n] for n in names}))
-    parts.append(branch(p, ibis.literal(0), zero))
-    parts.append(branch(p, p.risk_end, zero))
-    inner = [b for b in (pieces or []) if b > 0]
-    if inner:
-        bounds = p.cross_join(ibis.memtable({"bound": inner}))
-        bounds = bounds.filter(bounds.bound < bounds.risk_end)
-        parts.append(branch(bounds, bounds.bound, zero))
+    steps = ibis.memtable({"offset": [0, *sorted(set(windows.values()))]})
+    e = hits.cross_join(steps)
+    e = e.filter(e.day + e.offset < e.risk_end)
+    deltas = {n: ibis.cases((e.offset == 0, e[n]), (e.offset == windows[n], -e[n]), else_=0) for n in names}
+    changes = e.select("customer_id", "churned", "risk_end", t=(e.day + e.offset).cast("int64"),
+                       **{n: d.cast("int64") for n, d in deltas.items()})
+    end_mark = -1  # stands for the customer's risk_end
+    marks = ibis.memtable({"mark": [0, *[b for b in (pieces or []) if b > 0], end_mark]})
+    q = p.cross_join(marks)
+    q = q.filter((q.mark <= 0) | (q.mark < q.risk_end))
+    bounds = q.select("customer_id", "churned", "risk_end",
+                      t=ibis.ifelse(q.mark == end_mark, q.risk_end, q.mark).cast("int64"),
+                      **{n: ibis.literal(0, "int64") for n in names})
+    parts = [changes, bounds]
     points = ibis.union(*parts, distinct=False)
     points = points.group_by(["customer_id", "t"]).aggregate(
         churned=points.churned.max(), risk_end=points.risk_end.max(), **{n: points[n].sum() for n in names}

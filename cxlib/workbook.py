@@ -33,7 +33,7 @@ from .results import write_result
 from .validate import ValidationReport, Validator
 
 VALIDATION_FILE = "validation.json"
-WARNINGS_FILE = "warnings.jsonl"
+WARNINGS_FILE = "work/warnings.jsonl"  # under work/: read into the manifest, not published
 # Without declared touchpoints, the busiest this many are analysed (one model term each).
 MAX_TOUCHPOINTS = 25
 
@@ -91,9 +91,11 @@ class Workbook:
         return not missing
 
     def touchpoints(self) -> list[str]:
-        """Touchpoints to analyse: those declared in params, else the ``MAX_TOUCHPOINTS`` busiest in the data.
+        """Touchpoints to analyse: those declared in params, else the busiest in the data — at most
+        ``MAX_TOUCHPOINTS``, each with at least ``min_cell_size`` interactions (a rarer one could
+        only be suppressed, and would break the models as a near-constant exposure).
 
-        The data-quality section warns when the data hold more touchpoints than are analysed.
+        The data-quality section warns when the data hold touchpoints that are not analysed.
         """
         if self.params.touchpoints:
             return list(self.params.touchpoints)
@@ -101,6 +103,7 @@ class Workbook:
             return []
         t = self.interactions
         counts = (t.group_by("touchpoint").aggregate(n=t.count())
+                  .filter(ibis._.n >= self.params.min_cell_size)
                   .order_by([ibis.desc("n"), "touchpoint"]).limit(MAX_TOUCHPOINTS))
         return counts.execute()["touchpoint"].tolist()
 
@@ -116,7 +119,9 @@ class Workbook:
         display.callout(text, kind="warning", **values)
         if self.run_dir is not None:
             message = text.format(**{k: str(v) for k, v in values.items()}) if values else text
-            with open(self.run_dir / WARNINGS_FILE, "a", encoding="utf-8") as fh:
+            path = self.run_dir / WARNINGS_FILE
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps({"message": message}) + "\n")
 
     def cached(self, name: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:

@@ -356,8 +356,10 @@ def no_churn(f):
     return f, {}
 
 
-def everyone_churned(f):
+def everyone_churned_single_segment(f):
+    """Every customer churned (on their last day of activity), and all of them in one segment."""
     f["customers"]["churn_date"] = _last_activity(f).values
+    f["customers"]["segment"] = "consumer"
     return f, {}
 
 
@@ -390,19 +392,24 @@ def ten_thousand_touchpoints(f):
     return f, {"touchpoints": None}
 
 
-def customers_only_single_segment(f):
-    """No interactions or surveys table, and every customer in the same segment."""
-    c = f["customers"]
-    c["segment"] = "consumer"
-    return {"customers": c}, {}
+def customers_only(f):
+    return {"customers": f["customers"]}, {}
+
+
+@dataclass(frozen=True)
+class Expect:
+    """A warning the run must show: on the index page (``where="index"``) or in a section's text."""
+
+    pattern: str                       # a regex, case-insensitive
+    where: str = "index"
+    known_issue: str | None = None     # the contract, not met yet: what fails (the test xfails until fixed)
 
 
 @dataclass(frozen=True)
 class RenderCase:
     id: str
     transform: Callable
-    warnings: tuple[str, ...]          # regexes that each must match a warning shown on the index page
-    notes: tuple[str, ...] = ()        # regexes that each must match the text of some section
+    expects: tuple[Expect, ...]
     check: Callable[[Path], None] | None = None
 
 
@@ -428,15 +435,18 @@ def _sections_skip(run: Path) -> None:
 
 
 RENDER_CASES = [
-    RenderCase("no-churn-at-all", no_churn, (r"No customer churned by",)),
-    RenderCase("everyone-churned", everyone_churned, (r"Every customer churned by",)),
-    RenderCase("covariate-separates-churners", separating_covariate, (r"vip|separat",)),
+    RenderCase("no-churn-at-all", no_churn, (Expect(r"No customer churned by"),)),
+    RenderCase("everyone-churned-and-single-segment", everyone_churned_single_segment, (
+        Expect(r"Every customer churned by"),
+        Expect(r"segment\b.{0,80}\b(one|single|constant|only)\b|\b(one|single|constant|only)\b.{0,80}\bsegment", known_issue="cxlib.survival / 02_retention: a covariate with a single level (segment) "
+               "is dropped from the covariates model without any note or warning"))),
+    RenderCase("covariate-separates-churners", separating_covariate, (Expect(r"vip\[no\].*separation"),)),
     RenderCase("collinear-covariates-and-one-interaction-touchpoint", collinear_covariates_and_rare_touchpoint,
-               (r"tenure_score_x2 is a linear combination|collinear",), check=_fax_suppressed),
-    RenderCase("ten-thousand-touchpoints", ten_thousand_touchpoints, (r"The data name 10,005 touchpoints",),
+               (Expect(r"tenure_score_x2 is a linear combination|collinear"),), check=_fax_suppressed),
+    RenderCase("ten-thousand-touchpoints", ten_thousand_touchpoints, (Expect(r"The data name 10,005 touchpoints"),),
                check=_inventory_capped),
-    RenderCase("missing-optional-tables-and-single-segment", customers_only_single_segment, (r"segment",),
-               notes=(r"needs the (interactions|surveys)",), check=_sections_skip),
+    RenderCase("missing-optional-tables", customers_only,
+               (Expect(r"needs the (interactions|surveys)", where="sections"),), check=_sections_skip),
 ]
 
 
@@ -475,10 +485,18 @@ def test_awkward_data_renders_with_warning(case: RenderCase, demo_frames, tmp_pa
     warnings = " ".join(w for s in manifest["sections"] for w in s["warnings"])
     index = _page_text(run / "index.html")
     pages = " ".join(_page_text(run / s["html"]) for s in manifest["sections"])
-    for pattern in case.warnings:
-        assert re.search(pattern, warnings, re.I), f"no warning matching {pattern!r}; warnings: {warnings[:2000]}"
-        assert re.search(pattern, index, re.I), f"warning {pattern!r} not shown on the index page"
-    for pattern in case.notes:
-        assert re.search(pattern, pages, re.I), f"no section says {pattern!r}"
     if case.check:
         case.check(run)
+
+    def shown(e: Expect) -> bool:
+        if e.where == "index":  # recorded as a warning and shown on the index page
+            return bool(re.search(e.pattern, warnings, re.I) and re.search(e.pattern, index, re.I))
+        return bool(re.search(e.pattern, pages, re.I))
+
+    missing = [e for e in case.expects if not shown(e)]
+    unexpected = [e.pattern for e in missing if not e.known_issue]
+    assert not unexpected, f"no warning matching {unexpected}; warnings: {warnings[:2000]}"
+    fixed = [e.known_issue for e in case.expects if e.known_issue and e not in missing]
+    assert not fixed, f"fixed, remove known_issue: {fixed}"
+    if missing:  # strict: every other expectation of the case was checked above
+        pytest.xfail("; ".join(e.known_issue for e in missing))
