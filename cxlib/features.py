@@ -366,8 +366,7 @@ def exposure_intervals(people: ir.Table, interactions: ir.Table, rules: Sequence
     bounds = q.select("customer_id", "churned", "risk_end",
                       t=ibis.ifelse(q.mark == end_mark, q.risk_end, q.mark).cast("int64"),
                       **{n: ibis.literal(0, "int64") for n in names})
-    parts = [changes, bounds]
-    points = ibis.union(*parts, distinct=False)
+    points = ibis.union(changes, bounds, distinct=False)
     points = points.group_by(["customer_id", "t"]).aggregate(
         churned=points.churned.max(), risk_end=points.risk_end.max(), **{n: points[n].sum() for n in names}
     )
