@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 PARAMS ?= params/demo.yaml
 PYTEST_ARGS ?=
 
@@ -12,7 +13,7 @@ PYTEST_ARGS ?=
 report: $(STAMP)                ## the quarterly report on the demo data -> reports/demo/index.html
 	$(BIN)/cx run $(PARAMS)
 
-test: $(STAMP) browser          ## the whole test suite
+test: $(TEST_STAMP) browser     ## the whole test suite (installs the test, spark and examples extras)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 browser:                        ## Debian's chromium for the browser test (installed once, when root with apt)
@@ -34,8 +35,12 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,spark,examples]"
+	touch $(TEST_STAMP)
 
 strip: $(STAMP)                 ## remove outputs from notebooks before committing
 	$(BIN)/python -m cxlib.notebooks notebooks/*.ipynb

@@ -169,39 +169,46 @@ def describe_covariates(customers: ir.Table, names: Sequence[str], bins: int = 4
     """
     if not names:
         return []
+    # three queries at most, whatever the number of covariates: each one re-reads the (lazily
+    # validated) customers table
     aggs: dict[str, ir.Scalar] = {}
     for c in names:
         aggs[f"{c}__filled"] = _text(customers[c]).count()
         aggs[f"{c}__numeric"] = _number(customers[c]).count()
         aggs[f"{c}__distinct"] = _number(customers[c]).nunique()
     row = customers.aggregate(**aggs).execute().iloc[0]
+    numeric = {c: int(row[f"{c}__distinct"]) for c in names
+               if int(row[f"{c}__filled"]) and int(row[f"{c}__numeric"]) == int(row[f"{c}__filled"])}
+    binned = [c for c, distinct in numeric.items() if distinct > bins]
+    edges = _quantile_edges(customers, binned, bins) if binned else {}
+    levels = _level_counts(customers, [c for c in names if c not in numeric])
     out = []
     for c in names:
-        filled, numeric = int(row[f"{c}__filled"]), int(row[f"{c}__numeric"])
-        if filled and numeric == filled:
-            distinct = int(row[f"{c}__distinct"])
-            out.append(_binned(customers, c, bins) if distinct > bins else Covariate(c, "numeric"))
+        if c not in numeric:
+            counts = levels[levels["covariate"] == c].sort_values(["n", "level"], ascending=[False, True])
+            out.append(Covariate(c, "categorical", levels=tuple(counts["level"].astype(str)),
+                                 sizes=tuple(int(n) for n in counts["n"])))
+        elif edges.get(c):
+            out.append(Covariate(c, "binned", levels=tuple(f"q{j}" for j in range(1, len(edges[c]) + 2)),
+                                 edges=edges[c]))
         else:
-            out.append(_categorical(customers, c))
+            out.append(Covariate(c, "numeric"))
     return out
 
 
-def _categorical(customers: ir.Table, name: str) -> Covariate:
-    level = _text(customers[name]).name("level")
-    counts = (customers.select(level).filter(ibis._.level.notnull())
-              .group_by("level").aggregate(n=ibis._.count()).execute())
-    counts = counts.sort_values(["n", "level"], ascending=[False, True])
-    return Covariate(name, "categorical", levels=tuple(counts["level"].astype(str)),
-                     sizes=tuple(int(n) for n in counts["n"]))
-
-
-def _binned(customers: ir.Table, name: str, bins: int) -> Covariate:
+def _quantile_edges(customers: ir.Table, names: Sequence[str], bins: int) -> dict[str, tuple[float, ...]]:
     probs = [j / bins for j in range(1, bins)]
-    cuts = customers.aggregate(q=_number(customers[name]).quantile(probs)).execute()["q"].iloc[0]
-    edges = tuple(sorted({float(v) for v in cuts}))
-    if not edges:
-        return Covariate(name, "numeric")
-    return Covariate(name, "binned", levels=tuple(f"q{j}" for j in range(1, len(edges) + 2)), edges=edges)
+    row = customers.aggregate(**{c: _number(customers[c]).quantile(probs) for c in names}).execute().iloc[0]
+    return {c: tuple(sorted({float(v) for v in row[c]})) for c in names}
+
+
+def _level_counts(customers: ir.Table, names: Sequence[str]) -> pd.DataFrame:
+    if not names:
+        return pd.DataFrame(columns=["covariate", "level", "n"])
+    parts = [customers.select(covariate=ibis.literal(c), level=_text(customers[c])) for c in names]
+    levels = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+    levels = levels.filter(levels.level.notnull())
+    return levels.group_by(["covariate", "level"]).aggregate(n=levels.count()).execute()
 
 
 def covariate_frame(covariates: Sequence[Covariate]) -> pd.DataFrame:

@@ -432,6 +432,8 @@ def _run(params: RunParams, output_dir: Path, final: Path, force: bool, notebook
     with record.stage("validate"):
         tables = load_tables(params)
         report = Validator(tables).report()
+        # Each kernel opens the engine itself: a DuckDB database file admits one process at a time.
+        tables.con.disconnect()
         _progress(f"validated: {', '.join(f'{t} {n:,} rows' for t, n in report.rows_read.items())}"
                   + (f"; {report.n_violations:,} violating row(s) excluded" if report.n_violations else ""))
         if not report.ok:

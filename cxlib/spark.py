@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from typing import Any
 
 from .errors import DataError
@@ -77,6 +78,8 @@ def local_conf(engine: EngineSpec) -> dict[str, str]:
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.shuffle.partitions": str(2 * cores),
         "spark.default.parallelism": str(2 * cores),
+        # Spark would otherwise create spark-warehouse/ in the working directory
+        "spark.sql.warehouse.dir": os.path.join(tempfile.gettempdir(), "cx-spark-warehouse"),
         **SESSION_CONF,
     }
 

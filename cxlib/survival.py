@@ -366,7 +366,13 @@ def _design(frame: pd.DataFrame, covariates: Sequence[Covariate], exposures: Seq
 def _describe_term(term: str, exposures: Sequence[str]) -> str:
     if term in exposures:
         return f"{term}: no customer had this exposure in the data"
-    return f"{term}: every customer has the same value"
+    return f"{term}: only one value occurs (the same for every customer)"
+
+
+def _single_level_notes(covariates: Sequence[Covariate]) -> list[str]:
+    """A categorical covariate with one level has no term at all: say so instead of dropping it silently."""
+    return [f"{c.name}: only one value occurs ({c.levels[0]}, the same for every customer); left out of the model"
+            for c in covariates if c.kind == "categorical" and len(c.levels) == 1]
 
 
 def _check_design(X: pd.DataFrame, events: np.ndarray, weights: np.ndarray, baseline: np.ndarray,
@@ -433,7 +439,7 @@ def _singular(X: pd.DataFrame, weights: np.ndarray, baseline: np.ndarray) -> str
             found.append(f"{names[j]} is constant within each tenure piece")
     if not found:
         return None
-    return ("the design is singular: " + "; ".join(found)
+    return ("the design is singular (collinear terms): " + "; ".join(found)
             + " — remove one of these covariates from params (or merge the levels) and rerun")
 
 
@@ -651,7 +657,7 @@ def _fit_cox(frame: pd.DataFrame, covariates: Sequence[Covariate], strata: Seque
     baseline = (pd.get_dummies(S.astype(str).agg("|".join, axis=1)).to_numpy(float) if strata
                 else np.ones((len(frame), 1)))
     X, dropped, problem = _check_design(X, events, np.ones(len(frame)), baseline)
-    notes = [*notes, *dropped]
+    notes = [*notes, *_single_level_notes([c for c in covariates if c.name not in strata]), *dropped]
     if problem:
         return CoxResult(summary=_empty_summary(), warning=f"model {model} cannot be fitted: {problem}",
                          notes=tuple(notes), **base)
@@ -835,7 +841,7 @@ def fit_piecewise_exponential(cells: pd.DataFrame, covariates: Sequence[Covariat
     X = _design(fit_cells, covariates, exposures, cells=True)
     events = fit_cells["events"].to_numpy(float)
     X, dropped, problem = _check_design(X, events, fit_cells["person_days"].to_numpy(float), pieces.to_numpy(), exposures)
-    notes += dropped
+    notes += _single_level_notes(covariates) + dropped
     if problem:
         return PiecewiseExponentialResult(summary=_empty_summary(), warning=f"model {model} cannot be fitted: {problem}",
                                           notes=tuple(notes), **base)

@@ -47,12 +47,12 @@ class Run:
     log: pd.DataFrame  # rows, columns, caller, file, function
 
 
-def cx_run(data_dir: Path, workdir: Path, run_id: str, **overrides) -> Run:
+def cx_run(data_dir: Path, workdir: Path, run_id: str, env: dict[str, str] | None = None, **overrides) -> Run:
     """``cx run`` in a subprocess (its kernels inherit the environment) with the result log on."""
     workdir.mkdir(parents=True, exist_ok=True)
     params = write_params(workdir / f"{run_id}.yaml", demo_params_dict(data_dir, run_id=run_id, **PARAMS, **overrides))
     log = workdir / f"{run_id}-results.jsonl"
-    env = {**os.environ, RESULT_LOG_ENV: str(log)}
+    env = {**os.environ, **(env or {}), RESULT_LOG_ENV: str(log)}
     cx = Path(sys.executable).with_name("cx")
     done = subprocess.run([str(cx), "run", str(params), "--output-dir", str(workdir / "reports")],
                           env=env, capture_output=True, text=True, timeout=1500)

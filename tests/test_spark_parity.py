@@ -30,11 +30,15 @@ from test_engine_guard import (  # noqa: E402 - after the skip; fixtures shared 
 
 RTOL = 1e-6
 ATOL = 1e-9
+# Each notebook's kernel starts its own short-lived JVM: the quick client JIT and the serial
+# collector halve its CPU time (a test setting only; production sessions keep the JVM's defaults).
+QUICK_JVM = {"JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
 
 
 @pytest.fixture(scope="session")
 def spark_run(tmp_path_factory, guard_data) -> Run:  # noqa: F811
-    return cx_run(guard_data, tmp_path_factory.mktemp("spark_run"), "spark", engine={"backend": "pyspark"})
+    return cx_run(guard_data, tmp_path_factory.mktemp("spark_run"), "spark", env=QUICK_JVM,
+                  engine={"backend": "pyspark"})
 
 
 def _sorted(df: pd.DataFrame) -> pd.DataFrame:
