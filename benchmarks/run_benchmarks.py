@@ -31,6 +31,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -144,14 +145,23 @@ class TreeMemory:
         self._stop.set()
 
 
+_STARTED = re.compile(r"^\[\d+/\d+\] (?P<notebook>\S+) \.\.\.$")
+_FINISHED = re.compile(r"^\[(?P<i>\d+)/(?P<n>\d+)\] \S+ done in ")
+
+
 def _stage_of(line: str) -> str | None:
-    """The stage a line of ``cx run``'s progress output starts ("[2/5] 01_touchpoint_portfolio ...")."""
-    if line.startswith("[") and line.rstrip().endswith("..."):
-        return "notebook:" + line.split("]", 1)[1].strip().removesuffix("...").strip()
-    if line.startswith("validated:"):
-        return "notebooks (starting)"
-    if line.startswith("[") and " done in " in line and line.split("]", 1)[0].split("/")[0] == line.split("]", 1)[0].split("/")[1]:
-        return "render"
+    """The stage that a line of ``cx run``'s progress output starts, if any.
+
+    Examples
+    --------
+    >>> _stage_of("[2/5] 01_touchpoint_portfolio ..."), _stage_of("[5/5] 04_impact done in 3.0 s")
+    ('notebook:01_touchpoint_portfolio', 'render')
+    """
+    line = line.strip()
+    if m := _STARTED.match(line):
+        return f"notebook:{m['notebook']}"
+    if (m := _FINISHED.match(line)) and m["i"] == m["n"]:
+        return "render"  # the last notebook is done: cx renders every section next
     return None
 
 

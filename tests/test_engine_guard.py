@@ -35,7 +35,7 @@ from cxlib.demo import write_demo_data
 CUSTOMERS = 2_000
 SEED = 7
 # Small enough that the cross-check's intervals stay far below the interactions, large enough that it runs.
-TV_COX_MAX_ROWS = 30_000
+TV_COX_MAX_ROWS = 25_000
 PARAMS = {"bootstrap": 50, "cox_time_varying_max_rows": TV_COX_MAX_ROWS}
 
 
