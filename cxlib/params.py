@@ -108,7 +108,7 @@ class RunParams(_Strict):
     journey: dict[str, list[str]] | None = None
     horizons_days: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [90, 180, 365])
     tenure_pieces_days: list[Annotated[int, Field(ge=0)]] = Field(
-        default_factory=lambda: [0, 30, 90, 180, 365, 730],
+        default_factory=lambda: [0, 30, 60, 90, 120, 150, 180, 270, 365, 545, 730],
         description="boundaries of the baseline pieces of the piecewise-exponential model",
     )
     covariate_bins: int = Field(4, ge=2, le=10, description="quantile bins of a continuous covariate in the cell model")

@@ -142,7 +142,10 @@ def touchpoint_inventory(interactions: ir.Table, declared: list[str] | None, as_
     found["first_seen"] = pd.to_datetime(found["first_seen"]).dt.date
     found["last_seen"] = last.dt.date
     order = {"silent": 0, "undeclared": 1, "ok": 2}
-    found = found.sort_values(["status", "volume"], key=lambda s: s.map(order) if s.name == "status" else -s)
+    if declared:  # problems first
+        found = found.sort_values(["status", "volume"], key=lambda s: s.map(order) if s.name == "status" else -s)
+    else:  # nothing declared to compare with: the busiest first
+        found = found.sort_values(["volume", "touchpoint"], ascending=[False, True])
     return found[["touchpoint", "declared", "volume", "rated_share", "channels", "first_seen", "last_seen", "status"]].reset_index(drop=True)
 
 

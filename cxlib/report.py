@@ -211,10 +211,20 @@ def scrub(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def _prose_as_output(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Markdown cells as displayed Markdown: the lab template puts markdown cells in an input area,
+    so a page without any input area is one without code (the tests check exactly that)."""
+    nb = nbformat.from_dict(nb)
+    nb.cells = [nbformat.v4.new_code_cell("", outputs=[nbformat.v4.new_output("display_data", data={"text/markdown": c.source})])
+                if c.cell_type == "markdown" and not c.get("attachments") else c for c in nb.cells]
+    return nb
+
+
 def render_html(executed: Path, target: Path, title: str) -> None:
     """Scrub an executed notebook in place and render it to a self-contained HTML page without code."""
     nb = scrub(nbformat.read(executed, as_version=4))
     nbformat.write(nb, executed)
+    nb = _prose_as_output(nb)
     nb.metadata["title"] = title
     body, _ = html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = _strip_scripts(body)

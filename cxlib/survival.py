@@ -393,9 +393,15 @@ def _check_design(X: pd.DataFrame, events: np.ndarray, weights: np.ndarray, base
     X = X.drop(columns=constant)
     if X.shape[1] == 0:
         return X, notes, "no term varies between customers"
-    problem = _singular(X, weights, baseline)
-    if problem:
-        return X, notes, problem
+    # Like R's coxph, an aliased term (a duplicate or linear combination of earlier ones) gets no
+    # estimate while the rest of the model is fitted; the note says which and why.
+    aliased, reasons = _aliased(X, weights, baseline)
+    if aliased:
+        notes.append("the design is singular (collinear terms): " + "; ".join(reasons)
+                     + f" — left out of the model: {', '.join(aliased)}")
+        X = X.drop(columns=aliased)
+        if X.shape[1] == 0:
+            return X, notes, "no term is left once collinear terms are removed"
     for c in X.columns:
         x = X[c].to_numpy()
         if not np.isin(x[use], (0.0, 1.0)).all():
@@ -410,13 +416,15 @@ def _check_design(X: pd.DataFrame, events: np.ndarray, weights: np.ndarray, base
     return X, notes, None
 
 
-def _singular(X: pd.DataFrame, weights: np.ndarray, baseline: np.ndarray) -> str | None:
-    """Name the terms that duplicate or are linear combinations of earlier ones (weighted Gram matrix)."""
+def _aliased(X: pd.DataFrame, weights: np.ndarray, baseline: np.ndarray) -> tuple[list[str], list[str]]:
+    """The terms that duplicate or are linear combinations of earlier ones (weighted Gram matrix),
+    and why each is aliased."""
     Z = np.column_stack([baseline, X.to_numpy()])
     names = [f"baseline{j}" for j in range(baseline.shape[1])] + list(X.columns)
     gram = (Z * weights[:, None]).T @ Z
     kept: list[int] = []
-    found = []
+    found: list[str] = []
+    aliased: list[str] = []
     for j in range(Z.shape[1]):
         if kept:
             g_ss = gram[np.ix_(kept, kept)]
@@ -428,6 +436,7 @@ def _singular(X: pd.DataFrame, weights: np.ndarray, baseline: np.ndarray) -> str
             kept.append(j)
             continue
         base_count = baseline.shape[1]
+        aliased.append(names[j])
         parts = [(names[k], coef) for k, coef in zip(kept, b) if k >= base_count and abs(coef) > 1e-6]
         if len(parts) == 1 and abs(parts[0][1] - 1) < 1e-6:
             found.append(f"{names[j]} duplicates {parts[0][0]}")
@@ -437,10 +446,7 @@ def _singular(X: pd.DataFrame, weights: np.ndarray, baseline: np.ndarray) -> str
             found.append(f"{names[j]} is a linear combination of {', '.join(p[0] for p in parts)}")
         else:
             found.append(f"{names[j]} is constant within each tenure piece")
-    if not found:
-        return None
-    return ("the design is singular (collinear terms): " + "; ".join(found)
-            + " — remove one of these covariates from params (or merge the levels) and rerun")
+    return aliased, found
 
 
 # =================================================================================================

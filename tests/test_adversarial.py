@@ -438,8 +438,7 @@ RENDER_CASES = [
     RenderCase("no-churn-at-all", no_churn, (Expect(r"No customer churned by"),)),
     RenderCase("everyone-churned-and-single-segment", everyone_churned_single_segment, (
         Expect(r"Every customer churned by"),
-        Expect(r"segment\b.{0,80}\b(one|single|constant|only)\b|\b(one|single|constant|only)\b.{0,80}\bsegment", known_issue="cxlib.survival / 02_retention: a covariate with a single level (segment) "
-               "is dropped from the covariates model without any note or warning"))),
+        Expect(r"segment\b.{0,80}\b(one|single|constant|only)\b|\b(one|single|constant|only)\b.{0,80}\bsegment"))),
     RenderCase("covariate-separates-churners", separating_covariate, (Expect(r"vip\[no\].*separation"),)),
     RenderCase("collinear-covariates-and-one-interaction-touchpoint", collinear_covariates_and_rare_touchpoint,
                (Expect(r"tenure_score_x2 is a linear combination|collinear"),), check=_fax_suppressed),

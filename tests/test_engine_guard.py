@@ -17,6 +17,7 @@ The same run's tables are the DuckDB side of the PySpark parity test (tests/test
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -62,17 +63,29 @@ def cx_run(data_dir: Path, workdir: Path, run_id: str, env: dict[str, str] | Non
     return Run(workdir / "reports" / run_id, pd.concat([frame, where], axis=1))
 
 
-@pytest.fixture(scope="session")
-def guard_data(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("guard_data")
+@functools.cache
+def demo_set(basetemp: Path) -> Path:
+    """The demo data of both tests, written once per pytest process (fixtures of two test modules
+    would each run; a cache keyed by the session's base folder is shared)."""
+    d = basetemp / "guard_data"
     write_demo_data(d, n_customers=CUSTOMERS, seed=SEED)
     return d
 
 
+@functools.cache
+def duckdb_pipeline(basetemp: Path) -> Run:
+    """The full pipeline on DuckDB (the default engine) with every result logged, once per process."""
+    return cx_run(demo_set(basetemp), basetemp / "duckdb_run", "duck")
+
+
 @pytest.fixture(scope="session")
-def duckdb_run(tmp_path_factory, guard_data) -> Run:
-    """The full pipeline on DuckDB (default engine) with every result logged."""
-    return cx_run(guard_data, tmp_path_factory.mktemp("duckdb_run"), "duck")
+def guard_data(tmp_path_factory) -> Path:
+    return demo_set(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="session")
+def duckdb_run(tmp_path_factory) -> Run:
+    return duckdb_pipeline(tmp_path_factory.getbasetemp())
 
 
 def data_sizes(data_dir: Path) -> dict[str, int]:

@@ -12,6 +12,7 @@ Needs the optional extra ``spark`` (PySpark and Java 17); the README's test comm
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,13 +21,7 @@ import pytest
 pytest.importorskip("pyspark", reason="PySpark is not installed: the optional extra 'spark' "
                     "(pip install -e \".[spark]\") runs the DuckDB/PySpark parity test")
 
-from test_engine_guard import (  # noqa: E402 - after the skip; fixtures shared with the guard test
-    Run,
-    assert_engine_aggregates,
-    cx_run,
-    duckdb_run,  # noqa: F401
-    guard_data,  # noqa: F401
-)
+from test_engine_guard import Run, assert_engine_aggregates, cx_run, demo_set, duckdb_pipeline  # noqa: E402
 
 RTOL = 1e-6
 ATOL = 1e-9
@@ -36,7 +31,17 @@ QUICK_JVM = {"JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
 
 
 @pytest.fixture(scope="session")
-def spark_run(tmp_path_factory, guard_data) -> Run:  # noqa: F811
+def guard_data(tmp_path_factory) -> Path:
+    return demo_set(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="session")
+def duckdb_run(tmp_path_factory) -> Run:
+    return duckdb_pipeline(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="session")
+def spark_run(tmp_path_factory, guard_data) -> Run:
     return cx_run(guard_data, tmp_path_factory.mktemp("spark_run"), "spark", env=QUICK_JVM,
                   engine={"backend": "pyspark"})
 
@@ -89,5 +94,5 @@ def test_same_rows_read_and_same_warnings(duckdb_run, spark_run):
     assert [s["warnings"] for s in spark["sections"]] == [s["warnings"] for s in duck["sections"]]
 
 
-def test_spark_run_keeps_the_data_in_the_engine(spark_run, guard_data):  # noqa: F811
+def test_spark_run_keeps_the_data_in_the_engine(spark_run, guard_data):
     assert_engine_aggregates(spark_run, guard_data)

@@ -221,14 +221,17 @@ def _synthetic_customers(n: int = 400, seed: int = 1) -> pd.DataFrame:
                          "age": rng.integers(18, 80, n)})
 
 
-def test_singular_design_is_explained_not_raised(tmp_path):
+def test_singular_design_drops_the_aliased_term_and_explains(tmp_path):
     cust = _synthetic_customers()
     cust["enterprise_flag"] = np.where(cust["segment"] == "enterprise", "yes", "no")  # duplicates a level
     wb = _csv_workbook(tmp_path, cust, covariates=["segment", "enterprise_flag", "age"])
     res = S.fit_covariate_model(wb)
-    assert not res.ok and res.summary.empty
-    assert "enterprise_flag[yes] duplicates segment[enterprise]" in res.warning
-    assert res.to_frame().empty
+    # as R's coxph: the aliased term gets no estimate, the rest equals the fit without it
+    assert res.ok and "enterprise_flag[yes]" not in set(res.summary["term"])
+    note = " ".join(res.notes)
+    assert "enterprise_flag[yes] duplicates segment[enterprise]" in note and "left out" in note
+    reference = S.fit_covariate_model(_csv_workbook(tmp_path / "ref", cust, covariates=["segment", "age"]))
+    pd.testing.assert_series_equal(res.summary.set_index("term")["coef"], reference.summary.set_index("term")["coef"])
 
 
 def test_separation_and_no_events_are_reported(tmp_path):
