@@ -356,23 +356,13 @@ def no_churn(f):
     return f, {}
 
 
-def everyone_churned_single_segment(f):
-    """Every customer churned (on their last day of activity), and all of them in one segment."""
-    f["customers"]["churn_date"] = _last_activity(f).values
-    f["customers"]["segment"] = "consumer"
-    return f, {}
-
-
-def separating_covariate(f):
+def everyone_churned_one_segment_collinear_rare_touchpoint(f):
+    """Every customer churned (on their last day of activity), all in one segment, two collinear
+    covariates, and a touchpoint with a single (poor) interaction: independent faults, each with its
+    own warning (or, for the rare touchpoint, suppression)."""
     c = f["customers"]
-    c["vip"] = np.where(c["churn_date"].isna(), "yes", "no")  # churners are exactly the non-VIPs
-    return f, {"covariates": ["segment", "plan", "vip"]}
-
-
-def collinear_covariates_and_rare_touchpoint(f):
-    """Two collinear covariates (the touchpoint model cannot be fitted), and a touchpoint with a
-    single (poor) interaction, which the portfolio must suppress."""
-    c = f["customers"]
+    c["churn_date"] = _last_activity(f).values
+    c["segment"] = "consumer"
     c["tenure_score"] = np.random.default_rng(0).normal(size=len(c)).round(3)
     c["tenure_score_x2"] = 2 * c["tenure_score"] + 1
     first = f["interactions"].iloc[0].copy()
@@ -380,6 +370,15 @@ def collinear_covariates_and_rare_touchpoint(f):
     f["interactions"] = pd.concat([f["interactions"], first.to_frame().T], ignore_index=True).astype(f["interactions"].dtypes)
     return f, {"touchpoints": ["onboarding", "billing", "support", "delivery", "app", "fax"],
                "covariates": ["segment", "tenure_score", "tenure_score_x2"]}
+
+
+def separating_covariate_and_ten_thousand_touchpoints(f):
+    """A covariate that separates churners from the rest perfectly, and 10,000 more touchpoint
+    names (one interaction each) with no declared touchpoints."""
+    c = f["customers"]
+    c["vip"] = np.where(c["churn_date"].isna(), "yes", "no")  # churners are exactly the non-VIPs
+    f, _ = ten_thousand_touchpoints(f)
+    return f, {"covariates": ["segment", "plan", "vip"], "touchpoints": None}
 
 
 def ten_thousand_touchpoints(f):
@@ -436,14 +435,14 @@ def _sections_skip(run: Path) -> None:
 
 RENDER_CASES = [
     RenderCase("no-churn-at-all", no_churn, (Expect(r"No customer churned by"),)),
-    RenderCase("everyone-churned-and-single-segment", everyone_churned_single_segment, (
-        Expect(r"Every customer churned by"),
-        Expect(r"segment\b.{0,80}\b(one|single|constant|only)\b|\b(one|single|constant|only)\b.{0,80}\bsegment"))),
-    RenderCase("covariate-separates-churners", separating_covariate, (Expect(r"vip\[no\].*separation"),)),
-    RenderCase("collinear-covariates-and-one-interaction-touchpoint", collinear_covariates_and_rare_touchpoint,
-               (Expect(r"tenure_score_x2 is a linear combination|collinear"),), check=_fax_suppressed),
-    RenderCase("ten-thousand-touchpoints", ten_thousand_touchpoints, (Expect(r"The data name 10,005 touchpoints"),),
-               check=_inventory_capped),
+    RenderCase("everyone-churned-single-segment-collinear-covariates-one-interaction-touchpoint",
+               everyone_churned_one_segment_collinear_rare_touchpoint, (
+                   Expect(r"Every customer churned by"),
+                   Expect(r"segment\b.{0,80}\b(one|single|constant|only)\b|\b(one|single|constant|only)\b.{0,80}\bsegment"),
+                   Expect(r"tenure_score_x2 is a linear combination|collinear")), check=_fax_suppressed),
+    RenderCase("covariate-separates-churners-and-ten-thousand-touchpoints",
+               separating_covariate_and_ten_thousand_touchpoints, (
+                   Expect(r"vip\[no\].*separation"), Expect(r"The data name 10,005 touchpoints")), check=_inventory_capped),
     RenderCase("missing-optional-tables", customers_only,
                (Expect(r"needs the (interactions|surveys)", where="sections"),), check=_sections_skip),
 ]

@@ -1,17 +1,26 @@
 """The same pipeline on PySpark gives the same results as on DuckDB.
 
 Two complete ``cx run`` of every section on one demo data set (2,000 customers, Parquet), the only
-difference in the params being ``engine: {backend: pyspark}`` (Spark in local mode, see
-:mod:`cxlib.spark`). Every result file must have the same rows; numbers agree to floating-point
-tolerance (sums in another order, the same model fits on the same aggregated cells). The Spark
-run also passes the engine guard of tests/test_engine_guard.py.
+difference in the params being ``engine: {backend: pyspark}``. Every result file must have the same
+rows; numbers agree to floating-point tolerance (sums in another order, the same model fits on the
+same aggregated cells). The Spark run also passes the engine guard of tests/test_engine_guard.py.
 
-Needs the optional extra ``spark`` (PySpark and Java 17); the README's test command installs it.
+Spark runs in local mode inside one Spark Connect server on 127.0.0.1 (``python -m cxlib.spark``),
+which every kernel of the run reaches through ``SPARK_REMOTE``: one JVM for the run instead of one
+per kernel, as the docs advise for several runs on one machine. Needs the optional extra ``spark``
+(PySpark with its Connect client, and Java 17); the README's test command installs it.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +30,12 @@ import pytest
 pytest.importorskip("pyspark", reason="PySpark is not installed: the optional extra 'spark' "
                     "(pip install -e \".[spark]\") runs the DuckDB/PySpark parity test")
 
+from cxlib.spark import REMOTE_ENV, TOKEN_ENV  # noqa: E402
 from test_engine_guard import Run, assert_engine_aggregates, cx_run, demo_set, duckdb_pipeline  # noqa: E402
 
 RTOL = 1e-6
 ATOL = 1e-9
-# Each notebook's kernel starts its own short-lived JVM: the quick client JIT and the serial
-# collector halve its CPU time (a test setting only; production sessions keep the JVM's defaults).
-QUICK_JVM = {"JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
+SERVER_START_SECONDS = 180
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +48,40 @@ def duckdb_run(tmp_path_factory) -> Run:
     return duckdb_pipeline(tmp_path_factory.getbasetemp())
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
-def spark_run(tmp_path_factory, guard_data) -> Run:
-    return cx_run(guard_data, tmp_path_factory.mktemp("spark_run"), "spark", env=QUICK_JVM,
+def spark_connect(tmp_path_factory) -> dict[str, str]:
+    """A local Spark Connect server for the session; yields the client environment."""
+    port, token = _free_port(), secrets.token_hex(16)
+    log = tmp_path_factory.mktemp("spark_server") / "server.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen([sys.executable, "-m", "cxlib.spark", "--port", str(port), "--threads", "2"],
+                                  env={**os.environ, TOKEN_ENV: token}, stdout=out, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    try:
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while "server ready" not in log.read_text(errors="replace"):
+            assert server.poll() is None, f"Spark Connect server exited:\n{log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"Spark Connect server not ready:\n{log.read_text()[-3000:]}"
+            time.sleep(0.5)
+        yield {REMOTE_ENV: f"sc://localhost:{port}", TOKEN_ENV: token}
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # the server and its JVM: their own process group
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+@pytest.fixture(scope="session")
+def spark_run(tmp_path_factory, guard_data, spark_connect) -> Run:
+    return cx_run(guard_data, tmp_path_factory.mktemp("spark_run"), "spark", env=spark_connect,
                   engine={"backend": "pyspark"})
 
 
