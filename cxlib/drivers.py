@@ -83,6 +83,8 @@ def survey_ratings(surveys: ir.Table, drivers: list[str], as_of: dt.date,
     t = t.filter(day <= ibis.literal(as_of))
     if since is not None:
         t = t.filter(day >= ibis.literal(since))
+    # a fixed row order: the seeded bootstrap must not depend on the order an engine returns rows in
+    t = t.order_by("customer_id", "timestamp", outcome, *[d for d in drivers if d in t.columns])
     cols = {outcome: t[outcome].cast("float64")}
     cols.update({d: t[d].cast("float64") for d in drivers if d in t.columns})
     df = t.select(**cols).execute()

@@ -604,7 +604,8 @@ def _reserved(names: Sequence[str]) -> str | None:
 def _customer_frame(wb: Any, covariates: Sequence[Covariate]) -> tuple[pd.DataFrame, int]:
     """One row per customer (complete cases): duration, churned, covariate values; and rows dropped."""
     people = features.customers_as_of(wb.customers, wb.params.as_of, covariates)
-    frame = people.select("duration_days", "churned", *[c.name for c in covariates]).execute()
+    # ordered, so that the seeded sample of the PH check does not depend on the engine's row order
+    frame = people.order_by("customer_id").select("duration_days", "churned", *[c.name for c in covariates]).execute()
     complete = frame.dropna(subset=[c.name for c in covariates])
     return complete.reset_index(drop=True), len(frame) - len(complete)
 
