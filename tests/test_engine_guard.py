@@ -33,9 +33,6 @@ from conftest import demo_params_dict, write_params
 from cxlib.data import RESULT_LOG_ENV
 from cxlib.demo import write_demo_data
 
-# Issue 6 is still open: see tests/test_spark_parity.py. Remove once seen green in a full run.
-pytestmark = pytest.mark.xfail(strict=False, reason="issue 6 open: engine guard not yet verified in a full run")
-
 CUSTOMERS = 2_000
 SEED = 7
 # Small enough that the cross-check's intervals stay far below the interactions, large enough that it runs.

@@ -41,9 +41,7 @@ from test_engine_guard import (  # noqa: E402
     duckdb_pipeline,
 )
 
-# Issue 6 is still open: the parity run was not yet seen green in a full suite on a quiet machine,
-# so a failure is reported (xfail) without failing CI. Remove the xfail once it passes there.
-pytestmark = [pytest.mark.slow, pytest.mark.xfail(strict=False, reason="issue 6 open: parity not yet verified in a full run")]
+pytestmark = pytest.mark.slow
 RTOL = 1e-6
 ATOL = 1e-9
 SERVER_START_SECONDS = 180
