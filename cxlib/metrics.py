@@ -37,8 +37,9 @@ above. Volume is a census count with no sampling error, so it is not tested. The
 change table are adjusted together with Benjamini–Hochberg (false discovery rate ``fdr``); only changes
 that survive are flagged.
 
-Small cells: any cell with ``n < min_cell_size`` is suppressed (``n``, value and interval empty,
-``suppressed`` true), plus complementary suppression (:mod:`cxlib.suppression`) so that no suppressed
+Small cells: any cell with ``n < min_cell_size``, or with fewer than ``min_cell_size`` distinct
+customers behind its ``n`` (three customers with 60 interactions are still three customers), is
+suppressed (``n``, value and interval empty, ``suppressed`` true), plus complementary suppression (:mod:`cxlib.suppression`) so that no suppressed
 cell can be recovered from its roll-up. Suppression is decided per denominator, so metrics that share
 ``n`` (volume and rated_share; csat_mean and csat_top2; the four NPS rows) are suppressed together.
 Change tests use shown cells only.
@@ -71,11 +72,15 @@ from .suppression import suppression_reasons
 DIMENSIONS = ("period", "touchpoint", "channel", "segment")
 UNSPECIFIED_SEGMENT = "unspecified"
 ALL_IN_DATA = "all (in data)"  # a touchpoint, channel or segment literally named "all"
+OTHER_TOUCHPOINTS = "(other touchpoints)"
 TOP2_MIN = 4  # CSAT 4 and 5 are the top two boxes of a 1–5 scale
 PROMOTER_MIN, DETRACTOR_MAX = 9, 6
 INTERACTION_SUMS = ("n", "rated", "csat_sum", "csat_sumsq", "top2", "ces_n", "ces_sum", "ces_sumsq",
                     "resolved_n", "resolved")
 SURVEY_SUMS = ("responses", "promoters", "passives", "detractors")
+# denominator -> distinct customers behind it: a cell of few customers is small however many rows it has
+CUSTOMER_COUNTS = {"n": "customers", "rated": "raters", "ces_n": "ces_customers",
+                   "resolved_n": "resolved_customers", "responses": "respondents"}
 STATUS = ("met", "missed", "can't tell")
 
 Kind = Literal["count", "proportion", "mean", "nps"]
@@ -177,39 +182,112 @@ def _relabel_all(base: ir.Table, dims: Sequence[str]) -> ir.Table:
     return base.mutate(**{d: ibis.ifelse(base[d] == ALL, ALL_IN_DATA, base[d]) for d in dims if d != "period"})
 
 
-def _cube(base: ir.Table, dims: Sequence[str], constant: Sequence[str], sums: Sequence[str]) -> ir.Table:
-    """Union of group-bys over every subset of ``dims`` (a portable GROUPING SETS / CUBE)."""
+def _cube(base: ir.Table, dims: Sequence[str], constant: Sequence[str], sums: Sequence[str],
+          counts: Sequence[str] = ()) -> ir.Table:
+    """Union of group-bys over every subset of ``dims`` (a portable GROUPING SETS / CUBE).
+
+    ``sums`` add up; a distinct count in ``counts`` does not, so a roll-up gets its bounds: the
+    largest count among its base cells (column ``c``) and their sum (``c_hi``)."""
     parts = []
     for k in range(len(dims) + 1):
         for kept in itertools.combinations(dims, k):
             totals = {s: base[s].sum() for s in sums}
+            totals |= {c: base[c].max() for c in counts} | {f"{c}_hi": base[c].sum() for c in counts}
             g = base.group_by(list(kept)).aggregate(**totals) if kept else base.aggregate(**totals)
             rolled = {d: ibis.literal(ALL) for d in (*dims, *constant) if d not in kept}
-            parts.append(g.mutate(**rolled).select(*DIMENSIONS, *sums))
+            parts.append(g.mutate(**rolled).select(*DIMENSIONS, *totals))
     return ibis.union(*parts)
 
 
-def _execute_cube(base: ir.Table, dims: list[str], constant: list[str], sums: Sequence[str]) -> pd.DataFrame:
+def _exact_counts(rows: ir.Table, cube: pd.DataFrame, dims: list[str], row_sums: Mapping[str, Any],
+                  counts: Mapping[str, str], min_cell_size: int | None) -> pd.DataFrame:
+    """Replace the bounds of roll-up cells that could be small by their exact distinct counts.
+
+    A roll-up whose largest base cell already has ``min_cell_size`` customers is not small; one whose
+    bounds agree is exact. The rest (few, in practice) are counted in the engine: one query, a
+    semi-join of the rows on those cells' keys per grouping set."""
+    lo = cube[list(counts)].to_numpy()
+    hi = cube[[f"{c}_hi" for c in counts]].to_numpy()
+    open_ = (lo < hi) & ((lo < min_cell_size) if min_cell_size is not None else True)
+    todo = cube[open_.any(axis=1)]
+    parts = []
+    if todo.empty:
+        return cube.drop(columns=[f"{c}_hi" for c in counts]).astype({c: "int64" for c in counts})
+    for kept, cells in todo.groupby(todo[dims].eq(ALL).apply(tuple, axis=1), sort=False):
+        kept = [d for d, rolled in zip(dims, kept) if not rolled]
+        sub = rows.semi_join(ibis.memtable(cells[kept].drop_duplicates()), kept) if kept else rows
+        exact = {c: sub.customer_id.nunique(where=row_sums[d](sub) > 0) for c, d in counts.items()}
+        g = sub.group_by(kept).aggregate(**exact) if kept else sub.aggregate(**exact)
+        parts.append(g.mutate(**{d: ibis.literal(ALL) for d in dims if d not in kept}).select(*dims, *counts))
+    exact = ibis.union(*parts).execute().set_index(dims)
+    out = cube.drop(columns=[f"{c}_hi" for c in counts]).set_index(dims)
+    out.update(exact)
+    return out.reset_index().astype({c: "int64" for c in counts})
+
+
+def _sums_cube(rows: ir.Table, dims: list[str], constant: list[str], row_sums: Mapping[str, Any],
+               counts: Mapping[str, str], min_cell_size: int | None) -> pd.DataFrame:
+    """The cube of ``row_sums`` (per-row values, summed) plus distinct customers per denominator.
+
+    ``row_sums`` maps a sum's name to a function of the rows table giving each row's value;
+    ``counts`` maps a distinct-count column to the denominator sum a customer must contribute to."""
+    rows = _relabel_all(rows, dims)
+    per_customer = rows.group_by([*dims, "customer_id"]).aggregate(**{s: f(rows).sum() for s, f in row_sums.items()})
+    base = per_customer.group_by(dims).aggregate(
+        **{s: per_customer[s].sum() for s in row_sums},
+        **{c: (per_customer[d] > 0).cast("int64").sum() for c, d in counts.items()},
+    )
     # the base aggregate is small; caching it lets the roll-ups read it instead of the raw rows
-    with _relabel_all(base, dims).cache() as cached:
-        df = _cube(cached, dims, constant, sums).execute()
+    with base.cache() as cached:
+        df = _cube(cached, dims, constant, list(row_sums), list(counts)).execute()
     # a sum over no values is NULL (for example ces_sum where nobody answered CES)
-    df[list(sums)] = df[list(sums)].apply(pd.to_numeric).fillna(0)
-    return df
+    df[list(row_sums)] = df[list(row_sums)].apply(pd.to_numeric).fillna(0)
+    return _exact_counts(rows, df, dims, row_sums, counts, min_cell_size)
 
 
 def _end_of(as_of: dt.date) -> ir.TimestampScalar:
     return ibis.timestamp(dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time()))
 
 
+def _indicator(condition: ir.BooleanValue) -> ir.IntegerValue:
+    return condition.fill_null(False).cast("int64")
+
+
+def _float(col: str) -> Any:
+    return lambda t: t[col].cast("float64")
+
+
+INTERACTION_ROW_SUMS = {
+    "n": lambda t: _indicator(t.customer_id.notnull()),  # a column, so that it can be summed
+    "rated": lambda t: _indicator(t.csat.notnull()),
+    "csat_sum": _float("csat"),
+    "csat_sumsq": lambda t: t.csat.cast("float64") * t.csat.cast("float64"),
+    "top2": lambda t: _indicator(t.csat >= TOP2_MIN),
+    "ces_n": lambda t: _indicator(t.ces.notnull()),
+    "ces_sum": _float("ces"),
+    "ces_sumsq": lambda t: t.ces.cast("float64") * t.ces.cast("float64"),
+    "resolved_n": lambda t: _indicator(t.resolved.notnull()),
+    "resolved": lambda t: _indicator(t.resolved),
+}
+SURVEY_ROW_SUMS = {
+    "responses": lambda t: _indicator(t.customer_id.notnull()),
+    "promoters": lambda t: _indicator(t.nps >= PROMOTER_MIN),
+    "detractors": lambda t: _indicator(t.nps <= DETRACTOR_MAX),
+}
+
+
 def interaction_sums(interactions: ir.Table, customers: ir.Table | None, as_of: dt.date,
-                     period: str = "quarter") -> pd.DataFrame:
+                     period: str = "quarter", min_cell_size: int | None = None) -> pd.DataFrame:
     """Sufficient statistics of the interaction metrics per period x touchpoint x channel x segment.
 
     Runs in the engine; returns one row per non-empty cell including every ``all`` roll-up, with
-    columns ``period, touchpoint, channel, segment`` and :data:`INTERACTION_SUMS`: interactions
+    columns ``period, touchpoint, channel, segment``, :data:`INTERACTION_SUMS` (interactions
     ``n``, ``rated`` (CSAT present), ``csat_sum``, ``csat_sumsq``, ``top2`` (CSAT ≥ 4), ``ces_n``,
-    ``ces_sum``, ``ces_sumsq``, ``resolved_n`` (resolved present) and ``resolved`` (true).
+    ``ces_sum``, ``ces_sumsq``, ``resolved_n`` (resolved present) and ``resolved`` (true)) and the
+    distinct customers behind each denominator (:data:`CUSTOMER_COUNTS`). Distinct counts do not
+    add up over a roll-up; with ``min_cell_size`` they are exact below it and otherwise a lower
+    bound that already reaches it, which is all suppression needs and saves a distinct count per
+    roll-up over the raw rows.
 
     Examples
     --------
@@ -217,26 +295,19 @@ def interaction_sums(interactions: ir.Table, customers: ir.Table | None, as_of: 
     """
     t = interactions.filter(interactions.timestamp < _end_of(as_of))
     t, has_segment = _with_segment(t, customers)
-    csat, ces = t.csat.cast("float64"), t.ces.cast("float64")
-    base = t.group_by(
-        _pk=_period_key(t.timestamp, period), touchpoint=t.touchpoint, channel=t.channel, segment=t.segment
-    ).aggregate(
-        n=t.count(), rated=csat.count(), csat_sum=csat.sum(), csat_sumsq=(csat * csat).sum(),
-        top2=(csat >= TOP2_MIN).cast("int64").sum(),
-        ces_n=ces.count(), ces_sum=ces.sum(), ces_sumsq=(ces * ces).sum(),
-        resolved_n=t.resolved.count(), resolved=t.resolved.cast("int64").sum(),
-    )
-    base = base.mutate(period=_period_text(base._pk, period)).drop("_pk")
+    t = t.mutate(period=_period_text(_period_key(t.timestamp, period), period))
     dims = ["period", "touchpoint", "channel"] + (["segment"] if has_segment else [])
-    return _execute_cube(base, dims, [] if has_segment else ["segment"], INTERACTION_SUMS)
+    counts = {c: d for d, c in CUSTOMER_COUNTS.items() if d in INTERACTION_SUMS}
+    return _sums_cube(t, dims, [] if has_segment else ["segment"], INTERACTION_ROW_SUMS, counts, min_cell_size)
 
 
 def survey_sums(surveys: ir.Table, customers: ir.Table | None, as_of: dt.date,
-                period: str = "quarter") -> pd.DataFrame:
+                period: str = "quarter", min_cell_size: int | None = None) -> pd.DataFrame:
     """Promoter, passive and detractor counts per period x segment (with ``all`` roll-ups).
 
-    Touchpoint and channel are ``all``. Columns: ``period, touchpoint, channel, segment`` and
-    :data:`SURVEY_SUMS`.
+    Touchpoint and channel are ``all``. Columns: ``period, touchpoint, channel, segment``,
+    :data:`SURVEY_SUMS` and ``respondents`` (distinct customers; exact below ``min_cell_size``, as in
+    :func:`interaction_sums`).
 
     Examples
     --------
@@ -244,16 +315,12 @@ def survey_sums(surveys: ir.Table, customers: ir.Table | None, as_of: dt.date,
     """
     t = surveys.filter(surveys.timestamp < _end_of(as_of), surveys.nps.notnull())
     t, has_segment = _with_segment(t, customers)
-    base = t.group_by(_pk=_period_key(t.timestamp, period), segment=t.segment).aggregate(
-        responses=t.count(),
-        promoters=(t.nps >= PROMOTER_MIN).cast("int64").sum(),
-        detractors=(t.nps <= DETRACTOR_MAX).cast("int64").sum(),
-    )
-    base = base.mutate(period=_period_text(base._pk, period), passives=base.responses - base.promoters - base.detractors)
-    base = base.drop("_pk")
+    t = t.mutate(period=_period_text(_period_key(t.timestamp, period), period))
     dims = ["period"] + (["segment"] if has_segment else [])
     constant = ["touchpoint", "channel"] + ([] if has_segment else ["segment"])
-    return _execute_cube(base, dims, constant, SURVEY_SUMS)
+    df = _sums_cube(t, dims, constant, SURVEY_ROW_SUMS, {"respondents": "responses"}, min_cell_size)
+    df.insert(df.columns.get_loc("detractors"), "passives", df["responses"] - df["promoters"] - df["detractors"])
+    return df
 
 
 # ---- intervals --------------------------------------------------------------------------------
@@ -460,9 +527,11 @@ def estimates(interaction_cube: pd.DataFrame | None, survey_cube: pd.DataFrame |
 
 
 def _suppression(cube: pd.DataFrame, n: str, min_cell_size: int) -> pd.DataFrame:
-    cells = cube.loc[cube[n] > 0, list(DIMENSIONS) + [n]]
+    units = CUSTOMER_COUNTS[n]
+    cells = cube.loc[cube[n] > 0, [*DIMENSIONS, n, units]]
     dims = [d for d in DIMENSIONS if cells[d].nunique() > 1]
-    return cells[list(DIMENSIONS)].assign(_n=n, suppression=suppression_reasons(cells, dims, n, min_cell_size))
+    reasons = suppression_reasons(cells, dims, n, min_cell_size, units=units)
+    return cells[list(DIMENSIONS)].assign(_n=n, suppression=reasons)
 
 
 def suppress(est: pd.DataFrame, interaction_cube: pd.DataFrame | None, survey_cube: pd.DataFrame | None,
@@ -860,7 +929,8 @@ class Portfolio:
 def touchpoint_portfolio(interactions: ir.Table | None, customers: ir.Table | None, surveys: ir.Table | None = None, *,
                          as_of: dt.date, period: str = "quarter", min_cell_size: int = 10,
                          targets: Mapping[str, Mapping[str, float]] | None = None,
-                         level: float = 0.95, fdr: float = 0.05) -> Portfolio:
+                         level: float = 0.95, fdr: float = 0.05,
+                         touchpoints: Sequence[str] | None = None) -> Portfolio:
     """Measure every touchpoint: metrics with intervals, change since last period, targets, suppression.
 
     Parameters
@@ -872,13 +942,18 @@ def touchpoint_portfolio(interactions: ir.Table | None, customers: ir.Table | No
         Rows up to the end of this day count; the last period is the one containing it.
     period : {"quarter", "month"}
     min_cell_size : int
-        Cells with fewer observations (the metric's ``n``) are suppressed, with complementary cells.
+        Cells with fewer observations (the metric's ``n``) or fewer distinct customers behind them
+        are suppressed, with complementary cells.
     targets : mapping, optional
         ``params.targets``: ``{metric: {touchpoint or "all": target}}``.
     level : float
         Confidence level of every interval.
     fdr : float
         Benjamini–Hochberg false discovery rate for flagging changes.
+    touchpoints : sequence of str, optional
+        The touchpoints measured on their own (``Workbook.touchpoints()``); interactions at any other
+        are pooled as one touchpoint, :data:`OTHER_TOUCHPOINTS`, so the ``all`` roll-ups still count
+        every interaction while a long tail of rare names cannot blow up the table. Default: all.
 
     Returns
     -------
@@ -890,8 +965,11 @@ def touchpoint_portfolio(interactions: ir.Table | None, customers: ir.Table | No
     ...                          targets={"nps": {"all": 20}})                # doctest: +SKIP
     >>> p.targets[["metric", "touchpoint", "status"]]                         # doctest: +SKIP
     """
-    icube = interaction_sums(interactions, customers, as_of, period) if interactions is not None else None
-    scube = survey_sums(surveys, customers, as_of, period) if surveys is not None else None
+    if interactions is not None and touchpoints is not None:
+        kept = interactions.touchpoint.isin(list(touchpoints))
+        interactions = interactions.mutate(touchpoint=ibis.ifelse(kept, interactions.touchpoint, OTHER_TOUCHPOINTS))
+    icube = interaction_sums(interactions, customers, as_of, period, min_cell_size) if interactions is not None else None
+    scube = survey_sums(surveys, customers, as_of, period, min_cell_size) if surveys is not None else None
     est = suppress(estimates(icube, scube, level), icube, scube, min_cell_size)
     metrics = publishable(est)
     changes = period_changes(est, period, level, fdr)

@@ -9,7 +9,8 @@ siblings.
 
 The rule applied here:
 
-1. **Primary** — every cell with ``n < min_cell_size`` is suppressed.
+1. **Primary** — every cell with ``n < min_cell_size`` is suppressed, and every cell with fewer than
+   ``min_cell_size`` units (distinct customers) behind its ``n``, when their count is given.
 2. **Complementary** — in every relation, count the hidden cells among the parent and its
    children. While some relation hides exactly one, hide one more cell of it: the visible child
    with the smallest ``n`` (ties broken by the dimension values, so the result is deterministic),
@@ -71,7 +72,8 @@ class _Relations:
         return np.concatenate([children, self.parent_row[lone]])
 
 
-def suppression_reasons(cells: pd.DataFrame, dims: Sequence[str], n: str, min_cell_size: int) -> pd.Series:
+def suppression_reasons(cells: pd.DataFrame, dims: Sequence[str], n: str, min_cell_size: int,
+                        units: str | None = None) -> pd.Series:
     """Why each cell of a cube is suppressed: ``"primary"``, ``"complementary"`` or ``""`` (shown).
 
     Parameters
@@ -85,6 +87,9 @@ def suppression_reasons(cells: pd.DataFrame, dims: Sequence[str], n: str, min_ce
         Column holding the cell size; it must be additive (parent = sum of children).
     min_cell_size : int
         Cells with ``n`` below this are suppressed.
+    units : str, optional
+        Column holding the number of distinct units (customers) behind ``n``; cells with fewer
+        than ``min_cell_size`` of them are suppressed too. It need not be additive.
 
     Returns
     -------
@@ -104,6 +109,8 @@ def suppression_reasons(cells: pd.DataFrame, dims: Sequence[str], n: str, min_ce
     index = cells.index
     cells = cells.reset_index(drop=True)
     primary = (cells[n] < min_cell_size).to_numpy()
+    if units is not None:
+        primary |= (cells[units] < min_cell_size).to_numpy()
     hidden = primary.copy()
     # smallest n first, ties broken by the dimension values so the choice is deterministic
     order = cells.sort_values([n, *dims], kind="mergesort").index.to_numpy()

@@ -235,11 +235,18 @@ def _rolled(df: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
     return pd.concat(copies, ignore_index=True)
 
 
-def _long(agg: pd.DataFrame, metric: str, n: pd.Series, value: pd.Series, interval) -> pd.DataFrame:
+def _long(agg: pd.DataFrame, metric: str, n: pd.Series, value: pd.Series, interval, customers: pd.Series) -> pd.DataFrame:
     keep = n > 0
     lo, hi = interval(keep)
     return agg.loc[keep, []].reset_index().assign(metric=metric, n=n[keep].to_numpy(), value=value[keep].to_numpy(),
-                                                  ci_lower=np.asarray(lo), ci_upper=np.asarray(hi))
+                                                  ci_lower=np.asarray(lo), ci_upper=np.asarray(hi),
+                                                  customers=customers[keep].to_numpy())
+
+
+def _customers_with(df: pd.DataFrame, column: str | None = None) -> pd.Series:
+    """Distinct customers per cell (among rows where ``column`` is present)."""
+    rows = df if column is None else df[df[column].notna()]
+    return rows.groupby(DIMS)["customer_id"].nunique()
 
 
 def _wilson_for(x: pd.Series, n: pd.Series):
@@ -270,13 +277,15 @@ def _expected(raw: dict[str, pd.DataFrame]) -> pd.DataFrame:
         top2=("top2", "sum"), ces_n=("ces", "count"), ces_mean=("ces", "mean"), ces_sd=("ces", "std"),
         res_n=("resolved", "count"), res_mean=("resolved", "mean"), res_x=("resolved", "sum"))
     none = lambda keep: (np.full(keep.sum(), np.nan), np.full(keep.sum(), np.nan))  # noqa: E731
+    rolled = _rolled(i, DIMS)
+    who = {c: _customers_with(rolled, c).reindex(a.index, fill_value=0) for c in (None, "csat", "ces", "resolved")}
     parts = [
-        _long(a, "volume", a["volume"], a["volume"].astype(float), none),
-        _long(a, "rated_share", a["volume"], a["rated"] / a["volume"], _wilson_for(a["rated"], a["volume"])),
-        _long(a, "csat_mean", a["rated"], a["csat_mean"], _t_for(a["csat_mean"], a["csat_sd"], a["rated"])),
-        _long(a, "csat_top2", a["rated"], a["top2"] / a["rated"], _wilson_for(a["top2"], a["rated"])),
-        _long(a, "ces_mean", a["ces_n"], a["ces_mean"], _t_for(a["ces_mean"], a["ces_sd"], a["ces_n"])),
-        _long(a, "resolution_rate", a["res_n"], a["res_mean"], _wilson_for(a["res_x"], a["res_n"])),
+        _long(a, "volume", a["volume"], a["volume"].astype(float), none, who[None]),
+        _long(a, "rated_share", a["volume"], a["rated"] / a["volume"], _wilson_for(a["rated"], a["volume"]), who[None]),
+        _long(a, "csat_mean", a["rated"], a["csat_mean"], _t_for(a["csat_mean"], a["csat_sd"], a["rated"]), who["csat"]),
+        _long(a, "csat_top2", a["rated"], a["top2"] / a["rated"], _wilson_for(a["top2"], a["rated"]), who["csat"]),
+        _long(a, "ces_mean", a["ces_n"], a["ces_mean"], _t_for(a["ces_mean"], a["ces_sd"], a["ces_n"]), who["ces"]),
+        _long(a, "resolution_rate", a["res_n"], a["res_mean"], _wilson_for(a["res_x"], a["res_n"]), who["resolved"]),
     ]
     s = raw["surveys"]
     s = s[s["timestamp"] < end].assign(
@@ -289,12 +298,14 @@ def _expected(raw: dict[str, pd.DataFrame]) -> pd.DataFrame:
     )
     b = _rolled(s, ["period", "segment"]).assign(touchpoint=ALL, channel=ALL).groupby(DIMS).agg(
         n=("score", "size"), mean=("score", "mean"), var=("score", lambda x: x.var(ddof=0)),
-        promoters=("promoter", "sum"), passives=("passive", "sum"), detractors=("detractor", "sum"))
+        promoters=("promoter", "sum"), passives=("passive", "sum"), detractors=("detractor", "sum"),
+        respondents=("customer_id", "nunique"))
     half = Z * 100 * np.sqrt(b["var"] / b["n"])
     nps = 100 * b["mean"]
-    parts.append(_long(b, "nps", b["n"], nps, lambda keep: ((nps - half).clip(-100)[keep], (nps + half).clip(upper=100)[keep])))
+    parts.append(_long(b, "nps", b["n"], nps, lambda keep: ((nps - half).clip(-100)[keep], (nps + half).clip(upper=100)[keep]),
+                       b["respondents"]))
     for metric, col in (("nps_promoters", "promoters"), ("nps_passives", "passives"), ("nps_detractors", "detractors")):
-        parts.append(_long(b, metric, b["n"], b[col] / b["n"], _wilson_for(b[col], b["n"])))
+        parts.append(_long(b, metric, b["n"], b[col] / b["n"], _wilson_for(b[col], b["n"]), b["respondents"]))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -312,9 +323,43 @@ def test_every_metric_value_equals_pandas_on_raw_rows(portfolio, raw):
         np.testing.assert_allclose(shown[c].astype(float), shown[f"{c}_pandas"], rtol=1e-9, atol=1e-12, err_msg=c)
     hidden = both[both["suppressed"]]
     assert hidden[["n", "value", "ci_lower", "ci_upper"]].isna().all().all()
-    # every small cell is hidden; the hidden cells that are not small are the complementary ones
-    assert both.loc[both["n_pandas"] < 10, "suppressed"].all()
-    assert (hidden["n_pandas"] >= 10).sum() == portfolio.suppressed_complementary > 0
+    # every small cell (few rows or few customers) is hidden; the other hidden cells are the complementary ones
+    small = (both["n_pandas"] < 10) | (both["customers"] < 10)
+    assert both.loc[small, "suppressed"].all()
+    assert (both["customers"] < 10).sum() > (both["n_pandas"] < 10).sum()  # the customer rule bites here
+    assert (hidden.index.isin(both.index[~small])).sum() == portfolio.suppressed_complementary > 0
+
+
+def test_distinct_customers_exact_below_the_cell_size_and_bounded_above(tables, raw):
+    end = pd.Timestamp(AS_OF) + pd.Timedelta(days=1)
+    segment = raw["customers"].set_index("customer_id")["segment"]
+    i = raw["interactions"]
+    i = i[i["timestamp"] < end].assign(segment=lambda d: d["customer_id"].map(segment).fillna("unspecified"),
+                                       period=lambda d: d["timestamp"].dt.to_period("Q").astype(str))
+    rolled = _rolled(i, DIMS)
+    truth = pd.DataFrame({"customers": _customers_with(rolled), "raters": _customers_with(rolled, "csat"),
+                          "resolved_customers": _customers_with(rolled, "resolved")}).fillna(0)
+    exact = M.interaction_sums(tables["interactions"], tables["customers"], AS_OF).set_index(DIMS)
+    cols = list(truth.columns)
+    pd.testing.assert_frame_equal(exact.loc[truth.index, cols], truth.astype("int64"), check_names=False)
+    for k in (10, 60):
+        bounded = M.interaction_sums(tables["interactions"], tables["customers"], AS_OF, min_cell_size=k)
+        bounded = bounded.set_index(DIMS).loc[truth.index, cols]
+        small = truth < k
+        assert ((bounded == truth) | ~small).all().all()  # exact where it decides suppression
+        assert ((bounded >= k) & (bounded <= truth) | small).all().all()  # elsewhere a lower bound that reaches k
+        assert (bounded != truth).any().any()  # bounds saved some distinct counts
+
+
+def test_touchpoints_outside_the_analysed_set_are_pooled(tables, portfolio):
+    pooled = M.touchpoint_portfolio(tables["interactions"], tables["customers"], as_of=AS_OF, min_cell_size=10,
+                                    touchpoints=["billing", "not in the data"]).metrics
+    assert set(pooled["touchpoint"]) == {"billing", M.OTHER_TOUCHPOINTS, ALL}
+    # billing and the roll-ups (which still count every interaction) are measured as before
+    both = pooled.merge(portfolio.metrics, on=[*DIMS, "metric"], suffixes=("", "_every"))
+    shown = both[~both["suppressed"].astype(bool) & ~both["suppressed_every"].astype(bool)]
+    assert len(shown) > 100 and (shown["touchpoint"] == ALL).any()
+    np.testing.assert_allclose(shown["value"].astype(float), shown["value_every"].astype(float), rtol=1e-12)
 
 
 def test_published_table_hides_no_recoverable_cell(portfolio):

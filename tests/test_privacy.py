@@ -185,9 +185,7 @@ def test_small_segment_shows_no_number_on_any_page(hostile_run):
 
 
 @pytest.mark.parametrize("name,label,value", [
-    pytest.param("metrics", "segment", "value", marks=pytest.mark.xfail(strict=True, reason=(
-        "cxlib.metrics suppresses a cell by its number of interactions (or responses), not of customers: "
-        "the 3-customer segment shows volume/CSAT/CES values with n = 11..68 interactions"))),
+    ("metrics", "segment", "value"),
     ("retention", "group", "survival"),
     ("hazard_ratios", "term", "hazard_ratio"),
 ])
