@@ -7,6 +7,8 @@ STAMP  := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 PARAMS ?= params/demo.yaml
 PYTEST_ARGS ?=
+# two workers (CI has two cores); tests sharing a session run are grouped on one worker
+PYTEST_WORKERS ?= -n 2 --dist loadgroup
 
 .PHONY: report test lab venv clean-venv strip browser
 
@@ -14,7 +16,7 @@ report: $(STAMP)                ## the quarterly report on the demo data -> repo
 	$(BIN)/cx run $(PARAMS)
 
 test: $(TEST_STAMP) browser     ## the whole test suite (installs the test, spark and examples extras)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 browser:                        ## Debian's chromium for the browser test (installed once, when root with apt)
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \

@@ -7,8 +7,8 @@ For each size it
    the other benchmarks, written under a temporary name and renamed into place);
 2. runs ``cx run`` on it in a subprocess, with the demo params (bootstrap and every other key at its
    default) and ``engine: {backend: duckdb, memory_limit: ...}``;
-3. reads the wall time of every stage from the run's ``manifest.json`` (``validate``, each notebook,
-   the HTML rendering) and samples the resident memory of the whole process tree (``cx`` itself,
+3. reads the wall time of every stage from the run's ``manifest.json`` (``validate``, ``clean
+   tables`` (writing the validated tables once), each notebook, the HTML rendering) and samples the resident memory of the whole process tree (``cx`` itself,
    each notebook's kernel, any helper process) every 0.2 s with psutil: the peak is the largest sum
    over the tree, attributed to the stage that was running;
 
@@ -158,6 +158,8 @@ def _stage_of(line: str) -> str | None:
     ('notebook:01_touchpoint_portfolio', 'render')
     """
     line = line.strip()
+    if line.startswith("validated:"):
+        return "clean tables"  # cx writes the clean tables next
     if m := _STARTED.match(line):
         return f"notebook:{m['notebook']}"
     if (m := _FINISHED.match(line)) and m["i"] == m["n"]:
@@ -217,7 +219,8 @@ def _secs(x: float | None) -> str:
 
 def markdown(rows: list[dict], info: dict, memory_limit: str, threads: int | None, verdicts: list[str]) -> str:
     stage_names = list(dict.fromkeys(s for r in rows for s in r["stages"]))
-    order = ["validate", *sorted(s for s in stage_names if s.startswith("notebook:")), "render"]
+    order = ["validate", "clean tables", *sorted(s for s in stage_names if s.startswith("notebook:")), "render"]
+    order = [s for s in order if s in stage_names]
     order += [s for s in stage_names if s not in order]
     sizes = [r["customers"] for r in rows]
     by = {r["customers"]: r for r in rows}

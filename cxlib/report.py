@@ -37,7 +37,7 @@ from . import __version__
 from .data import fingerprint
 from .errors import DataError, RunError, RunExistsError
 from .params import PROJECT_ROOT, RunParams
-from .workbook import VALIDATION_FILE, WARNINGS_FILE
+from .workbook import VALIDATION_FILE, WARNINGS_FILE, write_clean_tables
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 KERNEL_NAME = "cx-workbook"
@@ -442,23 +442,31 @@ def _run(params: RunParams, output_dir: Path, final: Path, force: bool, notebook
     with record.stage("validate"):
         tables = load_tables(params)
         report = Validator(tables).report()
-        # Each kernel opens the engine itself: a DuckDB database file admits one process at a time.
-        tables.con.disconnect()
         _progress(f"validated: {', '.join(f'{t} {n:,} rows' for t, n in report.rows_read.items())}"
                   + (f"; {report.n_violations:,} violating row(s) excluded" if report.n_violations else ""))
+    try:
         if not report.ok:
             raise DataError(report.message())
-    validation = report.to_dict()
-    if on_validated:
-        on_validated(validation)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    for leftover in remove_stale_staging(output_dir):
-        _progress(f"cleaned up {leftover.name}, left by an earlier run that was killed")
-    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{params.run_id}-{os.getpid()}-", dir=output_dir))
+        validation = report.to_dict()
+        if on_validated:
+            on_validated(validation)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        for leftover in remove_stale_staging(output_dir):
+            _progress(f"cleaned up {leftover.name}, left by an earlier run that was killed")
+        staging = Path(tempfile.mkdtemp(prefix=f".tmp-{params.run_id}-{os.getpid()}-", dir=output_dir))
+    except BaseException:
+        tables.con.disconnect()
+        raise
     umask = os.umask(0)
     os.umask(umask)
     staging.chmod(0o777 & ~umask)  # mkdtemp's 0700 would hide the published run from a web server
     try:
+        try:
+            with record.stage("clean tables"):
+                write_clean_tables(tables, params, staging)
+        finally:
+            # Each kernel opens the engine itself: a DuckDB database file admits one process at a time.
+            tables.con.disconnect()
         (staging / VALIDATION_FILE).write_text(json.dumps(validation, indent=2, default=str), encoding="utf-8")
         params_file = staging / "params.yaml"
         params_file.write_text(yaml.safe_dump(notebook_params(params), sort_keys=False), encoding="utf-8")

@@ -34,6 +34,7 @@ from .validate import ValidationReport, Validator
 
 VALIDATION_FILE = "validation.json"
 WARNINGS_FILE = "work/warnings.jsonl"  # under work/: read into the manifest, not published
+CLEAN_DIR = "work/clean"  # the validated analysis tables, written once per DuckDB run
 # Without declared touchpoints, the busiest this many are analysed (one model term each).
 MAX_TOUCHPOINTS = 25
 
@@ -166,6 +167,31 @@ def unused_columns(files_columns: dict[str, list[str]], params: RunParams) -> di
             for name, cols in files_columns.items()}
 
 
+def analysis_views(validator: Validator, params: RunParams) -> dict[str, ir.Table]:
+    """The clean tables (violating rows dropped) narrowed to the columns an analysis reads."""
+    return {name: t.select(*analysis_columns(name, list(t.columns), params))
+            for name, t in validator.clean_tables().items()}
+
+
+def write_clean_tables(tables: Tables, params: RunParams, run_dir: Path) -> dict[str, int]:
+    """Write the analysis tables once, as Parquet under ``run_dir/work/clean``; bytes per table.
+
+    On DuckDB every section then scans these files instead of re-applying the validation (its
+    joins and windows) in each of its queries. Other engines keep their own cache: a cluster
+    cannot read the run's local folder.
+    """
+    if tables.con.name != "duckdb":
+        return {}
+    target = run_dir / CLEAN_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    sizes = {}
+    for name, t in analysis_views(Validator(tables), params).items():
+        path = target / f"{name}.parquet"
+        tables.con.to_parquet(t, path, compression="zstd")
+        sizes[name] = path.stat().st_size
+    return sizes
+
+
 def _materialize(con: Any, tables: dict[str, ir.Table], files: dict[str, list[Path]]) -> dict[str, ir.Table]:
     """CSV inputs are parsed once into engine tables; Parquet stays a lazy scan on DuckDB.
 
@@ -216,7 +242,11 @@ def open_workbook(params_file: str | Path | None = None, run_dir: str | Path | N
             raise DataError(report.message())
     cleaned = validator.clean_tables()
     views = {name: t.select(*analysis_columns(name, list(t.columns), params)) for name, t in cleaned.items()}
-    clean = _materialize(tables.con, views, tables.files)
+    snapshot = {name: run_path / CLEAN_DIR / f"{name}.parquet" for name in views} if run_path else {}
+    if snapshot and all(path.exists() for path in snapshot.values()):
+        clean = {name: tables.con.read_parquet(path, table_name=f"clean_{name}") for name, path in snapshot.items()}
+    else:
+        clean = _materialize(tables.con, views, tables.files)
     from .plots import set_theme
 
     set_theme()

@@ -33,11 +33,14 @@ from conftest import demo_params_dict, write_params
 from cxlib.data import RESULT_LOG_ENV
 from cxlib.demo import write_demo_data
 
+pytestmark = pytest.mark.xdist_group("pipeline")  # with pytest-xdist: one worker runs the pipeline once
 CUSTOMERS = 2_000
 SEED = 7
 # Small enough that the cross-check's intervals stay far below the interactions, large enough that it runs.
 TV_COX_MAX_ROWS = 25_000
 PARAMS = {"bootstrap": 50, "cox_time_varying_max_rows": TV_COX_MAX_ROWS}
+# allowed pulls that only some data sets need (a roll-up whose distinct customers the bounds leave open)
+RUNS_ON_SOME_DATA = {("cxlib/metrics.py", "_exact_counts")}
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,8 @@ def allowed_bounds(data_dir: Path) -> dict[tuple[str, str], int]:
         patterns *= params.get("covariate_bins", 4) if numeric else cust[c].nunique()
     cells = len(params.get("tenure_pieces_days", [0, 30, 90, 180, 365, 730])) * patterns * 2 ** len(params["touchpoints"])
     return {
-        ("cxlib/metrics.py", "_execute_cube"): cube,
+        ("cxlib/metrics.py", "_sums_cube"): cube,
+        ("cxlib/metrics.py", "_exact_counts"): cube,  # exact distinct customers of some roll-up cells
         ("cxlib/features.py", "touchpoint_cells"): cells,
         ("cxlib/drivers.py", "survey_ratings"): len(surveys),
         ("cxlib/survival.py", "fit_time_varying_cox"): TV_COX_MAX_ROWS + 1,
@@ -147,7 +151,7 @@ def test_the_log_saw_the_whole_pipeline(duckdb_run, guard_data):
             "cxlib/survival.py", "cxlib/drivers.py"} <= files, sorted(files)
     # each allowed exception names a call that exists (a renamed function must be renamed here too)
     ran = set(zip(log["file"], log["function"]))
-    assert set(allowed_bounds(guard_data)) <= ran
+    assert set(allowed_bounds(guard_data)) - RUNS_ON_SOME_DATA <= ran
     manifest = json.loads((duckdb_run.folder / "manifest.json").read_text())
     assert [s["notebook"] for s in manifest["sections"]] == sorted(p.name for p in (Path(__file__).parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 

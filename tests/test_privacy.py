@@ -20,6 +20,9 @@ import pytest
 
 from cxlib.cli import main
 
+# with pytest-xdist, the modules using the session's published_run share one worker (one run)
+pytestmark = pytest.mark.xdist_group("published_run")
+
 XSS_TOUCHPOINT = "<img src=x onerror=alert(1)>"
 XSS_CHANNEL = "<img src=x onerror=alert(2)>"
 XSS_SEGMENT = "<img src=x onerror=alert(3)>"

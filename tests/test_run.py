@@ -18,6 +18,9 @@ from cxlib.params import load_params
 from cxlib.report import run_report, section_notebooks
 from cxlib.results import RESULT_COLUMNS
 
+# with pytest-xdist, the modules using the session's published_run share one worker (one run)
+pytestmark = pytest.mark.xdist_group("published_run")
+
 _EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|import\(\s*["']https?:""", re.I)
 
 
@@ -39,6 +42,7 @@ def test_every_artifact_is_published(published_run: Path):
         assert files and all(len(f["sha256"]) == 64 for f in files)
         assert manifest["inputs"][table]["rows_read"] > 0
     assert {s["notebook"] for s in manifest["sections"]} == {p.name for p in section_notebooks()}
+    assert [s["stage"] for s in manifest["stages"]][:2] == ["validate", "clean tables"]
     index = (published_run / "index.html").read_text()
     for s in manifest["sections"]:
         assert (published_run / s["html"]).exists()
@@ -135,3 +139,23 @@ def test_failing_notebook_keeps_earlier_run(tmp_path: Path, small_params_file: P
     assert "01_bad.ipynb" in msg and "cell" in msg and "ValueError: boom in the model" in msg
     assert _tree_digest(out / "small") == before
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_sections_read_the_clean_tables_written_once(small_params_file: Path, tmp_path: Path):
+    from cxlib.data import load_tables
+    from cxlib.workbook import CLEAN_DIR, open_workbook, write_clean_tables
+
+    params = load_params(small_params_file)
+    tables = load_tables(params)
+    sizes = write_clean_tables(tables, params, tmp_path)
+    tables.con.disconnect()
+    assert set(sizes) == {"customers", "interactions", "surveys"} and all(sizes.values())
+    lazy = open_workbook(small_params_file)
+    (tmp_path / "validation.json").write_text(json.dumps(lazy.validation.to_dict()))
+    snap = open_workbook(small_params_file, run_dir=tmp_path)
+    for name in sizes:
+        view = snap.con.raw_sql(f"SELECT sql FROM duckdb_views() WHERE view_name = 'clean_{name}'").fetchall()[0]
+        assert str(tmp_path / CLEAN_DIR / f"{name}.parquet") in view[0]
+        a, b = (getattr(wb, name).execute() for wb in (lazy, snap))
+        a, b = (df.sort_values(list(df.columns), ignore_index=True) for df in (a, b))
+        pd.testing.assert_frame_equal(a, b)

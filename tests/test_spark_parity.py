@@ -37,24 +37,15 @@ from test_engine_guard import (  # noqa: E402
     assert_engine_aggregates,
     cx_run,
     data_sizes,
-    demo_set,
-    duckdb_pipeline,
+    duckdb_run,  # noqa: F401 (a fixture: the DuckDB side of the comparison)
+    guard_data,  # noqa: F401 (a fixture)
 )
 
-pytestmark = pytest.mark.slow
+# with pytest-xdist, on the same worker as tests/test_engine_guard.py: they share its DuckDB run
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pipeline")]
 RTOL = 1e-6
 ATOL = 1e-9
 SERVER_START_SECONDS = 180
-
-
-@pytest.fixture(scope="session")
-def guard_data(tmp_path_factory) -> Path:
-    return demo_set(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="session")
-def duckdb_run(tmp_path_factory) -> Run:
-    return duckdb_pipeline(tmp_path_factory.getbasetemp())
 
 
 def _free_port() -> int:
