@@ -426,6 +426,11 @@ def _inventory_capped(run: Path) -> None:
     assert page.count("tp_0") <= 60  # the inventory table shows 50 rows, not 10,000
     for html in run.glob("*.html"):
         assert html.stat().st_size < 5_000_000, f"{html.name} is {html.stat().st_size:,} bytes"
+    from cxlib.workbook import MAX_TOUCHPOINTS
+
+    # the portfolio measures the busiest touchpoints and pools the long tail
+    touchpoints = set(pd.read_csv(run / "results" / "metrics.csv", usecols=["touchpoint"])["touchpoint"])
+    assert "(other touchpoints)" in touchpoints and len(touchpoints) <= MAX_TOUCHPOINTS + 2
 
 
 def _sections_skip(run: Path) -> None:
