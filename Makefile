@@ -7,8 +7,9 @@ STAMP  := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 PARAMS ?= params/demo.yaml
 PYTEST_ARGS ?=
-# two workers (CI has two cores); tests sharing a session run are grouped on one worker
-PYTEST_WORKERS ?= -n 2 --dist loadgroup
+# two workers (CI has two cores), each test file on one worker: a file's session-wide runs (the
+# Spark server and run of the parity test) are set up once
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 
 .PHONY: report test lab venv clean-venv strip browser
 

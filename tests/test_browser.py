@@ -24,8 +24,6 @@ from typing import Any
 
 import pytest
 
-# with pytest-xdist, the modules using the session's published_run share one worker (one run)
-pytestmark = pytest.mark.xdist_group("published_run")
 
 PROJECT = Path(__file__).resolve().parents[1]
 ARTIFACTS = PROJECT / "test-artifacts" / "browser"

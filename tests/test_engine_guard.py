@@ -33,7 +33,6 @@ from conftest import demo_params_dict, write_params
 from cxlib.data import RESULT_LOG_ENV
 from cxlib.demo import write_demo_data
 
-pytestmark = pytest.mark.xdist_group("pipeline")  # with pytest-xdist: one worker runs the pipeline once
 CUSTOMERS = 2_000
 SEED = 7
 # Small enough that the cross-check's intervals stay far below the interactions, large enough that it runs.

@@ -20,8 +20,6 @@ import pytest
 
 from cxlib.cli import main
 
-# with pytest-xdist, the modules using the session's published_run share one worker (one run)
-pytestmark = pytest.mark.xdist_group("published_run")
 
 XSS_TOUCHPOINT = "<img src=x onerror=alert(1)>"
 XSS_CHANNEL = "<img src=x onerror=alert(2)>"

@@ -18,8 +18,6 @@ from cxlib.params import load_params
 from cxlib.report import run_report, section_notebooks
 from cxlib.results import RESULT_COLUMNS
 
-# with pytest-xdist, the modules using the session's published_run share one worker (one run)
-pytestmark = pytest.mark.xdist_group("published_run")
 
 _EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|import\(\s*["']https?:""", re.I)
 

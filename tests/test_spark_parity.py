@@ -41,8 +41,7 @@ from test_engine_guard import (  # noqa: E402
     guard_data,  # noqa: F401 (a fixture)
 )
 
-# with pytest-xdist, on the same worker as tests/test_engine_guard.py: they share its DuckDB run
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pipeline")]
+pytestmark = pytest.mark.slow
 RTOL = 1e-6
 ATOL = 1e-9
 SERVER_START_SECONDS = 180

@@ -14,8 +14,6 @@ import pytest
 from cxlib.results import read_result, write_result
 from cxlib.summary import executive_summary
 
-# with pytest-xdist, the modules using the session's published_run share one worker (one run)
-pytestmark = pytest.mark.xdist_group("published_run")
 
 _NUMBER = re.compile(r"[-+−]?\d[\d,]*(?:\.\d+)?%?")
 
