@@ -167,6 +167,32 @@ def impact_table(exposures: pd.DataFrame, churners: int, mean_monthly_revenue: f
     return out
 
 
+def evidence_notes(summary: pd.DataFrame) -> pd.Series:
+    """A plain-language note per exposure row on what its estimate can support (empty when clear).
+
+    An attributable share is only a share of churn *caused* under the model when the hazard
+    ratio is clearly above 1; with an interval that includes 1 the share (and its churners and
+    revenue) may be zero, and below 1 poor experiences there go with *less* churn, which makes the
+    share negative (a prevented fraction).
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"hazard_ratio": [2.0, 1.1, 0.7, None], "hr_ci_lower": [1.5, 0.9, 0.5, None],
+    ...                   "hr_ci_upper": [2.5, 1.3, 0.9, None], "suppressed": [False, False, False, False]})
+    >>> evidence_notes(s).str.split(":").str[0].tolist()
+    ['', 'no clear effect', 'less churn', 'not in the model']
+    """
+    lo, hi = summary["hr_ci_lower"], summary["hr_ci_upper"]
+    notes = np.select(
+        [summary["suppressed"].astype(bool), summary["hazard_ratio"].isna(), hi < 1, lo <= 1],
+        ["suppressed: fewer than min_cell_size churn events while exposed",
+         "not in the model: nobody had this exposure",
+         "less churn: poor experiences here go with lower churn, so the share is negative",
+         "no clear effect: the hazard-ratio interval includes 1, so the share may be zero"],
+        "")
+    return pd.Series(notes, index=summary.index, name="note")
+
+
 def _piece_overlap(pieces: list[int], days: int) -> dict[int, float]:
     bounds = sorted(pieces)
     uppers = bounds[1:] + [np.inf]

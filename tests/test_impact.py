@@ -274,3 +274,12 @@ def test_model_rows_must_match_the_cells():
     assert got["person_days"].tolist() == [9000, 1000]
     with pytest.raises(ValueError, match="do not match"):
         impact.model_arrays(SimpleNamespace(glm=fit, cells=cells.iloc[[1, 0]]))
+
+
+def test_evidence_notes_flag_what_an_attributable_share_cannot_support():
+    s = pd.DataFrame({"hazard_ratio": [2.0, 1.1, 0.7, np.nan, 3.0], "hr_ci_lower": [1.5, 0.9, 0.5, np.nan, 1.2],
+                      "hr_ci_upper": [2.5, 1.3, 0.9, np.nan, 6.0], "suppressed": [False, False, False, False, True]})
+    notes = impact.evidence_notes(s)
+    assert notes.iloc[0] == ""
+    assert notes.iloc[1].startswith("no clear effect") and notes.iloc[2].startswith("less churn")
+    assert notes.iloc[3].startswith("not in the model") and notes.iloc[4].startswith("suppressed")
