@@ -31,7 +31,7 @@ import ibis
 import ibis.expr.types as ir
 
 from .errors import DataError
-from .params import EngineSpec, RunParams
+from .params import TABLE_SOURCE, EngineSpec, RunParams
 
 # Contract columns per table: name -> (ibis type, required)
 CONTRACT: dict[str, dict[str, tuple[str, bool]]] = {
@@ -84,8 +84,18 @@ def connect(engine: EngineSpec | None = None) -> Any:
     if os.environ.get(RESULT_LOG_ENV):
         log_results(os.environ[RESULT_LOG_ENV])
     engine = engine or EngineSpec()
-    if engine.backend == "duckdb":
+    if engine.url:
+        try:
+            con = ibis.connect(os.path.expandvars(engine.url))
+        except Exception as exc:  # noqa: BLE001 - a bad URL or missing driver becomes a user-facing message
+            raise DataError(f"engine.url: cannot connect ({type(exc).__name__}: {str(exc)[:300]}). Check the URL, "
+                            "that its ${VARIABLES} are set, and that the Ibis backend's extra is installed "
+                            "(pip install 'ibis-framework[<backend>]').") from None
+        if con.name != "duckdb":
+            return con
+    elif engine.backend == "duckdb":
         con = ibis.duckdb.connect(engine.database or ":memory:")
+    if con.name == "duckdb":
         con.raw_sql(f"SET memory_limit = '{engine.memory_limit}'")
         if engine.threads:
             con.raw_sql(f"SET threads = {int(engine.threads)}")
@@ -175,6 +185,9 @@ def read_raw(con: Any, table: str, pattern: str, columns: dict[str, str] | None 
     --------
     >>> t = read_raw(connect(), "customers", "exports/customers.csv")   # doctest: +SKIP
     """
+    if pattern.startswith(TABLE_SOURCE):
+        return _check_columns(read_table_source(con, table, pattern), table, pattern, columns,
+                              "the table has no rows (0 rows)")
     files = input_files(pattern)
     if not files:
         raise DataError(
@@ -207,13 +220,35 @@ def read_raw(con: Any, table: str, pattern: str, columns: dict[str, str] | None 
         raise DataError(_reader_message(table, files, exc)) from None
     if csv:
         _raise_on_rejects(con, table)
-    where = f"{table} ({files[0]}{f' and {len(files) - 1} more file(s)' if len(files) > 1 else ''})"
+    where = f"{files[0]}{f' and {len(files) - 1} more file(s)' if len(files) > 1 else ''}"
+    return _check_columns((t, n_rows), table, where, columns,
+                          "the file has a header row but no data rows (0 rows). The export probably failed: export "
+                          "the table again")
+
+
+def read_table_source(con: Any, table: str, source: str) -> tuple[ir.Table, int]:
+    """A ``table:[schema.]name`` input: that table of the engine's database, and its row count."""
+    name = source.removeprefix(TABLE_SOURCE).strip()
+    schema, _, bare = name.rpartition(".")
+    try:
+        t = con.table(bare, database=schema or None)
+        return t, int(t.count().execute())
+    except Exception as exc:  # noqa: BLE001 - a missing table or schema becomes a user-facing message
+        raise DataError(f"{table}: cannot read {source!r} from the engine ({type(exc).__name__}: {str(exc)[:300]}). "
+                        f"Check data.{table} (table:[schema.]name) and engine.url.") from None
+
+
+def _check_columns(read: tuple[ir.Table, int], table: str, source: str, columns: dict[str, str] | None,
+                   empty: str) -> ir.Table:
+    """Rename mapped columns to contract names; the required columns and at least one row must be there."""
+    t, n_rows = read
+    where = f"{table} ({source})"
     mapping = {contract: source_col for contract, source_col in (columns or {}).items()}
     missing_src = [s for s in mapping.values() if s not in t.columns]
     if missing_src:
         raise DataError(
             f"{where}: data.columns maps onto column(s) {', '.join(map(repr, missing_src))}, "
-            f"which the file does not have. Its columns are: {_names(t.columns)}."
+            f"which it does not have. Its columns are: {_names(t.columns)}."
         )
     t = t.rename({contract: src for contract, src in mapping.items() if contract != src})
     required = [c for c, (_, req) in CONTRACT[table].items() if req]
@@ -223,8 +258,7 @@ def read_raw(con: Any, table: str, pattern: str, columns: dict[str, str] | None 
                         + _missing_column_hint(t.columns, missing))
     if n_rows == 0:
         optional = "" if table == "customers" else f", or remove data.{table} from the params file to run without it"
-        raise DataError(f"{where}: the file has a header row but no data rows (0 rows). The export probably failed: "
-                        f"export the table again{optional}.")
+        raise DataError(f"{where}: {empty}{optional}.")
     return t
 
 
@@ -403,6 +437,12 @@ class Tables:
     def has(self, table: str) -> bool:
         return table in self.typed
 
+    def label(self, table: str) -> str:
+        """Where a table came from, for messages: its file, its files' pattern, or its ``table:`` source."""
+        files = self.files.get(table) or []
+        return str(files[0]) if len(files) == 1 else (
+            f"{self.params.path(table)} ({len(files)} files)" if files else str(self.params.path(table)))
+
     def __getitem__(self, table: str) -> ir.Table:
         return self.typed[table]
 
@@ -425,5 +465,5 @@ def load_tables(params: RunParams, con: Any | None = None) -> Tables:
             continue
         raw = read_raw(con, table, pattern, params.data.columns.get(table))
         out.typed[table] = typed_table(raw, table)
-        out.files[table] = input_files(pattern)
+        out.files[table] = [] if pattern.startswith(TABLE_SOURCE) else input_files(pattern)
     return out

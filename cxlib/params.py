@@ -39,8 +39,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+TABLE_SOURCE = "table:"  # data.<table>: "table:[schema.]name" reads a table of the engine's database
+
+
 class DataSpec(_Strict):
-    """Where the input tables are. Paths may be globs; relative paths resolve against the params file."""
+    """Where the input tables are: files (paths or globs, relative to the params file) or
+    ``table:[schema.]name``, a table in the engine's database (a warehouse, a Spark catalog)."""
 
     customers: str
     interactions: str | None = None
@@ -66,6 +70,16 @@ class EngineSpec(_Strict):
     database: str | None = Field(None, description="DuckDB database file (spills to disk); default in memory")
     memory_limit: str = "4GB"
     threads: int | None = Field(None, ge=1)
+    url: str | None = Field(None, description=(
+        "any other Ibis backend by connection URL (ibis.connect), e.g. postgres://cx@warehouse/cx; "
+        "${VAR} is taken from the environment, so no password sits in the params file"))
+
+    @model_validator(mode="after")
+    def _one_connection(self) -> "EngineSpec":
+        if self.url and (self.backend != "duckdb" or self.database):
+            raise ValueError("engine.url names the backend and its database itself: leave out engine.backend and "
+                             "engine.database")
+        return self
 
 
 class ExposureRule(_Strict):
@@ -149,10 +163,10 @@ class RunParams(_Strict):
         return self.source.parent if self.source else Path.cwd()
 
     def path(self, table: str) -> str | None:
-        """The resolved path (or glob) of an input table, None when the table is not configured."""
+        """The resolved path (or glob) of an input table (a ``table:`` source as given), None when absent."""
         raw = getattr(self.data, table)
-        if raw is None:
-            return None
+        if raw is None or raw.startswith(TABLE_SOURCE):
+            return raw
         p = Path(raw).expanduser()
         return str(p if p.is_absolute() else (self.base_dir / p).resolve())
 

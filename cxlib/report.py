@@ -352,7 +352,8 @@ def write_manifest(staging: Path, record: RunRecord, tables_files: dict[str, lis
     inputs = {}
     for table, files in tables_files.items():
         inputs[table] = {
-            "files": fingerprint(files),
+            "source": record.params.path(table),
+            "files": fingerprint(files),  # none for a table: source (the engine's table, not a file)
             "rows_read": validation["rows_read"].get(table),
             "rows_kept": validation["rows_kept"].get(table),
         }

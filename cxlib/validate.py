@@ -231,13 +231,13 @@ def _schema_problems(tables: Tables) -> list[str]:
     cust_cols = tables["customers"].columns
     for cov in p.covariates:
         if cov not in cust_cols:
-            out.append(f"customers ({tables.files['customers'][0]}): covariate {cov!r} named in params is not a column; "
+            out.append(f"customers ({tables.label('customers')}): covariate {cov!r} named in params is not a column; "
                        f"columns are {', '.join(c for c in cust_cols if not c.startswith(RAW_PREFIX))}. Fix `covariates` or data.columns.")
     if p.survey_drivers and tables.has("surveys"):
         cols = tables["surveys"].columns
         for d in p.survey_drivers:
             if d not in cols:
-                out.append(f"surveys ({tables.files['surveys'][0]}): survey driver {d!r} named in params is not a column. Fix `survey_drivers`.")
+                out.append(f"surveys ({tables.label('surveys')}): survey driver {d!r} named in params is not a column. Fix `survey_drivers`.")
     return out
 
 
@@ -294,7 +294,7 @@ class Validator:
             t = self._prepared(table, customers)
             n_read = int(t.count().execute())
             counts[table] = n_read
-            file = str(self.tables.files[table][0]) if len(self.tables.files[table]) == 1 else f"{self.tables.params.path(table)} ({len(self.tables.files[table])} files)"
+            file = self.tables.label(table)
             for r, n in zip(rules, _count(rules, t)):
                 if n:
                     rows.append({"table": table, "file": file, "column": r.column, "rule": r.rule, "rows": n, "hint": r.hint})
