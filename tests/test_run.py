@@ -164,6 +164,8 @@ def test_tables_of_a_database_through_an_engine_url(published_run: Path, demo_sm
     import duckdb
 
     from conftest import demo_params_dict, write_params
+    from cxlib.metrics import touchpoint_portfolio
+    from cxlib.workbook import open_workbook
 
     db = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(db)) as con:
@@ -172,16 +174,21 @@ def test_tables_of_a_database_through_an_engine_url(published_run: Path, demo_sm
             con.execute(f"CREATE TABLE crm.{t} AS SELECT * FROM read_parquet('{demo_small / f'{t}.parquet'}')")
     raw = demo_params_dict(demo_small, run_id="small", bootstrap=50, engine={"url": "duckdb://${CX_TEST_DB}"})
     raw["data"] = {t: f"table:crm.{t}" for t in ("customers", "interactions", "surveys")}
-    params_file = write_params(tmp_path / "warehouse.yaml", raw)
-    notebooks = [nb for nb in section_notebooks() if nb.stem.startswith(("00_", "01_"))]
+    params = load_params(write_params(tmp_path / "warehouse.yaml", raw))
     monkeypatch.setenv("CX_TEST_DB", str(db))  # the kernels inherit it
-    run = run_report(load_params(params_file), tmp_path / "reports", notebooks=notebooks)
+    notebooks = [nb for nb in section_notebooks() if nb.stem.startswith("00_")]
+    run = run_report(params, tmp_path / "reports", notebooks=notebooks)
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["inputs"]["interactions"]["source"] == "table:crm.interactions"
     assert manifest["params"]["engine"]["url"] == "duckdb://${CX_TEST_DB}"  # the secret-free form is stamped
-    for name in ("metrics", "touchpoint_inventory"):
-        pd.testing.assert_frame_equal(pd.read_csv(run / "results" / f"{name}.csv"),
-                                      pd.read_csv(published_run / "results" / f"{name}.csv"))
+    pd.testing.assert_frame_equal(pd.read_csv(run / "results" / "touchpoint_inventory.csv"),
+                                  pd.read_csv(published_run / "results" / "touchpoint_inventory.csv"))
+    wb = open_workbook(params=params)
+    p = touchpoint_portfolio(wb.interactions, wb.customers, wb.surveys, as_of=params.as_of, period=params.period,
+                             min_cell_size=params.min_cell_size, targets=params.targets, touchpoints=wb.touchpoints())
+    wb.con.disconnect()
+    expected = pd.read_csv(published_run / "results" / "metrics.csv")
+    pd.testing.assert_frame_equal(p.to_frame().astype(expected.dtypes.to_dict()), expected)
 
 
 def test_engine_url_and_table_source_errors_are_clear(demo_small: Path, tmp_path: Path, capsys):
