@@ -3,7 +3,10 @@ and one end-to-end ``cx run`` whose artifacts several tests inspect."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,12 +33,30 @@ def write_params(path: Path, raw: dict) -> Path:
     return path
 
 
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
+    """A folder that ``build`` fills once per test session, shared by the pytest-xdist workers.
+
+    A session fixture runs once per worker; the expensive ones (a whole ``cx run``) are built by
+    whichever worker needs them first, under a lock, and the other worker reuses the folder.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the workers' base folders sit in this session's folder
+    folder = root / name
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / ".built").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            build(folder)
+            (folder / ".built").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def demo_small(tmp_path_factory) -> Path:
     """3,000 demo customers (Parquet): fast enough for end-to-end tests."""
-    d = tmp_path_factory.mktemp("demo3k")
-    write_demo_data(d, n_customers=3000, seed=7)
-    return d
+    return built_once(tmp_path_factory, "shared-demo3k", lambda d: write_demo_data(d, n_customers=3000, seed=7))
 
 
 @pytest.fixture(scope="session")
@@ -48,8 +69,8 @@ def demo_10k(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def small_params_file(tmp_path_factory, demo_small) -> Path:
-    d = tmp_path_factory.mktemp("params_small")
-    return write_params(d / "small.yaml", demo_params_dict(demo_small, run_id="small", bootstrap=50))
+    params = demo_params_dict(demo_small, run_id="small", bootstrap=50)
+    return built_once(tmp_path_factory, "shared-params-small", lambda d: write_params(d / "small.yaml", params)) / "small.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +98,7 @@ def published_run(tmp_path_factory, small_params_file) -> Path:
     """One complete ``cx run`` of every section on the small demo set; returns the run folder."""
     from cxlib.cli import main
 
-    out = tmp_path_factory.mktemp("reports")
-    assert main(["run", str(small_params_file), "--output-dir", str(out)]) == 0
-    return out / "small"
+    def run(out: Path) -> None:
+        assert main(["run", str(small_params_file), "--output-dir", str(out)]) == 0
+
+    return built_once(tmp_path_factory, "shared-reports", run) / "small"

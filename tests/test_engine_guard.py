@@ -17,7 +17,6 @@ The same run's tables are the DuckDB side of the PySpark parity test (tests/test
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import subprocess
@@ -29,7 +28,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import demo_params_dict, write_params
+from conftest import built_once, demo_params_dict, write_params
 from cxlib.data import RESULT_LOG_ENV
 from cxlib.demo import write_demo_data
 
@@ -54,40 +53,33 @@ def cx_run(data_dir: Path, workdir: Path, run_id: str, env: dict[str, str] | Non
     """``cx run`` in a subprocess (its kernels inherit the environment) with the result log on."""
     workdir.mkdir(parents=True, exist_ok=True)
     params = write_params(workdir / f"{run_id}.yaml", demo_params_dict(data_dir, run_id=run_id, **PARAMS, **overrides))
-    log = workdir / f"{run_id}-results.jsonl"
-    env = {**os.environ, **(env or {}), RESULT_LOG_ENV: str(log)}
+    env = {**os.environ, **(env or {}), RESULT_LOG_ENV: str(workdir / f"{run_id}-results.jsonl")}
     cx = Path(sys.executable).with_name("cx")
     done = subprocess.run([str(cx), "run", str(params), "--output-dir", str(workdir / "reports")],
                           env=env, capture_output=True, text=True, timeout=1500)
     assert done.returncode == 0, done.stderr[-4000:]
+    return finished_run(workdir, run_id)
+
+
+def finished_run(workdir: Path, run_id: str) -> Run:
+    """The published folder and result log of a ``cx_run`` in ``workdir``."""
+    log = workdir / f"{run_id}-results.jsonl"
     frame = pd.DataFrame([json.loads(line) for line in log.read_text().splitlines()])
     where = frame["caller"].str.extract(r"^(?P<file>.*):\d+ (?P<function>\S+)$")
     return Run(workdir / "reports" / run_id, pd.concat([frame, where], axis=1))
 
 
-@functools.cache
-def demo_set(basetemp: Path) -> Path:
-    """The demo data of both tests, written once per pytest process (fixtures of two test modules
-    would each run; a cache keyed by the session's base folder is shared)."""
-    d = basetemp / "guard_data"
-    write_demo_data(d, n_customers=CUSTOMERS, seed=SEED)
-    return d
-
-
-@functools.cache
-def duckdb_pipeline(basetemp: Path) -> Run:
-    """The full pipeline on DuckDB (the default engine) with every result logged, once per process."""
-    return cx_run(demo_set(basetemp), basetemp / "duckdb_run", "duck")
-
-
 @pytest.fixture(scope="session")
 def guard_data(tmp_path_factory) -> Path:
-    return demo_set(tmp_path_factory.getbasetemp())
+    """The demo data of this module and the Spark parity test, written once per session."""
+    return built_once(tmp_path_factory, "shared-guard-data", lambda d: write_demo_data(d, n_customers=CUSTOMERS, seed=SEED))
 
 
 @pytest.fixture(scope="session")
-def duckdb_run(tmp_path_factory) -> Run:
-    return duckdb_pipeline(tmp_path_factory.getbasetemp())
+def duckdb_run(tmp_path_factory, guard_data) -> Run:
+    """The full pipeline on DuckDB (the default engine) with every result logged, once per session."""
+    folder = built_once(tmp_path_factory, "shared-duckdb-run", lambda d: cx_run(guard_data, d, "duck"))
+    return finished_run(folder, "duck")
 
 
 def data_sizes(data_dir: Path) -> dict[str, int]:
