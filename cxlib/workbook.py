@@ -26,7 +26,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from . import display
-from .data import CONTRACT, Tables, load_tables
+from .data import CONTRACT, Tables, connect, load_tables
 from .errors import DataError
 from .params import RunParams, load_params, resolve_params_file
 from .results import write_result
@@ -35,6 +35,7 @@ from .validate import ValidationReport, Validator
 VALIDATION_FILE = "validation.json"
 WARNINGS_FILE = "work/warnings.jsonl"  # under work/: read into the manifest, not published
 CLEAN_DIR = "work/clean"  # the validated analysis tables, written once per DuckDB run
+CLEAN_INDEX = "tables.json"  # in CLEAN_DIR: the input files and unused columns behind them
 # Without declared touchpoints, the busiest this many are analysed (one model term each).
 MAX_TOUCHPOINTS = 25
 
@@ -167,29 +168,44 @@ def unused_columns(files_columns: dict[str, list[str]], params: RunParams) -> di
             for name, cols in files_columns.items()}
 
 
-def analysis_views(validator: Validator, params: RunParams) -> dict[str, ir.Table]:
-    """The clean tables (violating rows dropped) narrowed to the columns an analysis reads."""
-    return {name: t.select(*analysis_columns(name, list(t.columns), params))
-            for name, t in validator.clean_tables().items()}
+def _narrowed(cleaned: dict[str, ir.Table], params: RunParams) -> dict[str, ir.Table]:
+    """The clean tables narrowed to the columns an analysis reads."""
+    return {name: t.select(*analysis_columns(name, list(t.columns), params)) for name, t in cleaned.items()}
 
 
 def write_clean_tables(tables: Tables, params: RunParams, run_dir: Path) -> dict[str, int]:
     """Write the analysis tables once, as Parquet under ``run_dir/work/clean``; bytes per table.
 
-    On DuckDB every section then scans these files instead of re-applying the validation (its
-    joins and windows) in each of its queries. Other engines keep their own cache: a cluster
-    cannot read the run's local folder.
+    On DuckDB every section then scans these files instead of reading the inputs again and
+    re-applying the validation (its joins and windows) in each of its queries. Other engines keep
+    their own cache: a cluster cannot read the run's local folder.
     """
     if tables.con.name != "duckdb":
         return {}
     target = run_dir / CLEAN_DIR
     target.mkdir(parents=True, exist_ok=True)
+    cleaned = Validator(tables).clean_tables()
     sizes = {}
-    for name, t in analysis_views(Validator(tables), params).items():
+    for name, t in _narrowed(cleaned, params).items():
         path = target / f"{name}.parquet"
         tables.con.to_parquet(t, path, compression="zstd")
         sizes[name] = path.stat().st_size
+    index = {"files": {name: [str(f) for f in files] for name, files in tables.files.items()},
+             "unused": unused_columns({name: list(t.columns) for name, t in cleaned.items()}, params)}
+    (target / CLEAN_INDEX).write_text(json.dumps(index), encoding="utf-8")  # last: marks the set complete
     return sizes
+
+
+def _open_clean_tables(params: RunParams, run_path: Path) -> Workbook:
+    """The workbook of a ``cx run`` section on the clean tables the run wrote (no input is read)."""
+    index = json.loads((run_path / CLEAN_DIR / CLEAN_INDEX).read_text(encoding="utf-8"))
+    report = ValidationReport.from_dict(json.loads((run_path / VALIDATION_FILE).read_text()))
+    con = connect(params.engine)
+    clean = {name: con.read_parquet(run_path / CLEAN_DIR / f"{name}.parquet", table_name=f"clean_{name}")
+             for name in index["files"]}
+    files = {name: [Path(f) for f in paths] for name, paths in index["files"].items()}
+    return Workbook(params=params, con=con, validation=report, run_dir=run_path, files=files,
+                    _tables=clean, unused=index["unused"])
 
 
 def _materialize(con: Any, tables: dict[str, ir.Table], files: dict[str, list[Path]]) -> dict[str, ir.Table]:
@@ -231,6 +247,11 @@ def open_workbook(params_file: str | Path | None = None, run_dir: str | Path | N
     if params is None:
         params = load_params(resolve_params_file(params_file))
     run_path = Path(run_dir) if run_dir else None
+    from .plots import set_theme
+
+    set_theme()
+    if run_path is not None and (run_path / CLEAN_DIR / CLEAN_INDEX).exists():
+        return _open_clean_tables(params, run_path)
     tables: Tables = load_tables(params)
     validator = Validator(tables)
     saved = run_path / VALIDATION_FILE if run_path else None
@@ -241,15 +262,7 @@ def open_workbook(params_file: str | Path | None = None, run_dir: str | Path | N
         if not report.ok:
             raise DataError(report.message())
     cleaned = validator.clean_tables()
-    views = {name: t.select(*analysis_columns(name, list(t.columns), params)) for name, t in cleaned.items()}
-    snapshot = {name: run_path / CLEAN_DIR / f"{name}.parquet" for name in views} if run_path else {}
-    if snapshot and all(path.exists() for path in snapshot.values()):
-        clean = {name: tables.con.read_parquet(path, table_name=f"clean_{name}") for name, path in snapshot.items()}
-    else:
-        clean = _materialize(tables.con, views, tables.files)
-    from .plots import set_theme
-
-    set_theme()
+    clean = _materialize(tables.con, _narrowed(cleaned, params), tables.files)
     unused = unused_columns({name: list(t.columns) for name, t in cleaned.items()}, params)
     return Workbook(params=params, con=tables.con, validation=report, run_dir=run_path, files=tables.files,
                     _tables=clean, unused=unused)
