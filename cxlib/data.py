@@ -84,6 +84,10 @@ def connect(engine: EngineSpec | None = None) -> Any:
     if os.environ.get(RESULT_LOG_ENV):
         log_results(os.environ[RESULT_LOG_ENV])
     engine = engine or EngineSpec()
+    if engine.backend == "pyspark":  # pragma: no cover - exercised by the Spark parity test
+        from .spark import connect_spark
+
+        return connect_spark(engine)
     if engine.url:
         try:
             con = ibis.connect(os.path.expandvars(engine.url))
@@ -91,9 +95,7 @@ def connect(engine: EngineSpec | None = None) -> Any:
             raise DataError(f"engine.url: cannot connect ({type(exc).__name__}: {str(exc)[:300]}). Check the URL, "
                             "that its ${VARIABLES} are set, and that the Ibis backend's extra is installed "
                             "(pip install 'ibis-framework[<backend>]').") from None
-        if con.name != "duckdb":
-            return con
-    elif engine.backend == "duckdb":
+    else:
         con = ibis.duckdb.connect(engine.database or ":memory:")
     if con.name == "duckdb":
         con.raw_sql(f"SET memory_limit = '{engine.memory_limit}'")
@@ -102,12 +104,7 @@ def connect(engine: EngineSpec | None = None) -> Any:
         con.raw_sql("SET preserve_insertion_order = false")
         # Timestamps with offsets are converted to UTC whatever the machine's zone.
         con.raw_sql("SET TimeZone = 'UTC'")
-        return con
-    if engine.backend == "pyspark":  # pragma: no cover - exercised by the Spark parity test
-        from .spark import connect_spark
-
-        return connect_spark(engine)
-    raise DataError(f"engine backend {engine.backend!r} is not supported")
+    return con
 
 
 def log_results(path: str) -> None:
