@@ -39,8 +39,8 @@ that survive are flagged.
 
 Small cells: any cell with ``n < min_cell_size``, or with fewer than ``min_cell_size`` distinct
 customers behind its ``n`` (three customers with 60 interactions are still three customers), is
-suppressed (``n``, value and interval empty, ``suppressed`` true), plus complementary suppression (:mod:`cxlib.suppression`) so that no suppressed
-cell can be recovered from its roll-up. Suppression is decided per denominator, so metrics that share
+suppressed (``n``, value and interval empty, ``suppressed`` true), plus complementary suppression
+(:mod:`cxlib.suppression`) so that no suppressed cell can be recovered from its roll-up. Suppression is decided per denominator, so metrics that share
 ``n`` (volume and rated_share; csat_mean and csat_top2; the four NPS rows) are suppressed together.
 Change tests use shown cells only.
 
@@ -210,9 +210,9 @@ def _exact_counts(rows: ir.Table, cube: pd.DataFrame, dims: list[str], row_sums:
     hi = cube[[f"{c}_hi" for c in counts]].to_numpy()
     open_ = (lo < hi) & ((lo < min_cell_size) if min_cell_size is not None else True)
     todo = cube[open_.any(axis=1)]
-    parts = []
     if todo.empty:
         return cube.drop(columns=[f"{c}_hi" for c in counts]).astype({c: "int64" for c in counts})
+    parts = []
     for kept, cells in todo.groupby(todo[dims].eq(ALL).apply(tuple, axis=1), sort=False):
         kept = [d for d, rolled in zip(dims, kept) if not rolled]
         sub = rows.semi_join(ibis.memtable(cells[kept].drop_duplicates()), kept) if kept else rows

@@ -188,7 +188,7 @@ def write_clean_tables(tables: Tables, params: RunParams, run_dir: Path) -> dict
     sizes = {}
     for name, t in _narrowed(cleaned, params).items():
         path = target / f"{name}.parquet"
-        tables.con.to_parquet(t, path, compression="zstd")
+        tables.con.to_parquet(t, path)  # snappy: a scratch copy, fast to write and scan
         sizes[name] = path.stat().st_size
     index = {"files": {name: [str(f) for f in files] for name, files in tables.files.items()},
              "unused": unused_columns({name: list(t.columns) for name, t in cleaned.items()}, params)}
