@@ -442,7 +442,8 @@ def _run(params: RunParams, output_dir: Path, final: Path, force: bool, notebook
     notebooks = section_notebooks() if notebooks is None else notebooks
     with record.stage("validate"):
         tables = load_tables(params)
-        report = Validator(tables).report()
+        validator = Validator(tables)
+        report = validator.report()
         _progress(f"validated: {', '.join(f'{t} {n:,} rows' for t, n in report.rows_read.items())}"
                   + (f"; {report.n_violations:,} violating row(s) excluded" if report.n_violations else ""))
     try:
@@ -464,7 +465,7 @@ def _run(params: RunParams, output_dir: Path, final: Path, force: bool, notebook
     try:
         try:
             with record.stage("clean tables"):
-                write_clean_tables(tables, params, staging)
+                write_clean_tables(validator, params, staging)
         finally:
             # Each kernel opens the engine itself: a DuckDB database file admits one process at a time.
             tables.con.disconnect()

@@ -60,6 +60,7 @@ class Workbook:
     files: dict[str, list[Path]]
     _tables: dict[str, ir.Table] = field(repr=False)
     unused: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _touchpoints: list[str] | None = field(default=None, init=False, repr=False)
     results: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     # ---- tables ---------------------------------------------------------------------------
@@ -103,11 +104,13 @@ class Workbook:
             return list(self.params.touchpoints)
         if self.interactions is None:
             return []
-        t = self.interactions
-        counts = (t.group_by("touchpoint").aggregate(n=t.count())
-                  .filter(ibis._.n >= self.params.min_cell_size)
-                  .order_by([ibis.desc("n"), "touchpoint"]).limit(MAX_TOUCHPOINTS))
-        return counts.execute()["touchpoint"].tolist()
+        if self._touchpoints is None:  # one query per workbook: every section asks more than once
+            t = self.interactions
+            counts = (t.group_by("touchpoint").aggregate(n=t.count())
+                      .filter(ibis._.n >= self.params.min_cell_size)
+                      .order_by([ibis.desc("n"), "touchpoint"]).limit(MAX_TOUCHPOINTS))
+            self._touchpoints = counts.execute()["touchpoint"].tolist()
+        return list(self._touchpoints)
 
     # ---- outputs --------------------------------------------------------------------------
     def write_result(self, name: str, df: pd.DataFrame) -> None:
@@ -173,18 +176,19 @@ def _narrowed(cleaned: dict[str, ir.Table], params: RunParams) -> dict[str, ir.T
     return {name: t.select(*analysis_columns(name, list(t.columns), params)) for name, t in cleaned.items()}
 
 
-def write_clean_tables(tables: Tables, params: RunParams, run_dir: Path) -> dict[str, int]:
+def write_clean_tables(validator: Validator, params: RunParams, run_dir: Path) -> dict[str, int]:
     """Write the analysis tables once, as Parquet under ``run_dir/work/clean``; bytes per table.
 
     On DuckDB every section then scans these files instead of reading the inputs again and
     re-applying the validation (its joins and windows) in each of its queries. Other engines keep
     their own cache: a cluster cannot read the run's local folder.
     """
+    tables = validator.tables
     if tables.con.name != "duckdb":
         return {}
     target = run_dir / CLEAN_DIR
     target.mkdir(parents=True, exist_ok=True)
-    cleaned = Validator(tables).clean_tables()
+    cleaned = validator.clean_tables()
     sizes = {}
     for name, t in _narrowed(cleaned, params).items():
         path = target / f"{name}.parquet"

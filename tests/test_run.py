@@ -141,11 +141,12 @@ def test_failing_notebook_keeps_earlier_run(tmp_path: Path, small_params_file: P
 
 def test_sections_read_the_clean_tables_written_once(small_params_file: Path, tmp_path: Path):
     from cxlib.data import load_tables
+    from cxlib.validate import Validator
     from cxlib.workbook import CLEAN_DIR, open_workbook, write_clean_tables
 
     params = load_params(small_params_file)
     tables = load_tables(params)
-    sizes = write_clean_tables(tables, params, tmp_path)
+    sizes = write_clean_tables(Validator(tables), params, tmp_path)
     tables.con.disconnect()
     assert set(sizes) == {"customers", "interactions", "surveys"} and all(sizes.values())
     lazy = open_workbook(small_params_file)
