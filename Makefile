@@ -46,7 +46,7 @@ $(TEST_STAMP): $(STAMP)
 	touch $(TEST_STAMP)
 
 strip: $(STAMP)                 ## remove outputs from notebooks before committing
-	$(BIN)/python -m cxlib.notebooks notebooks/*.ipynb
+	$(BIN)/python -m cxlib.run.notebooks notebooks/*.ipynb
 
 clean-venv:
 	rm -rf $(VENV)

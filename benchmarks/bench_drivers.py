@@ -1,6 +1,6 @@
 """Benchmark: key-driver analysis with bootstrap intervals at survey scale.
 
-Times :func:`cxlib.drivers.key_drivers` (OLS HC3 + exact general dominance + bootstrap) on simulated
+Times :func:`cxlib.analyses.drivers.key_drivers` (OLS HC3 + exact general dominance + bootstrap) on simulated
 survey responses and reports wall time and the process's peak resident memory. The target of
 issue 5 is 6 drivers x 50,000 responses x 500 replicates within 60 s.
 
@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from cxlib.drivers import key_drivers
+from cxlib.analyses.drivers import key_drivers
 
 
 def simulate(n: int, k: int, seed: int = 1) -> tuple[pd.DataFrame, list[str]]:

@@ -2,7 +2,7 @@
 
 Generates the demo data set once into ``benchmarks/data/demo_1m/`` (gitignored; shared with other
 benchmarks, regenerated only when a file is missing), then times
-:func:`cxlib.metrics.touchpoint_portfolio` — the engine cube of sufficient statistics plus every
+:func:`cxlib.analyses.portfolio.touchpoint_portfolio` — the engine cube of sufficient statistics plus every
 statistic in pandas (intervals, suppression, period-over-period tests, targets) — in a fresh
 subprocess, and reads that subprocess's peak resident memory (``getrusage(RUSAGE_CHILDREN)``).
 DuckDB runs with the params default ``engine.memory_limit`` (4GB). Target (issue 3): under 60 s and
@@ -47,7 +47,7 @@ def ensure_data(folder: Path = DATA, customers: int = CUSTOMERS, seed: int = SEE
     """Write the demo Parquet files unless all three are there already."""
     if all((folder / f"{t}.parquet").exists() for t in TABLES):
         return folder
-    from cxlib.demo import write_demo_data
+    from cxlib.demo.synthetic import write_demo_data
 
     print(f"generating {customers:,} demo customers into {folder} ...", flush=True)
     start = time.perf_counter()
@@ -58,10 +58,10 @@ def ensure_data(folder: Path = DATA, customers: int = CUSTOMERS, seed: int = SEE
 
 def _child(mode: str, folder: Path, period: str) -> None:
     """The measured step, in its own process so that its peak memory is its own."""
-    from cxlib import metrics
-    from cxlib.data import connect, load_tables
+    from cxlib.analyses import portfolio as metrics
+    from cxlib.ingest.read import connect, load_tables
     from cxlib.params import RunParams
-    from cxlib.validate import Validator
+    from cxlib.ingest.contract import Validator
 
     params = RunParams.model_validate({
         "run_id": "bench", "as_of": "2026-09-30", "period": period,

@@ -2,10 +2,10 @@
 
 For 100k and 1M demo customers (~45 interactions each) it times, in a fresh subprocess per size:
 
-1. deciding how the covariates enter (:func:`cxlib.features.describe_covariates`: a few aggregates),
-2. building the cells in the engine (:func:`cxlib.features.touchpoint_cells`: exposure intervals
+1. deciding how the covariates enter (:func:`cxlib.features.exposures.describe_covariates`: a few aggregates),
+2. building the cells in the engine (:func:`cxlib.features.exposures.touchpoint_cells`: exposure intervals
    without a range join, one GROUP BY; only the cells come back to pandas),
-3. fitting the Poisson GLM on the cells (:func:`cxlib.survival.fit_piecewise_exponential`),
+3. fitting the Poisson GLM on the cells (:func:`cxlib.analyses.survival.fit_piecewise_exponential`),
 
 and reads the subprocess's own peak resident memory (``getrusage(RUSAGE_SELF)`` at its end, DuckDB's
 threads included), so the figure is the step's own, and its CPU time (user + system, all threads): on a shared machine wall time
@@ -61,7 +61,7 @@ def ensure_data(customers: int, seed: int = SEED) -> Path:
     folder = data_dir(customers)
     if all((folder / f"{t}.parquet").exists() for t in TABLES):
         return folder
-    from cxlib.demo import write_demo_data
+    from cxlib.demo.synthetic import write_demo_data
 
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     print(f"generating {customers:,} demo customers into {folder} ...", flush=True)
@@ -86,10 +86,11 @@ def _cpu_seconds() -> float:
 
 def _child(folder: Path, mode: str, memory_limit: str) -> None:
     """The measured step, in its own process so that its peak memory is its own."""
-    from cxlib import features, survival
-    from cxlib.data import connect, load_tables
+    from cxlib.features import exposures as features
+    from cxlib.analyses import survival
+    from cxlib.ingest.read import connect, load_tables
     from cxlib.params import DEFAULT_PARAMS, RunParams, load_params
-    from cxlib.validate import Validator
+    from cxlib.ingest.contract import Validator
 
     demo = load_params(DEFAULT_PARAMS)
     params = RunParams.model_validate({

@@ -85,7 +85,7 @@ def ensure_data(customers: int, seed: int = SEED) -> Path:
     folder = DATA / f"demo_{label(customers)}"
     if complete(folder, customers):
         return folder
-    from cxlib.demo import write_demo_data
+    from cxlib.demo.synthetic import write_demo_data
 
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     print(f"generating {customers:,} demo customers into {folder} ...", flush=True)

@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import CxError, ParamsError
-from .params import PROJECT_ROOT, RunParams, load_params
+from cxlib.errors import CxError, ParamsError
+from cxlib.params import PROJECT_ROOT, RunParams, load_params
 
 EXIT_OK = 0
 EXIT_INTERRUPTED = 130  # Ctrl-C outside a run (a run itself stops with exit code 4)
@@ -88,7 +88,7 @@ def _ensure_demo_data(params: RunParams) -> None:
     import hashlib
     import json
 
-    from . import demo
+    from cxlib.demo import synthetic as demo
 
     paths = [Path(p) for t in ("customers", "interactions", "surveys") if (p := params.path(t))]
     target = paths[0].parent
@@ -104,8 +104,8 @@ def _ensure_demo_data(params: RunParams) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .data import load_tables
-    from .validate import Validator
+    from cxlib.ingest.read import load_tables
+    from cxlib.ingest.contract import Validator
 
     params = _load(args.params, args.quarter)
     report = Validator(load_tables(params)).report()
@@ -121,9 +121,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .report import run_report
+    from cxlib.run.runner import run_report
 
-    from .report import section_notebooks
+    from cxlib.run.runner import section_notebooks
 
     params = _load(args.params, args.quarter)
     notebooks = section_notebooks(Path(args.notebooks_dir)) if args.notebooks_dir else None
@@ -134,7 +134,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
-    from .demo import write_demo_data
+    from cxlib.demo.synthetic import write_demo_data
 
     start = time.perf_counter()
     paths = write_demo_data(Path(args.dir), n_customers=args.customers, seed=args.seed, fmt=args.format)
@@ -145,7 +145,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_example(args: argparse.Namespace) -> int:
-    from .examples import write_example
+    from cxlib.demo.telco import write_example
 
     params_file = write_example(args.name, Path(args.dir))
     print(f"wrote {params_file}; run it with: cx run {params_file}")
@@ -155,8 +155,8 @@ def cmd_example(args: argparse.Namespace) -> int:
 def cmd_lab(args: argparse.Namespace) -> int:
     import os
 
-    from .params import DEFAULT_PARAMS
-    from .report import ensure_kernel
+    from cxlib.params import DEFAULT_PARAMS
+    from cxlib.run.runner import ensure_kernel
 
     _load(str(DEFAULT_PARAMS))  # the notebooks' default params must have their data for Run All
     argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={PROJECT_ROOT}",

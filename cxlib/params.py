@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import ParamsError
+from cxlib.errors import ParamsError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PARAMS = PROJECT_ROOT / "params" / "demo.yaml"

@@ -1,9 +1,19 @@
-"""Result files: the contract tables each run writes to ``results/`` (columns fixed by DESIGN.md)."""
+"""The result protocol and the result-file contracts.
+
+Every analysis returns a :class:`Result`: a frozen dataclass with ``summary`` (a tidy table for
+people), ``to_frame()`` (its CSV contract, :data:`RESULT_COLUMNS`), ``to_dict()``, and one
+:class:`Printer` behind ``_repr_html_`` and ``__repr__`` — as lifelines' ``Printer`` serves every
+fitter and statsmodels' ``Summary`` every model.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import html
 from pathlib import Path
+from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
 RESULT_COLUMNS: dict[str, list[str]] = {
@@ -17,6 +27,116 @@ RESULT_COLUMNS: dict[str, list[str]] = {
     "metric_validity": ["metric", "touchpoint", "hazard_ratio_per_sd", "ci_lower", "ci_upper", "concordance_gain"],
 }
 ALL = "all"  # value of an aggregated dimension in metrics.csv
+PRINT_FORMAT = "{:.4g}"  # every number a Printer shows: four significant digits
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, (float, np.floating)):
+        return "—" if not np.isfinite(value) else PRINT_FORMAT.format(value)
+    if value is None or value is pd.NA:
+        return "—"
+    return str(value)
+
+
+class Printer:
+    """Shows a result the same way in a notebook (HTML) and a console (text).
+
+    Parameters
+    ----------
+    title : str
+    lines : list of str
+        Header lines: the method, n, warnings and notes.
+    table : pandas.DataFrame
+        The result's ``summary``.
+
+    Examples
+    --------
+    >>> p = Printer("Model covariates", ["1,204 churn events"], pd.DataFrame({"term": ["a"], "hr": [1.23456]}))
+    >>> print(p.to_text())
+    Model covariates
+    1,204 churn events
+    term    hr
+       a 1.235
+    >>> "<td>1.235</td>" in p.to_html()
+    True
+    """
+
+    def __init__(self, title: str, lines: list[str], table: pd.DataFrame):
+        self.title, self.lines, self.table = title, lines, table
+
+    def _shown(self) -> pd.DataFrame:
+        return self.table.map(_cell) if len(self.table.columns) else self.table
+
+    def to_text(self) -> str:
+        body = self._shown().to_string(index=False) if len(self.table) else "(no rows)"
+        return "\n".join([self.title, *self.lines, body])
+
+    def to_html(self) -> str:
+        head = f"<h4>{html.escape(self.title)}</h4>" + "".join(f"<p>{html.escape(x)}</p>" for x in self.lines)
+        return head + self._shown().to_html(index=False, escape=True, border=0, classes="cx-table")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, pd.DataFrame):
+        return value.to_dict(orient="records")
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(dataclasses.asdict(value))
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def result(cls: type) -> type:
+    """Class decorator of every result: a frozen dataclass whose repr is the :class:`Printer`'s.
+
+    Examples
+    --------
+    >>> @result
+    ... class Tiny(Result):
+    ...     title: ClassVar[str] = "Tiny"
+    ...     summary: pd.DataFrame
+    ...     def to_frame(self):
+    ...         return self.summary
+    >>> Tiny(pd.DataFrame({"x": [1]})).to_dict()
+    {'summary': [{'x': 1}]}
+    """
+    return dataclasses.dataclass(frozen=True, repr=False)(cls)
+
+
+class Result:
+    """Base of every cxlib result: ``summary``, ``to_frame()``, ``to_dict()``, ``_repr_html_``, ``__repr__``.
+
+    A subclass is declared with :func:`result`, has a ``summary`` (field or property), implements
+    ``to_frame()`` (its CSV contract) and may add header lines in ``_lines()``. Fields declared with
+    ``field(repr=False)`` (fitted model objects, large frames) are left out of ``to_dict()``.
+    """
+
+    title: ClassVar[str] = "Result"
+    summary: pd.DataFrame
+
+    def to_frame(self) -> pd.DataFrame:
+        """The result's CSV contract table."""
+        raise NotImplementedError
+
+    def _lines(self) -> list[str]:
+        return []
+
+    def to_dict(self) -> dict[str, Any]:
+        """Fields as plain Python values (tables as lists of records), for JSON and tests."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self) if f.repr}  # type: ignore[arg-type]
+
+    def printer(self) -> Printer:
+        return Printer(self.title, self._lines(), self.summary)
+
+    def _repr_html_(self) -> str:
+        return self.printer().to_html()
+
+    def __repr__(self) -> str:
+        return self.printer().to_text()
 
 
 def check_columns(name: str, df: pd.DataFrame) -> pd.DataFrame:

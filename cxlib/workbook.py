@@ -25,12 +25,12 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from . import display
-from .data import CONTRACT, Tables, connect, load_tables
-from .errors import DataError
-from .params import RunParams, load_params, resolve_params_file
-from .results import write_result
-from .validate import ValidationReport, Validator
+from cxlib.text import display
+from cxlib.ingest.read import CONTRACT, Tables, connect, load_tables
+from cxlib.errors import DataError
+from cxlib.params import RunParams, load_params, resolve_params_file
+from cxlib.results import write_result
+from cxlib.ingest.contract import ValidationReport, Validator
 
 VALIDATION_FILE = "validation.json"
 WARNINGS_FILE = "work/warnings.jsonl"  # under work/: read into the manifest, not published
@@ -251,7 +251,7 @@ def open_workbook(params_file: str | Path | None = None, run_dir: str | Path | N
     if params is None:
         params = load_params(resolve_params_file(params_file))
     run_path = Path(run_dir) if run_dir else None
-    from .plots import set_theme
+    from cxlib.plots import set_theme
 
     set_theme()
     if run_path is not None and (run_path / CLEAN_DIR / CLEAN_INDEX).exists():

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cxlib.demo import write_demo_data
-from cxlib.params import DEFAULT_PARAMS, load_params
+from cxlib.demo.synthetic import write_demo_data
+from cxlib.params import DEFAULT_PARAMS
 
 PROJECT = Path(__file__).resolve().parents[1]
 

@@ -309,7 +309,7 @@ def test_broken_input_fails_clearly(case: Case, tmp_path: Path, capsys):
 
 
 def test_offsets_are_converted_to_utc(tmp_path: Path):
-    from cxlib.data import load_tables
+    from cxlib.ingest.read import load_tables
     from cxlib.params import load_params
 
     params = load_params(write_inputs(tmp_path, {**base_tables(), "interactions": tz(OFFSETS)()}))
@@ -339,7 +339,7 @@ N_CUSTOMERS = 400
 
 @pytest.fixture(scope="module")
 def demo_frames() -> dict[str, pd.DataFrame]:
-    from cxlib.demo import generate
+    from cxlib.demo.synthetic import generate
 
     return generate(N_CUSTOMERS, seed=11)
 

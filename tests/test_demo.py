@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import statsmodels.api as sm
 
-from cxlib import demo
+from cxlib.demo import synthetic as demo
 
 N_CUSTOMERS = 20_000
 SEED = 42
@@ -27,7 +27,7 @@ def tables() -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def customers(tables) -> pd.DataFrame:
-    """Customers with the day-grid clock of cxlib.features: ``risk_end`` = days at risk.
+    """Customers with the day-grid clock of cxlib.features.exposures: ``risk_end`` = days at risk.
 
     A churned customer is at risk on days 0 .. churn_date - signup_date (the event closes the churn
     day), an active one on days 0 .. as_of - signup_date - 1.

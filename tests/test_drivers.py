@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from cxlib import drivers as kd
-from cxlib.demo import TRUE_NPS_WEIGHTS
+from cxlib.analyses import drivers as kd
+from cxlib.demo.synthetic import TRUE_NPS_WEIGHTS
 from cxlib.plots.drivers import importance_bars, importance_performance
 
 

@@ -1,7 +1,7 @@
 """The engine aggregates, Python fits: no table proportional to the interactions leaves the engine.
 
 One complete ``cx run`` (every section, in its own kernel, as in production) on 2,000 demo customers
-(about 87,000 interactions) with ``CX_RESULT_LOG`` set: :func:`cxlib.data.log_results` then logs
+(about 87,000 interactions) with ``CX_RESULT_LOG`` set: :func:`cxlib.ingest.read.log_results` then logs
 the size and calling line of every result that leaves the engine, in the ``cx`` process and in
 every kernel. Each result must stay within a bound that does not grow with the interactions:
 
@@ -29,8 +29,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import built_once, demo_params_dict, write_params
-from cxlib.data import RESULT_LOG_ENV
-from cxlib.demo import write_demo_data
+from cxlib.ingest.read import RESULT_LOG_ENV
+from cxlib.demo.synthetic import write_demo_data
 
 CUSTOMERS = 2_000
 SEED = 7
@@ -151,7 +151,7 @@ def test_result_log_catches_a_pull_of_the_interactions(tmp_path, guard_data):
     """The hook itself: an interaction-sized pull is logged with its size and calling line."""
     log = tmp_path / "log.jsonl"
     code = (
-        "from cxlib.data import connect\n"
+        "from cxlib.ingest.read import connect\n"
         "con = connect()\n"
         f"t = con.read_parquet({str(guard_data / 'interactions.parquet')!r})\n"
         "t.execute(); t.count().execute(); t.touchpoint.to_pyarrow()\n"

@@ -179,7 +179,7 @@ def _dead_pid() -> int:
 
 
 def test_run_moved_aside_by_a_killed_publish_is_put_back(tmp_path):
-    from cxlib.report import remove_stale_staging
+    from cxlib.run.runner import remove_stale_staging
 
     out = tmp_path / "reports"
     pid = _dead_pid()

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxlib import features as F
+from cxlib.features import exposures as F
 from cxlib.params import ExposureRule
 
 AS_OF = dt.date(2025, 3, 31)

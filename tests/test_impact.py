@@ -13,8 +13,8 @@ import pytest
 import statsmodels.api as sm
 from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
-from cxlib import validity
-from cxlib.features import Covariate
+from cxlib.analyses import validity
+from cxlib.features.exposures import Covariate
 from cxlib.results import ALL, RESULT_COLUMNS
 
 # ---- metrics that matter ---------------------------------------------------------------------
@@ -171,7 +171,7 @@ def test_exposure_labels_default_and_custom():
 
 
 def _pem(cells: pd.DataFrame, exposures: list[str]):
-    """A piecewise-exponential Poisson GLM fitted on the cells (independent of cxlib.survival)."""
+    """A piecewise-exponential Poisson GLM fitted on the cells (independent of cxlib.analyses.survival)."""
     design = pd.get_dummies(cells["piece"].astype(str), prefix="piece", dtype=float)
     for col in [c for c in cells.columns if c not in ("piece", "events", "person_days", *exposures)]:
         design = design.join(pd.get_dummies(cells[col].astype(str), prefix=col, drop_first=True, dtype=float))

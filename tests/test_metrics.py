@@ -15,12 +15,12 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
-from cxlib import metrics as M
-from cxlib.data import clean_view, connect, load_tables
+from cxlib.analyses import portfolio as M
+from cxlib.ingest.read import clean_view, connect, load_tables
 from cxlib.params import RunParams
 from cxlib.plots import metrics as PM
 from cxlib.results import ALL, RESULT_COLUMNS
-from cxlib.suppression import suppression_reasons
+from cxlib.stats.suppression import suppression_reasons
 
 from conftest import demo_params_dict
 

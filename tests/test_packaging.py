@@ -10,8 +10,8 @@ import nbformat
 import pytest
 import yaml
 
-from cxlib.notebooks import is_clean
-from cxlib.report import section_notebooks
+from cxlib.run.notebooks import is_clean
+from cxlib.run.runner import section_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 # PyPI name -> conda-forge name where they differ

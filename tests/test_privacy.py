@@ -74,7 +74,7 @@ def test_published_notebooks_are_scrubbed(published_run: Path):
 
 
 def hostile_frames(n: int = 400, seed: int = 13) -> dict[str, pd.DataFrame]:
-    from cxlib.demo import generate
+    from cxlib.demo.synthetic import generate
 
     f = generate(n, seed=seed)
     c, i, s = f["customers"], f["interactions"], f["surveys"]
@@ -201,7 +201,7 @@ def test_small_segment_suppressed_in_result_files(hostile_run, name, label, valu
 
 
 def test_display_escapes_and_cuts_long_values():
-    from cxlib import display
+    from cxlib.text import display
 
     df = pd.DataFrame({"touchpoint": [XSS_TOUCHPOINT, "x" * 10_000, None], "n": [1.5, None, 3.0]})
     shown = display.table(df).data

@@ -15,7 +15,7 @@ import yaml
 from cxlib.cli import main
 from cxlib.errors import RunError
 from cxlib.params import load_params
-from cxlib.report import run_report, section_notebooks
+from cxlib.run.runner import run_report, section_notebooks
 from cxlib.results import RESULT_COLUMNS
 
 
@@ -140,8 +140,8 @@ def test_failing_notebook_keeps_earlier_run(tmp_path: Path, small_params_file: P
 
 
 def test_sections_read_the_clean_tables_written_once(small_params_file: Path, tmp_path: Path):
-    from cxlib.data import load_tables
-    from cxlib.validate import Validator
+    from cxlib.ingest.read import load_tables
+    from cxlib.ingest.contract import Validator
     from cxlib.workbook import CLEAN_DIR, open_workbook, write_clean_tables
 
     params = load_params(small_params_file)
@@ -165,7 +165,7 @@ def test_tables_of_a_database_through_an_engine_url(published_run: Path, demo_sm
     import duckdb
 
     from conftest import demo_params_dict, write_params
-    from cxlib.metrics import touchpoint_portfolio
+    from cxlib.analyses.portfolio import touchpoint_portfolio
     from cxlib.workbook import open_workbook
 
     db = tmp_path / "warehouse.duckdb"

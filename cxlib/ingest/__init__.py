@@ -1,0 +1,1 @@
+"""Read the input tables, check them against the data contract, write the clean analysis tables."""

@@ -1,0 +1,324 @@
+"""The data contract, checked in the engine.
+
+Each rule is a NULL-safe boolean Ibis expression that is true on a violating row. All rules of a
+table are counted in one aggregate query; with ``on_invalid: exclude`` the same expressions
+filter the rows out. The input files are never modified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import ibis
+import ibis.expr.types as ir
+from ibis import _
+import pandas as pd
+
+from cxlib.ingest.read import CONTRACT, OFFSET_SUFFIX, RAW_PREFIX, Tables, clean_view
+from cxlib.errors import DataError
+
+Check = Callable[[ir.Table], ir.BooleanValue]
+# Names are shown in the report (tables, figure labels, sentences): longer ones are a broken
+# export or a free-text field in the wrong column.
+MAX_LABEL_CHARS = 200
+_OFFSET = RAW_PREFIX + "timestamp" + OFFSET_SUFFIX
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One contract rule: which table and column, what it demands, how to fix a violation."""
+
+    table: str
+    column: str
+    rule: str
+    hint: str
+    check: Check
+
+
+def _raw(t: ir.Table, col: str) -> ir.Value:
+    """The column's value as given in the file, '' and NULL both treated as empty."""
+    return t[RAW_PREFIX + col].strip().nullif("")
+
+
+def _unparsed(col: str) -> Check:
+    return lambda t: _raw(t, col).notnull() & t[col].isnull()
+
+
+def _missing(col: str) -> Check:
+    return lambda t: t[col].isnull() & _raw(t, col).isnull() if RAW_PREFIX + col in t.columns else t[col].isnull()
+
+
+def _bad_int(col: str, lo: int, hi: int, allow_empty: bool = True) -> Check:
+    def check(t: ir.Table) -> ir.BooleanValue:
+        v = t[col]
+        bad_value = v.isnan() | v.isinf() | (v < lo) | (v > hi) | (v != v.round(0))
+        unparsed = _raw(t, col).notnull() & v.isnull()
+        out = unparsed | (v.notnull() & bad_value)
+        if not allow_empty:
+            out = out | _raw(t, col).isnull()
+        return out
+
+    return check
+
+
+def _too_long(col: str) -> Check:
+    return lambda t: t[col].cast("string").length() > MAX_LABEL_CHARS
+
+
+def _label_rule(table: str, col: str) -> Rule:
+    return Rule(table, col, f"at most {MAX_LABEL_CHARS} characters",
+                f"{col} values are shown in the report as names; a value this long is a free-text field or a broken "
+                "export: map the right column with data.columns, or shorten the values.", _too_long(col))
+
+
+def customer_rules(as_of: dt.date, columns: list[str], labels: list[str] | tuple[str, ...] = ()) -> list[Rule]:
+    """Rules of the customers table; ``labels`` are the attribute columns shown by name (segment, covariates)."""
+    rules = [
+        Rule("customers", "customer_id", "not null", "Every customer needs an id; remove or fill the rows without one.",
+             lambda t: t.customer_id.isnull()),
+        Rule("customers", "customer_id", "unique", "Each customer must appear once; deduplicate the export (all rows of a repeated id are affected).",
+             lambda t: t.customer_id.notnull() & (t.ref_dups > 1)),
+        Rule("customers", "signup_date", "not null", "Every customer needs a signup date.", _missing("signup_date")),
+        Rule("customers", "signup_date", "is a date (YYYY-MM-DD)", "Write dates as ISO 8601, e.g. 2025-03-31; a file must use one format.",
+             _unparsed("signup_date")),
+        Rule("customers", "signup_date", f"on or before as_of ({as_of})", "Customers who signed up after as_of do not belong in this run: set a later as_of, or on_invalid: exclude.",
+             lambda t: t.signup_date > as_of),
+        Rule("customers", "churn_date", "is a date (YYYY-MM-DD) or empty", "Leave churn_date empty for active customers; write dates as ISO 8601.",
+             _unparsed("churn_date")),
+        Rule("customers", "churn_date", "on or after signup_date", "A customer cannot churn before signing up: check the two dates (swapped columns?).",
+             lambda t: t.churn_date < t.signup_date),
+    ]
+    if RAW_PREFIX + "monthly_revenue" in columns:  # optional: typed tables add it as NULL when absent
+        rules.append(Rule("customers", "monthly_revenue", "a finite number ≥ 0 or empty",
+                          "Revenue must be a plain non-negative number with a decimal point (no decimal comma, thousands separator, currency symbol, NaN or infinity).",
+                          lambda t: (_raw(t, "monthly_revenue").notnull() & t.monthly_revenue.isnull())
+                          | t.monthly_revenue.isnan() | t.monthly_revenue.isinf() | (t.monthly_revenue < 0)))
+    rules += [_label_rule("customers", c) for c in labels if c in columns and c not in CONTRACT["customers"]]
+    return rules
+
+
+def _event_rules(table: str, as_of: dt.date) -> list[Rule]:
+    """Rules shared by the two event tables (interactions, surveys)."""
+    day = lambda t: t.timestamp.date()  # noqa: E731
+    return [
+        Rule(table, "customer_id", "not null", "Every row needs the customer's id.", lambda t: t.customer_id.isnull()),
+        Rule(table, "customer_id", "exists in customers", "Rows of customers missing from the customers table cannot be analysed: export both tables from the same snapshot.",
+             lambda t: t.customer_id.notnull() & t.ref_n.isnull()),
+        Rule(table, "timestamp", "not null", "Every row needs a timestamp.", _missing("timestamp")),
+        Rule(table, "timestamp", "is a date-time (ISO 8601)", "Write timestamps as ISO 8601 (2025-03-31T14:05:00), one format and one time zone per file.",
+             _unparsed("timestamp")),
+        Rule(table, "timestamp", "one time-zone convention (all with a UTC offset, or none)",
+             "The file mixes timestamps with a UTC offset or zone (e.g. +02:00, Z) and timestamps without one, "
+             "which are ambiguous by hours; the rows of the rarer kind are counted. Export every timestamp in UTC, "
+             "or every one with its offset.",
+             lambda t: t[_OFFSET].notnull() & (t[_OFFSET] != t.ref_offset_majority)),
+        Rule(table, "timestamp", f"on or before as_of ({as_of})", "Rows after as_of do not belong in this run: set a later as_of, or on_invalid: exclude.",
+             lambda t: day(t) > as_of),
+    ]
+
+
+def interaction_rules(as_of: dt.date, columns: list[str]) -> list[Rule]:
+    day = lambda t: t.timestamp.date()  # noqa: E731
+    rules = _event_rules("interactions", as_of) + [
+        Rule("interactions", "timestamp", "on or after the customer's signup_date", "An interaction cannot precede the signup: check time zones and the customer's signup_date.",
+             lambda t: day(t) < t.ref_signup),
+        Rule("interactions", "timestamp", "on or before the customer's churn_date", "An interaction after churn is impossible: check the customer's churn_date.",
+             lambda t: t.ref_churn.notnull() & (day(t) > t.ref_churn)),
+        Rule("interactions", "touchpoint", "not null", "Every interaction needs a touchpoint name.", lambda t: t.touchpoint.isnull()),
+        _label_rule("interactions", "touchpoint"),
+        Rule("interactions", "csat", "an integer 1–5 or empty", "CSAT is a 1–5 rating; leave it empty when not rated.", _bad_int("csat", 1, 5)),
+    ]
+    if RAW_PREFIX + "ces" in columns:
+        rules.append(Rule("interactions", "ces", "an integer 1–7 or empty", "CES is a 1–7 rating; leave it empty when not asked.", _bad_int("ces", 1, 7)))
+    if RAW_PREFIX + "channel" in columns:
+        rules.append(_label_rule("interactions", "channel"))
+    if RAW_PREFIX + "resolved" in columns:
+        rules.append(Rule("interactions", "resolved", "true/false or empty", "Write resolved as true/false (or 1/0, yes/no).", _unparsed("resolved")))
+    return rules
+
+
+def survey_rules(as_of: dt.date, drivers: list[str]) -> list[Rule]:
+    rules = _event_rules("surveys", as_of) + [
+        Rule("surveys", "nps", "an integer 0–10", "NPS is the 0–10 likelihood-to-recommend answer; rows without it are not responses.",
+             _bad_int("nps", 0, 10, allow_empty=False)),
+    ]
+    rules += [
+        Rule("surveys", d, "an integer 1–5 or empty", f"{d} is a 1–5 attribute rating; leave it empty when not answered.", _bad_int(d, 1, 5))
+        for d in drivers
+    ]
+    return rules
+
+
+@dataclass
+class ValidationReport:
+    """Counts of rule violations per table, and the rows kept after exclusion."""
+
+    violations: pd.DataFrame
+    rows_read: dict[str, int]
+    rows_kept: dict[str, int]
+    mode: str
+    fatal: list[str] = field(default_factory=list)
+
+    @property
+    def n_violations(self) -> int:
+        return int(self.violations["rows"].sum()) if len(self.violations) else 0
+
+    @property
+    def ok(self) -> bool:
+        """True when the run may go on: no schema problem, and no violation unless excluding."""
+        return not self.fatal and (self.mode == "exclude" or self.n_violations == 0)
+
+    def message(self) -> str:
+        """One paragraph per problem, for the command line."""
+        lines = list(self.fatal)
+        for r in self.violations.itertuples():
+            lines.append(f"{r.file}, column {r.column!r}, rule \"{r.rule}\": {r.rows:,} row(s) break it. {r.hint}")
+        if self.mode == "fail" and self.n_violations:
+            lines.append("Fix the data, or set on_invalid: exclude in the params file to drop violating rows (the report then states how many and why).")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "rows_read": self.rows_read,
+            "rows_kept": self.rows_kept,
+            "fatal": self.fatal,
+            "violations": self.violations.to_dict(orient="records"),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ValidationReport":
+        return cls(pd.DataFrame(d["violations"], columns=_COLUMNS), d["rows_read"], d["rows_kept"], d["mode"], d.get("fatal", []))
+
+
+_COLUMNS = ["table", "file", "column", "rule", "rows", "hint"]
+
+
+def _with_reference(t: ir.Table, customers: ir.Table) -> ir.Table:
+    ref = customers.filter(_.customer_id.notnull()).group_by("customer_id").aggregate(
+        ref_signup=_.signup_date.min(), ref_churn=_.churn_date.max(), ref_n=_.count()
+    )
+    return t.left_join(ref, "customer_id").drop("customer_id_right")
+
+
+def _flag(rules: list[Rule], t: ir.Table) -> dict[str, ir.BooleanValue]:
+    return {f"v{i}": r.check(t).fill_null(False) for i, r in enumerate(rules)}
+
+
+def _count(rules: list[Rule], t: ir.Table) -> list[int]:
+    if not rules:
+        return []
+    flags = _flag(rules, t)
+    row = t.aggregate(**{k: v.cast("int64").sum() for k, v in flags.items()}).execute().iloc[0]
+    return [int(0 if pd.isna(row[k]) else row[k]) for k in flags]
+
+
+def _keep(rules: list[Rule], t: ir.Table) -> ir.Table:
+    flags = list(_flag(rules, t).values())
+    if not flags:
+        return t
+    bad = flags[0]
+    for f in flags[1:]:
+        bad = bad | f
+    return t.filter(~bad)
+
+
+def _schema_problems(tables: Tables) -> list[str]:
+    p = tables.params
+    out = []
+    cust_cols = tables["customers"].columns
+    for cov in p.covariates:
+        if cov not in cust_cols:
+            out.append(f"customers ({tables.label('customers')}): covariate {cov!r} named in params is not a column; "
+                       f"columns are {', '.join(c for c in cust_cols if not c.startswith(RAW_PREFIX))}. Fix `covariates` or data.columns.")
+    if p.survey_drivers and tables.has("surveys"):
+        cols = tables["surveys"].columns
+        for d in p.survey_drivers:
+            if d not in cols:
+                out.append(f"surveys ({tables.label('surveys')}): survey driver {d!r} named in params is not a column. Fix `survey_drivers`.")
+    return out
+
+
+class Validator:
+    """Check the tables against the contract and build the (filtered) analysis tables.
+
+    Examples
+    --------
+    >>> v = Validator(tables)            # doctest: +SKIP
+    >>> report = v.report()              # doctest: +SKIP
+    >>> clean = v.clean_tables(report)   # doctest: +SKIP
+    """
+
+    def __init__(self, tables: Tables):
+        self.tables = tables
+        p = tables.params
+        self.rules: dict[str, list[Rule]] = {
+            "customers": customer_rules(p.as_of, tables["customers"].columns, ["segment", *p.covariates]),
+        }
+        self._offset_majority: dict[str, bool] = {}
+        if tables.has("interactions"):
+            self.rules["interactions"] = interaction_rules(p.as_of, tables["interactions"].columns)
+        if tables.has("surveys"):
+            drivers = [d for d in p.survey_drivers if d in tables["surveys"].columns]
+            self.rules["surveys"] = survey_rules(p.as_of, drivers)
+
+    def _prepared(self, table: str, customers: ir.Table) -> ir.Table:
+        t = self.tables[table]
+        if table == "surveys":
+            t = t.mutate(**{d: t[d].cast("string").strip().nullif("").try_cast("float64").name(d)
+                            for d in self.tables.params.survey_drivers if d in t.columns},
+                         **{RAW_PREFIX + d: t[d].cast("string") for d in self.tables.params.survey_drivers if d in t.columns})
+        if table == "customers":
+            return t.mutate(ref_dups=t.customer_id.count().over(group_by="customer_id"))
+        return _with_reference(t, customers).mutate(ref_offset_majority=ibis.literal(self._offsets_usual(table)))
+
+    def _offsets_usual(self, table: str) -> bool:
+        """Whether most timestamps of an event table carry a UTC offset (one small query, cached)."""
+        if table not in self._offset_majority:
+            flag = self.tables[table][_OFFSET]
+            row = self.tables[table].aggregate(with_offset=flag.cast("int64").sum(), n=flag.count()).execute().iloc[0]
+            with_offset = 0 if pd.isna(row["with_offset"]) else int(row["with_offset"])
+            self._offset_majority[table] = 2 * with_offset > int(row["n"])
+        return self._offset_majority[table]
+
+    def report(self) -> ValidationReport:
+        """Count every rule's violations (one query per table)."""
+        fatal = _schema_problems(self.tables)
+        rows, counts = [], {}
+        kept: dict[str, int] = {}
+        customers = self.tables["customers"]
+        clean_customers = self._clean("customers", customers)
+        for table, rules in self.rules.items():
+            t = self._prepared(table, customers)
+            n_read = int(t.count().execute())
+            counts[table] = n_read
+            file = self.tables.label(table)
+            for r, n in zip(rules, _count(rules, t)):
+                if n:
+                    rows.append({"table": table, "file": file, "column": r.column, "rule": r.rule, "rows": n, "hint": r.hint})
+            kept[table] = int(self._clean(table, clean_customers).count().execute())
+        return ValidationReport(pd.DataFrame(rows, columns=_COLUMNS), counts, kept, self.tables.params.on_invalid, fatal)
+
+    def _clean(self, table: str, customers: ir.Table) -> ir.Table:
+        rules = self.rules[table]
+        t = _keep(rules, self._prepared(table, customers))
+        return t.drop(*[c for c in t.columns if c.startswith("ref_")])
+
+    def clean_tables(self) -> dict[str, ir.Table]:
+        """Analysis tables: contract-typed, violating rows dropped (exclude mode), raw columns gone."""
+        customers = self._clean("customers", self.tables["customers"])
+        out = {"customers": clean_view(customers)}
+        for table in self.rules:
+            if table != "customers":
+                out[table] = clean_view(self._clean(table, customers))
+        return out
+
+
+def validate(tables: Tables) -> ValidationReport:
+    """Count violations; raise :class:`DataError` when the run must stop."""
+    report = Validator(tables).report()
+    if not report.ok:
+        raise DataError(report.message())
+    return report

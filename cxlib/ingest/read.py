@@ -1,0 +1,466 @@
+"""Input tables as Ibis expressions on an embedded DuckDB (or another Ibis backend).
+
+Files are read as they are: CSV with every column as text, Parquet with its own types. The
+*typed* tables cast each contract column with ``try_cast`` so that a value which does not parse
+becomes NULL in the typed column while the raw text stays available for validation
+(:mod:`cxlib.ingest.contract`). Nothing here pulls rows into pandas.
+
+CSV dialect: the delimiter is sniffed (comma, semicolon, tab and pipe all work), a UTF-8 byte
+order mark is ignored, text must be UTF-8, and a line may hold up to ``MAX_LINE_BYTES`` (long
+free-text columns are read, never shown). Lines DuckDB cannot read (bad encoding, a wrong number
+of fields) are collected in a rejects table and reported with file, column, rule and row count.
+
+Time zones: a timestamp written with an offset or zone (``2025-03-31T14:05:00+02:00``, ``...Z``,
+``... Europe/Berlin``) is converted to UTC; one written without is taken as given. A file must
+use one convention: mixing the two is a contract violation (:mod:`cxlib.ingest.contract`), because a
+naive value next to offset ones is ambiguous by hours. The engine session runs in UTC.
+"""
+
+from __future__ import annotations
+
+import difflib
+import glob
+import gzip
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from cxlib.errors import DataError
+from cxlib.params import TABLE_SOURCE, EngineSpec, RunParams
+
+# Contract columns per table: name -> (ibis type, required)
+CONTRACT: dict[str, dict[str, tuple[str, bool]]] = {
+    "customers": {
+        "customer_id": ("string", True),
+        "signup_date": ("date", True),
+        "churn_date": ("date", True),
+        "monthly_revenue": ("float64", False),
+    },
+    "interactions": {
+        "customer_id": ("string", True),
+        "timestamp": ("timestamp", True),
+        "touchpoint": ("string", True),
+        "channel": ("string", False),
+        "csat": ("float64", False),
+        "ces": ("float64", False),
+        "resolved": ("boolean", False),
+    },
+    "surveys": {
+        "customer_id": ("string", True),
+        "timestamp": ("timestamp", True),
+        "nps": ("float64", True),
+    },
+}
+RAW_PREFIX = "raw__"
+# Flag column next to a text timestamp: True where the value carries an offset or zone name.
+OFFSET_SUFFIX = "__offset"
+UNSPECIFIED = "unspecified"
+MAX_LINE_BYTES = 64 << 20
+# An offset or zone name after a time of day: Z, UTC, +02, +02:00, +0200, Europe/Berlin, CET.
+_OFFSET_PATTERN = r"(?i)\d:\d\d(:\d\d(\.\d+)?)?\s*(z|utc|[+-]\d\d(:?\d\d)?|[a-z]+(/[a-z_]+)*)$"
+_TIMESTAMP_UTC = ibis.dtype("timestamp('UTC')")
+_DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_TRUE = ("true", "t", "yes", "y", "1", "1.0")
+_FALSE = ("false", "f", "no", "n", "0", "0.0")
+# Engine guard (tests/test_engine_guard.py): a file path here makes connect() log every table that
+# leaves the engine in this process (see log_results).
+RESULT_LOG_ENV = "CX_RESULT_LOG"
+
+
+def connect(engine: EngineSpec | None = None) -> Any:
+    """Open the Ibis backend named in params (embedded DuckDB by default).
+
+    Examples
+    --------
+    >>> con = connect()
+    >>> con.name
+    'duckdb'
+    """
+    if os.environ.get(RESULT_LOG_ENV):
+        log_results(os.environ[RESULT_LOG_ENV])
+    engine = engine or EngineSpec()
+    if engine.backend == "pyspark":  # pragma: no cover - exercised by the Spark parity test
+        from cxlib.ingest.spark import connect_spark
+
+        return connect_spark(engine)
+    if engine.url:
+        try:
+            con = ibis.connect(os.path.expandvars(engine.url))
+        except Exception as exc:  # noqa: BLE001 - a bad URL or missing driver becomes a user-facing message
+            raise DataError(f"engine.url: cannot connect ({type(exc).__name__}: {str(exc)[:300]}). Check the URL, "
+                            "that its ${VARIABLES} are set, and that the Ibis backend's extra is installed "
+                            "(pip install 'ibis-framework[<backend>]').") from None
+    else:
+        con = ibis.duckdb.connect(engine.database or ":memory:")
+    if con.name == "duckdb":
+        con.raw_sql(f"SET memory_limit = '{engine.memory_limit}'")
+        if engine.threads:
+            con.raw_sql(f"SET threads = {int(engine.threads)}")
+        con.raw_sql("SET preserve_insertion_order = false")
+        # Timestamps with offsets are converted to UTC whatever the machine's zone.
+        con.raw_sql("SET TimeZone = 'UTC'")
+    return con
+
+
+def log_results(path: str) -> None:
+    """Append one JSON line per result that leaves the engine in this process to ``path``.
+
+    Wraps the Ibis entry points that every result goes through (``Expr.execute`` (and so
+    ``to_pandas``), ``to_pyarrow`` (and ``to_list``), ``to_polars``, the batch streams and
+    ``to_torch``) and logs ``rows`` (-1 for a stream), ``columns`` and ``caller``: the first calling
+    line outside Ibis, such as ``cxlib/survival.py:916 fit_time_varying_cox`` or a notebook cell.
+    For the engine-guard test, which sets ``CX_RESULT_LOG``; patches once per process.
+    """
+    import functools
+    import json
+    import sys
+
+    from ibis.expr.types.core import Expr
+
+    if getattr(Expr, "_cx_result_log", None):
+        return
+    ibis_dir, root = str(Path(ibis.__file__).parent), str(Path(__file__).resolve().parents[2]) + "/"
+
+    def wrap(original: Any) -> Any:
+        @functools.wraps(original)
+        def logged(self: Any, *args: Any, **kwargs: Any) -> Any:
+            out = original(self, *args, **kwargs)
+            frame = sys._getframe(1)
+            while frame.f_back is not None and frame.f_code.co_filename.startswith(ibis_dir):
+                frame = frame.f_back
+            shape = getattr(out, "shape", None)  # pandas, polars, numpy; pyarrow has num_rows
+            rows = (out.num_rows if hasattr(out, "num_rows") else shape[0] if shape else
+                    -1 if hasattr(out, "__next__") or hasattr(out, "read_next_batch") else
+                    len(out) if isinstance(out, (list, tuple)) or hasattr(out, "null_count") else 1)
+            columns = getattr(out, "column_names", None) or [str(c) for c in getattr(out, "columns", [])]
+            entry = {"rows": int(rows), "columns": list(columns),
+                     "caller": f"{frame.f_code.co_filename.removeprefix(root)}:{frame.f_lineno} {frame.f_code.co_name}"}
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(entry, default=str) + "\n")
+            return out
+
+        return logged
+
+    for name in ("execute", "to_pyarrow", "to_polars", "to_pyarrow_batches", "to_pandas_batches", "to_torch"):
+        setattr(Expr, name, wrap(getattr(Expr, name)))
+    Expr._cx_result_log = path
+
+
+def input_files(pattern: str) -> list[Path]:
+    """The files a path or glob names, sorted."""
+    if any(ch in pattern for ch in "*?["):
+        return sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+    p = Path(pattern)
+    return [p] if p.is_file() else []
+
+
+def fingerprint(files: list[Path]) -> list[dict[str, Any]]:
+    """sha256 and size of each input file (for the run manifest)."""
+    out = []
+    for f in files:
+        h = hashlib.sha256()
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        out.append({"path": str(f), "bytes": f.stat().st_size, "sha256": h.hexdigest()})
+    return out
+
+
+def _is_parquet(files: list[Path]) -> bool:
+    return all(f.suffix.lower() in (".parquet", ".pq") for f in files)
+
+
+def read_raw(con: Any, table: str, pattern: str, columns: dict[str, str] | None = None) -> ir.Table:
+    """Read one input table, rename mapped columns to contract names; raise DataError if unreadable.
+
+    Examples
+    --------
+    >>> t = read_raw(connect(), "customers", "exports/customers.csv")   # doctest: +SKIP
+    """
+    if pattern.startswith(TABLE_SOURCE):
+        return _check_columns(read_table_source(con, table, pattern), table, pattern, columns,
+                              "the table has no rows (0 rows)")
+    files = input_files(pattern)
+    if not files:
+        raise DataError(
+            f"{table}: no file matches {pattern!r}. Check data.{table} in the params file "
+            "(relative paths resolve against the params file's folder)."
+        )
+    empty = [f for f in files if f.stat().st_size == 0]
+    if empty:
+        raise DataError(f"{table}: file {str(empty[0])!r} is empty (0 bytes). Export the table again with a header row.")
+    parquet = [f for f in files if f.suffix.lower() in (".parquet", ".pq")]
+    if parquet and len(parquet) != len(files):
+        raise DataError(f"{table}: {pattern!r} matches both Parquet and other (CSV) files, e.g. {str(parquet[0])!r} "
+                        f"and {str(next(f for f in files if f not in parquet))!r}. Point data.{table} at one format.")
+    source = [str(f) for f in files]
+    csv = not parquet
+    if csv:
+        for f in files:
+            _check_header_text(table, f)
+    try:
+        if csv:
+            t = con.read_csv(source, table_name=f"src_{table}", all_varchar=True, header=True,
+                             **_csv_options(con, table))
+            # A full parse (every column's length) fills the rejects table; a bare count may not.
+            n_rows = int(t.aggregate(n=t.count(), **{f"c{i}": t[c].length().sum() for i, c in enumerate(t.columns)})
+                         .execute()["n"].iloc[0])
+        else:
+            t = _read_parquet(con, source, f"src_{table}")
+            n_rows = int(t.count().execute())
+    except Exception as exc:  # noqa: BLE001 - any reader failure becomes a user-facing message
+        raise DataError(_reader_message(table, files, exc)) from None
+    if csv:
+        _raise_on_rejects(con, table)
+    where = f"{files[0]}{f' and {len(files) - 1} more file(s)' if len(files) > 1 else ''}"
+    return _check_columns((t, n_rows), table, where, columns,
+                          "the file has a header row but no data rows (0 rows). The export probably failed: export "
+                          "the table again")
+
+
+def read_table_source(con: Any, table: str, source: str) -> tuple[ir.Table, int]:
+    """A ``table:[schema.]name`` input: that table of the engine's database, and its row count."""
+    name = source.removeprefix(TABLE_SOURCE).strip()
+    schema, _, bare = name.rpartition(".")
+    try:
+        t = con.table(bare, database=schema or None)
+        return t, int(t.count().execute())
+    except Exception as exc:  # noqa: BLE001 - a missing table or schema becomes a user-facing message
+        raise DataError(f"{table}: cannot read {source!r} from the engine ({type(exc).__name__}: {str(exc)[:300]}). "
+                        f"Check data.{table} (table:[schema.]name) and engine.url.") from None
+
+
+def _check_columns(read: tuple[ir.Table, int], table: str, source: str, columns: dict[str, str] | None,
+                   empty: str) -> ir.Table:
+    """Rename mapped columns to contract names; the required columns and at least one row must be there."""
+    t, n_rows = read
+    where = f"{table} ({source})"
+    mapping = {contract: source_col for contract, source_col in (columns or {}).items()}
+    missing_src = [s for s in mapping.values() if s not in t.columns]
+    if missing_src:
+        raise DataError(
+            f"{where}: data.columns maps onto column(s) {', '.join(map(repr, missing_src))}, "
+            f"which it does not have. Its columns are: {_names(t.columns)}."
+        )
+    t = t.rename({contract: src for contract, src in mapping.items() if contract != src})
+    required = [c for c, (_, req) in CONTRACT[table].items() if req]
+    missing = [c for c in required if c not in t.columns]
+    if missing:
+        raise DataError(f"{where}: required column(s) {', '.join(missing)} missing; found {_names(t.columns)}."
+                        + _missing_column_hint(t.columns, missing))
+    if n_rows == 0:
+        optional = "" if table == "customers" else f", or remove data.{table} from the params file to run without it"
+        raise DataError(f"{where}: {empty}{optional}.")
+    return t
+
+
+def _read_parquet(con: Any, source: list[str], name: str) -> ir.Table:
+    """All files as one table; Ibis' PySpark backend reads one path per call, DuckDB a list."""
+    if con.name == "duckdb" or len(source) == 1:
+        return con.read_parquet(source if con.name == "duckdb" else source[0], table_name=name)
+    parts = [con.read_parquet(s) for s in source]
+    return parts[0].union(*parts[1:])
+
+
+def _check_header_text(table: str, path: Path) -> None:
+    """The header line must be UTF-8 text: DuckDB would otherwise silently take a data row for it."""
+    if path.suffix.lower() == ".zst":  # DuckDB reads it; its rejects table reports bad bytes
+        return
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+        raise DataError(f"{table} ({path}): the file is UTF-16 or binary, not UTF-8 text (rule \"is UTF-8 text\"). "
+                        "Re-export it as CSV UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)'), or as Parquet.")
+    header = head.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0]
+    try:
+        header.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if len(header) < len(head) or exc.start < len(header) - 4:  # not just a character cut by the 64 KB read
+            raise DataError(f"{table} ({path}): the header line is not UTF-8 text (byte {exc.start + 1}, rule "
+                            "\"is UTF-8 text\"). Re-export the file as UTF-8 (for example "
+                            "`iconv -f latin1 -t utf-8 in.csv > out.csv`).") from None
+
+
+def _csv_options(con: Any, table: str) -> dict[str, Any]:
+    if getattr(con, "name", None) != "duckdb":
+        return {}
+    return {"max_line_size": MAX_LINE_BYTES, "store_rejects": True,
+            "rejects_table": f"rejects_{table}", "rejects_scan": f"rejects_scan_{table}"}
+
+
+_REJECT_RULES = {
+    "INVALID ENCODING": ("is UTF-8 text", "Re-export the file as UTF-8 (for example `iconv -f latin1 -t utf-8 in.csv > out.csv`)."),
+    "TOO MANY COLUMNS": ("has as many fields as the header", "A value contains the delimiter without quotes: quote such values, or export with another delimiter."),
+    "MISSING COLUMNS": ("has as many fields as the header", "Some lines are cut short: export the table again (quote values that contain line breaks)."),
+    "LINE SIZE OVER MAXIMUM": (f"a line of at most {MAX_LINE_BYTES >> 20} MB", "Remove or shorten the free-text column that holds such long values."),
+}
+
+
+def _raise_on_rejects(con: Any, table: str) -> None:
+    """Turn the lines DuckDB rejected while parsing into one validation-style message."""
+    if getattr(con, "name", None) != "duckdb":
+        return
+    rejects = con.table(f"rejects_{table}")
+    scans = con.table(f"rejects_scan_{table}").select("scan_id", "file_id", "file_path")
+    found = (rejects.join(scans, ["scan_id", "file_id"])
+             .group_by("file_path", "column_name", "error_type")
+             .aggregate(rows=ibis._.line.nunique(), first_line=ibis._.line.min())
+             .order_by("file_path", "first_line").execute())
+    if found.empty:
+        return
+    lines = []
+    for r in found.itertuples():
+        rule, hint = _REJECT_RULES.get(r.error_type, ("is well-formed CSV", "Check quoting and line breaks in the export."))
+        column = f"column {r.column_name!r}" if isinstance(r.column_name, str) and r.column_name else "a line"
+        lines.append(f"{r.file_path}, {column}, rule \"{rule}\": {int(r.rows):,} row(s) break it "
+                     f"(first at line {int(r.first_line):,}). {hint}")
+    raise DataError("\n".join(lines))
+
+
+def _names(columns: Any, k: int = 12) -> str:
+    cols = [str(c) if len(str(c)) <= 60 else str(c)[:57] + "..." for c in columns]
+    return ", ".join(cols[:k]) + (f" and {len(cols) - k} more" if len(cols) > k else "")
+
+
+def _missing_column_hint(columns: Any, missing: list[str]) -> str:
+    if len(columns) == 1:
+        header = str(columns[0])
+        found = [name for d, name in _DELIMITERS.items() if d in header]
+        if found:
+            return f" The header holds {found[0]}s but the rows could not be split on them: check the export."
+        return (" The file has a single column: is the delimiter something other than a comma, semicolon, tab "
+                "or pipe? Export with one of those.")
+    by_lower = {str(c).strip().lower(): str(c) for c in columns}
+    close = {m: by_lower[m] for m in missing if m in by_lower}
+    if not close:
+        close = {m: c[0] for m in missing if (c := difflib.get_close_matches(m, list(map(str, columns)), n=1, cutoff=0.6))}
+    suggestion = "".join(f" Is {v!r} the {k} column?" for k, v in close.items())
+    return suggestion + " Rename the columns in the file or map them with data.columns in the params file."
+
+
+def _reader_message(table: str, files: list[Path], exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    low = text.lower()
+    if "unicode" in low or "utf-8" in low or "utf8" in low or "encoding" in low:
+        hint = "The file is not UTF-8 text: re-export it as UTF-8."
+    elif "no data" in low or "empty" in low or "no columns" in low:
+        hint = "The file holds no rows: export the table again with a header row."
+    elif "parquet" in low or "magic" in low:
+        hint = "The file is not a valid Parquet file (truncated, or another format named .parquet): export it again."
+    else:
+        hint = "Check that the file is a CSV with a header row, or a Parquet file."
+    return f"{table}: cannot read {str(files[0])!r}: {text[:300]}. {hint}"
+
+
+def _to_number(col: ir.Value) -> ir.Value:
+    if col.type().is_string():
+        return col.strip().nullif("").try_cast("float64")
+    return col.try_cast("float64")
+
+
+def _to_boolean(col: ir.Value) -> ir.Value:
+    if col.type().is_boolean():
+        return col
+    text = col.cast("string").strip().lower()
+    return ibis.cases((text.isin(_TRUE), True), (text.isin(_FALSE), False), else_=ibis.null("boolean"))
+
+
+def _to_temporal(col: ir.Value, kind: str) -> ir.Value:
+    if not col.type().is_string():
+        return col.try_cast(kind)
+    text = col.strip().nullif("")
+    if kind == "timestamp":
+        # Through a zoned timestamp: an offset converts to UTC, a naive value stays as written.
+        return text.try_cast(_TIMESTAMP_UTC).cast("timestamp")
+    return text.try_cast(kind)
+
+
+def has_offset(col: ir.Value) -> ir.BooleanValue:
+    """True where a text timestamp carries a UTC offset or a zone name (NULL for empty text)."""
+    if not col.type().is_string():
+        return ibis.literal(False)
+    return col.strip().nullif("").re_search(_OFFSET_PATTERN)
+
+
+def typed_table(raw: ir.Table, table: str) -> ir.Table:
+    """Contract columns cast to their types (unparseable values become NULL), other columns kept.
+
+    The raw value of every cast column is kept as ``raw__<column>`` for validation.
+    """
+    exprs: dict[str, ir.Value] = {}
+    for name, (kind, _required) in CONTRACT[table].items():
+        if name not in raw.columns:
+            exprs[name] = ibis.null(kind)
+            continue
+        col = raw[name]
+        if kind == "string":
+            val = col.cast("string").strip().nullif("")
+        elif kind == "float64":
+            val = _to_number(col)
+        elif kind == "boolean":
+            val = _to_boolean(col)
+        else:
+            val = _to_temporal(col, kind)
+        exprs[name] = val
+        exprs[RAW_PREFIX + name] = col.cast("string")
+        if kind == "timestamp":
+            exprs[RAW_PREFIX + name + OFFSET_SUFFIX] = has_offset(col)
+    if table == "interactions":
+        exprs["channel"] = exprs["channel"].fill_null(UNSPECIFIED)
+    others = {c: raw[c] for c in raw.columns if c not in exprs}
+    return raw.select(**exprs, **others)
+
+
+def clean_view(typed: ir.Table) -> ir.Table:
+    """Drop the ``raw__`` helper columns."""
+    return typed.drop(*[c for c in typed.columns if c.startswith(RAW_PREFIX)])
+
+
+@dataclass
+class Tables:
+    """The run's input tables (typed Ibis expressions) and where they came from."""
+
+    con: Any
+    params: RunParams
+    typed: dict[str, ir.Table] = field(default_factory=dict)
+    files: dict[str, list[Path]] = field(default_factory=dict)
+
+    def has(self, table: str) -> bool:
+        return table in self.typed
+
+    def label(self, table: str) -> str:
+        """Where a table came from, for messages: its file, its files' pattern, or its ``table:`` source."""
+        files = self.files.get(table) or []
+        return str(files[0]) if len(files) == 1 else (
+            f"{self.params.path(table)} ({len(files)} files)" if files else str(self.params.path(table)))
+
+    def __getitem__(self, table: str) -> ir.Table:
+        return self.typed[table]
+
+
+def load_tables(params: RunParams, con: Any | None = None) -> Tables:
+    """Open every configured input table, typed but not yet validated.
+
+    Examples
+    --------
+    >>> from cxlib.params import load_params, DEFAULT_PARAMS
+    >>> tables = load_tables(load_params(DEFAULT_PARAMS))   # doctest: +SKIP
+    >>> tables["customers"].count().execute()               # doctest: +SKIP
+    10000
+    """
+    con = con or connect(params.engine)
+    out = Tables(con=con, params=params)
+    for table in ("customers", "interactions", "surveys"):
+        pattern = params.path(table)
+        if pattern is None:
+            continue
+        raw = read_raw(con, table, pattern, params.data.columns.get(table))
+        out.typed[table] = typed_table(raw, table)
+        out.files[table] = [] if pattern.startswith(TABLE_SOURCE) else input_files(pattern)
+    return out

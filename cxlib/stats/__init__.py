@@ -1,0 +1,1 @@
+"""Pure statistics on small frames (pandas, numpy, scipy, statsmodels, lifelines): no engine, no workbook, no papermill."""

@@ -1,0 +1,1 @@
+"""Every generated sentence, number/period/money formatting and the one metric vocabulary."""
