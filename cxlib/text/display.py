@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import matplotlib.pyplot as plt
 from IPython.display import HTML, display
 
 from cxlib.text.format import MAX_VALUE_CHARS, escape, fmt_number, fmt_pct, short  # noqa: F401  (fmt_pct: notebooks until they use text.format)
@@ -61,3 +62,24 @@ def table(df: pd.DataFrame, caption: str | None = None, digits: int = 3) -> HTML
     out = HTML(cap + body)
     display(out)
     return out
+
+
+def show(fig: Any) -> None:
+    """Show a figure in the notebook and close it: the one way every section shows a figure.
+
+    Closing it keeps pyplot from showing it a second time at the end of the cell, and re-running
+    the cell in JupyterLab shows it once.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> show(fig)
+    Figure(640x480)
+    >>> plt.fignum_exists(fig.number)
+    False
+    """
+    display(fig)
+    plt.close(fig)
