@@ -21,9 +21,9 @@ RESULT_COLUMNS: dict[str, list[str]] = {
     "retention": ["group", "days", "survival", "ci_lower", "ci_upper", "at_risk"],
     "hazard_ratios": ["model", "term", "hazard_ratio", "ci_lower", "ci_upper", "p_value"],
     "drivers": ["driver", "coefficient", "ci_lower", "ci_upper", "p_value", "importance",
-                "importance_ci_lower", "importance_ci_upper", "performance"],
+                "importance_ci_lower", "importance_ci_upper", "performance", "quadrant"],
     "impact": ["touchpoint", "exposure_share", "hazard_ratio", "attributable_churn_share",
-               "churners_attributable", "revenue_at_risk"],
+               "churners_attributable", "revenue_at_risk", "exposure"],
     "metric_validity": ["metric", "touchpoint", "hazard_ratio_per_sd", "ci_lower", "ci_upper", "concordance_gain"],
 }
 ALL = "all"  # value of an aggregated dimension in metrics.csv
@@ -144,6 +144,13 @@ def check_columns(name: str, df: pd.DataFrame) -> pd.DataFrame:
 
     Raises ValueError naming missing columns; extra columns are an error too, because
     downstream jobs read these files by position as well as by name.
+
+    Examples
+    --------
+    >>> check_columns("retention", pd.DataFrame({"group": ["all"], "days": [90], "extra": [1]}))
+    Traceback (most recent call last):
+    ...
+    ValueError: result 'retention': missing columns ['survival', 'ci_lower', 'ci_upper', 'at_risk'], unexpected columns ['extra']
     """
     expected = RESULT_COLUMNS.get(name)
     if expected is None:
@@ -155,9 +162,66 @@ def check_columns(name: str, df: pd.DataFrame) -> pd.DataFrame:
     return df[expected]
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # OWASP: a spreadsheet runs a cell that starts so
+
+
+def _neutralize(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_START + ("'",)):
+        if value.startswith("'") and not value[1:].startswith(FORMULA_START):
+            return value  # a plain leading apostrophe: nothing to protect, nothing to undo
+        return "'" + value
+    return value
+
+
+def _restore(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_START + ("'",)):
+        return value[1:]
+    return value
+
+
+def neutralize_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """Text cells a spreadsheet would run as a formula, prefixed with an apostrophe (OWASP CSV injection).
+
+    A text cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a
+    leading ``'``, which spreadsheets show as text; numeric columns are untouched. A text cell that
+    already begins with an apostrophe followed by one of those gets one more, so that
+    :func:`read_result` restores every value exactly.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"segment": ['=HYPERLINK("http://x","y")', "smb", "-2+3", "'=x"], "n": [-1, 2, 3, 4]})
+    >>> for v in neutralize_formulas(df)["segment"]:
+    ...     print(v)
+    '=HYPERLINK("http://x","y")
+    smb
+    '-2+3
+    ''=x
+    >>> neutralize_formulas(df)["n"].tolist()
+    [-1, 2, 3, 4]
+    """
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(_neutralize)
+    return out
+
+
 def write_result(results_dir: Path, name: str, df: pd.DataFrame) -> Path:
-    """Write ``results/<name>.csv`` (contract columns checked), atomically."""
-    df = check_columns(name, df)
+    """Write ``results/<name>.csv`` atomically: contract columns checked, formulas neutralised.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = write_result(d, "example", pd.DataFrame({"touchpoint": ["@SUM(1+1)", "billing"], "n": [3, 4]}))
+    >>> print((d / "example.csv").read_text().strip())
+    touchpoint,n
+    '@SUM(1+1),3
+    billing,4
+    >>> read_result(d, "example")["touchpoint"].tolist()
+    ['@SUM(1+1)', 'billing']
+    """
+    df = neutralize_formulas(check_columns(name, df))
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / f"{name}.csv"
     tmp = path.with_suffix(".csv.tmp")
@@ -167,6 +231,18 @@ def write_result(results_dir: Path, name: str, df: pd.DataFrame) -> Path:
 
 
 def read_result(results_dir: Path, name: str) -> pd.DataFrame | None:
-    """Read a result file back, None when the run did not produce it."""
+    """Read a result file back as it was computed (formula neutralisation undone); None when absent.
+
+    Examples
+    --------
+    >>> read_result(Path("/nonexistent"), "metrics") is None
+    True
+    """
     path = Path(results_dir) / f"{name}.csv"
-    return pd.read_csv(path) if path.exists() else None
+    if not path.exists():
+        return None
+    df = pd.read_csv(path)
+    for col in df.columns:
+        if df[col].dtype == object:
+            df[col] = df[col].map(_restore)
+    return df
