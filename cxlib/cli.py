@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import re
 import sys
 import time
@@ -19,10 +20,11 @@ from pathlib import Path
 
 from cxlib.errors import CxError, ParamsError
 from cxlib.params import PROJECT_ROOT, RunParams, load_params
+from cxlib.run.kernel import KERNEL_NAME
 
 EXIT_OK = 0
 EXIT_INTERRUPTED = 130  # Ctrl-C outside a run (a run itself stops with exit code 4)
-_QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.I)
+_QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
 
 
 def quarter_end(year: int, quarter: int) -> dt.date:
@@ -64,7 +66,14 @@ def parse_quarter(spec: str, today: dt.date | None = None) -> tuple[str, dt.date
 
 
 def quarter_overrides(params_file: str, spec: str, today: dt.date | None = None) -> dict[str, object]:
-    """``as_of`` and ``run_id`` for a quarterly run of a base params file."""
+    """``as_of`` and ``run_id`` for a quarterly run of a base params file.
+
+    Examples
+    --------
+    >>> from cxlib.params import DEFAULT_PARAMS
+    >>> quarter_overrides(str(DEFAULT_PARAMS), "2026Q3")
+    {'as_of': datetime.date(2026, 9, 30), 'run_id': 'demo-2026Q3'}
+    """
     label, as_of = parse_quarter(spec, today)
     base = load_params(params_file, overrides={"as_of": as_of})  # the base file may leave as_of out
     return {"as_of": as_of, "run_id": f"{base.run_id}-{label}"}
@@ -88,24 +97,32 @@ def _ensure_demo_data(params: RunParams) -> None:
     import hashlib
     import json
 
-    from cxlib.demo import synthetic as demo
+    from cxlib.demo import synthetic, truth
 
     paths = [Path(p) for t in ("customers", "interactions", "surveys") if (p := params.path(t))]
     target = paths[0].parent
-    spec = {"customers": params.demo.customers, "seed": params.demo.seed,
-            "generator": hashlib.sha256(Path(demo.__file__).read_bytes()).hexdigest()[:16]}
+    generator = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (truth, synthetic)))
+    spec = {"customers": params.demo.customers, "seed": params.demo.seed, "generator": generator.hexdigest()[:16]}
     stamp = target / ".demo-spec.json"
     if all(p.exists() for p in paths) and stamp.exists() and json.loads(stamp.read_text()) == spec:
         return
     print(f"generating demo data ({params.demo.customers:,} customers, seed {params.demo.seed}) in {target} ...",
           file=sys.stderr)
-    demo.write_demo_data(target, n_customers=params.demo.customers, seed=params.demo.seed)
+    synthetic.write_demo_data(target, n_customers=params.demo.customers, seed=params.demo.seed)
     stamp.write_text(json.dumps(spec))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from cxlib.ingest.read import load_tables
+    """``cx validate``: check params and data against the contract (exit 0 valid, 3 invalid).
+
+    Examples
+    --------
+    >>> main(["validate", "params/demo.yaml"])   # doctest: +SKIP
+    OK: params/demo.yaml (customers: 10,000 rows, interactions: 431,102 rows, surveys: 7,969 rows).
+    0
+    """
     from cxlib.ingest.contract import Validator
+    from cxlib.ingest.read import load_tables
 
     params = _load(args.params, args.quarter)
     report = Validator(load_tables(params)).report()
@@ -121,9 +138,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from cxlib.run.runner import run_report
+    """``cx run``: validate, run every section and publish the report.
 
-    from cxlib.run.runner import section_notebooks
+    Examples
+    --------
+    >>> main(["run", "params/demo.yaml", "--force"])   # doctest: +SKIP
+    published .../reports/demo/index.html in 84.2 s
+    0
+    """
+    from cxlib.run.runner import run_report, section_notebooks
 
     params = _load(args.params, args.quarter)
     notebooks = section_notebooks(Path(args.notebooks_dir)) if args.notebooks_dir else None
@@ -134,6 +157,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
+    """``cx demo-data DIR``: write the synthetic demo data set.
+
+    Examples
+    --------
+    >>> main(["demo-data", "data/demo", "--customers", "2000"])   # doctest: +SKIP
+    customers: data/demo/customers.parquet
+    ...
+    0
+    """
     from cxlib.demo.synthetic import write_demo_data
 
     start = time.perf_counter()
@@ -145,6 +177,14 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_example(args: argparse.Namespace) -> int:
+    """``cx example telco DIR``: a public data set in the input contract, with its params file.
+
+    Examples
+    --------
+    >>> main(["example", "telco", "data/telco"])   # doctest: +SKIP
+    wrote data/telco/telco.yaml; run it with: cx run data/telco/telco.yaml
+    0
+    """
     from cxlib.demo.telco import write_example
 
     params_file = write_example(args.name, Path(args.dir))
@@ -152,21 +192,48 @@ def cmd_example(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_lab(args: argparse.Namespace) -> int:
-    import os
+def lab_command(jupyter_args: list[str] | None = None, kernel: str = KERNEL_NAME) -> list[str]:
+    """The command ``cx lab`` runs: JupyterLab on the project with the project's kernel.
 
+    ``--allow-root`` is added when the effective user is root (containers often are): Jupyter
+    otherwise exits at once with "Running as root is not recommended".
+
+    Examples
+    --------
+    >>> argv = lab_command(["--no-browser"])
+    >>> argv[1:3], argv[-1], ("--allow-root" in argv) == (os.geteuid() == 0)
+    (['-m', 'jupyterlab'], '--no-browser', True)
+    """
+    argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={PROJECT_ROOT}",
+            "--LabApp.default_url=/lab/tree/notebooks", f"--MappingKernelManager.default_kernel_name={kernel}"]
+    if os.geteuid() == 0:
+        argv.append("--allow-root")
+    return [*argv, *(jupyter_args or [])]
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    """``cx lab``: JupyterLab on the notebooks (replaces this process).
+
+    Examples
+    --------
+    >>> main(["lab", "--no-browser", "--port", "8899"])   # doctest: +SKIP
+    """
     from cxlib.params import DEFAULT_PARAMS
-    from cxlib.run.runner import ensure_kernel
+    from cxlib.run.kernel import ensure_kernel
 
     _load(str(DEFAULT_PARAMS))  # the notebooks' default params must have their data for Run All
-    argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={PROJECT_ROOT}",
-            "--LabApp.default_url=/lab/tree/notebooks",
-            f"--MappingKernelManager.default_kernel_name={ensure_kernel()}", *args.jupyter_args]
-    os.execv(sys.executable, argv)
+    os.execv(sys.executable, lab_command(args.jupyter_args, ensure_kernel()))
     return EXIT_OK  # pragma: no cover - execv does not return
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``cx`` command line.
+
+    Examples
+    --------
+    >>> build_parser().parse_args(["run", "params/demo.yaml", "--force"]).force
+    True
+    """
     parser = argparse.ArgumentParser(prog="cx", description="CX Workbook: quarterly customer-experience reports.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -204,6 +271,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``cx`` with ``argv``; return the exit code (a user error prints one paragraph, no traceback).
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stderr(io.StringIO()) as err:
+    ...     code = main(["run", "missing.yaml"])
+    >>> code, err.getvalue().split(":")[0]
+    (2, 'cx run')
+    """
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.command == "lab":

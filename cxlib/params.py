@@ -44,7 +44,13 @@ TABLE_SOURCE = "table:"  # data.<table>: "table:[schema.]name" reads a table of 
 
 class DataSpec(_Strict):
     """Where the input tables are: files (paths or globs, relative to the params file) or
-    ``table:[schema.]name``, a table in the engine's database (a warehouse, a Spark catalog)."""
+    ``table:[schema.]name``, a table in the engine's database (a warehouse, a Spark catalog).
+
+    Examples
+    --------
+    >>> DataSpec(customers="exports/customers.csv", columns={"customers": {"customer_id": "id"}}).columns
+    {'customers': {'customer_id': 'id'}}
+    """
 
     customers: str
     interactions: str | None = None
@@ -64,7 +70,13 @@ class DataSpec(_Strict):
 
 
 class EngineSpec(_Strict):
-    """Which Ibis backend runs the data work."""
+    """Which Ibis backend runs the data work.
+
+    Examples
+    --------
+    >>> EngineSpec().backend, EngineSpec(backend="pyspark", threads=4).threads
+    ('duckdb', 4)
+    """
 
     backend: Literal["duckdb", "pyspark"] = "duckdb"
     database: str | None = Field(None, description="DuckDB database file (spills to disk); default in memory")
@@ -75,7 +87,7 @@ class EngineSpec(_Strict):
         "${VAR} is taken from the environment, so no password sits in the params file"))
 
     @model_validator(mode="after")
-    def _one_connection(self) -> "EngineSpec":
+    def _one_connection(self) -> EngineSpec:
         if self.url and (self.backend != "duckdb" or self.database):
             raise ValueError("engine.url names the backend and its database itself: leave out engine.backend and "
                              "engine.database")
@@ -83,7 +95,13 @@ class EngineSpec(_Strict):
 
 
 class ExposureRule(_Strict):
-    """A named time-varying exposure: matching interactions within the window."""
+    """A named time-varying exposure: matching interactions within the window.
+
+    Examples
+    --------
+    >>> ExposureRule(name="poor_billing", touchpoint="billing", csat_max=2).min_count
+    1
+    """
 
     name: Identifier
     touchpoint: str | None = None
@@ -95,14 +113,29 @@ class ExposureRule(_Strict):
 
 
 class DemoSpec(_Strict):
-    """Generate the demo data set into the data paths when they do not exist yet."""
+    """Generate the demo data set into the data paths when they do not exist yet.
+
+    Examples
+    --------
+    >>> DemoSpec(customers=2000).seed
+    42
+    """
 
     customers: int = Field(10_000, ge=100)
     seed: int = 42
 
 
 class RunParams(_Strict):
-    """All keys a run understands. Unknown keys are errors."""
+    """All keys a run understands. Unknown keys are errors.
+
+    Examples
+    --------
+    >>> p = RunParams.model_validate({"run_id": "q3", "as_of": "2026-09-30", "data": {"customers": "/data/c.csv"}})
+    >>> p.as_of, p.min_cell_size, p.path("customers"), p.path("surveys")
+    (datetime.date(2026, 9, 30), 10, '/data/c.csv', None)
+    >>> [r.name for r in p.exposure_rules(["Billing call", "app"])]
+    ['poor_billing_call', 'poor_app']
+    """
 
     run_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)]
     as_of: dt.date
@@ -144,7 +177,7 @@ class RunParams(_Strict):
         return {"backend": v} if isinstance(v, str) else v
 
     @model_validator(mode="after")
-    def _unique_names(self) -> "RunParams":
+    def _unique_names(self) -> RunParams:
         if self.exposures:
             names = [e.name for e in self.exposures]
             dupes = sorted({n for n in names if names.count(n) > 1})
@@ -160,6 +193,7 @@ class RunParams(_Strict):
     # ---- derived -------------------------------------------------------------------------
     @property
     def base_dir(self) -> Path:
+        """The folder relative data paths resolve against: the params file's."""
         return self.source.parent if self.source else Path.cwd()
 
     def path(self, table: str) -> str | None:
@@ -180,11 +214,18 @@ class RunParams(_Strict):
         ]
 
     def to_yaml_dict(self) -> dict[str, Any]:
+        """The params as plain YAML data (dates as text, defaults included, unset keys left out)."""
         return self.model_dump(mode="json", exclude_none=True, exclude={"source"})
 
 
 def safe_name(text: str) -> str:
-    """A Python-identifier-safe version of a data value (for term names such as ``poor_<touchpoint>``)."""
+    """A Python-identifier-safe version of a data value (for term names such as ``poor_<touchpoint>``).
+
+    Examples
+    --------
+    >>> safe_name("Billing call"), safe_name("24/7 chat"), safe_name("")
+    ('billing_call', '_24_7_chat', 'x')
+    """
     name = re.sub(r"\W+", "_", str(text).strip().lower()).strip("_") or "x"
     return f"_{name}" if name[0].isdigit() else name
 
@@ -314,6 +355,11 @@ def resolve_params_file(path: str | Path | None) -> Path:
 
     Notebooks run in the caller's working directory (papermill, JupyterLab), so a default such
     as ``../params/demo.yaml`` is also tried relative to the project's ``notebooks/`` folder.
+
+    Examples
+    --------
+    >>> resolve_params_file("../params/demo.yaml") == DEFAULT_PARAMS, resolve_params_file(None) == DEFAULT_PARAMS
+    (True, True)
     """
     if path is None:
         return DEFAULT_PARAMS

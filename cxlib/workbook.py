@@ -7,50 +7,71 @@ Every notebook starts with::
     wb = open_workbook(params_file, run_dir)
 
 ``run_dir`` is set by ``cx run`` (the run's staging folder); interactively it is None and
-results stay in memory.
-
-The analysis tables carry only the columns an analysis uses (the contract columns, ``segment``,
-the ``covariates`` and the ``survey_drivers``): free-text or identifying columns of the input
-files (comments, names, e-mail addresses) never reach a notebook, so no section can show them.
+results stay in memory. The tables come from :mod:`cxlib.ingest.clean` (only the columns an
+analysis reads); the run folder's layout is :mod:`cxlib.run.layout`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from cxlib.text import display
-from cxlib.ingest.read import CONTRACT, Tables, connect, load_tables
-from cxlib.errors import DataError
+from cxlib.ingest.clean import (
+    CleanTables,
+    clean_tables,
+    has_clean_tables,
+    read_clean_tables,
+)
+from cxlib.ingest.contract import ValidationReport
 from cxlib.params import RunParams, load_params, resolve_params_file
 from cxlib.results import write_result
-from cxlib.ingest.contract import ValidationReport, Validator
+from cxlib.run.layout import RunFolder
+from cxlib.text import display
 
-VALIDATION_FILE = "validation.json"
-WARNINGS_FILE = "work/warnings.jsonl"  # under work/: read into the manifest, not published
-CLEAN_DIR = "work/clean"  # the validated analysis tables, written once per DuckDB run
-CLEAN_INDEX = "tables.json"  # in CLEAN_DIR: the input files and unused columns behind them
 # Without declared touchpoints, the busiest this many are analysed (one model term each).
 MAX_TOUCHPOINTS = 25
 
 
 @dataclass
 class Workbook:
-    """Params, engine connection and the validated input tables of one run.
+    """Params, engine connection and the clean input tables of one run.
 
     Attributes
     ----------
     params : RunParams
+    con : ibis backend
     validation : ValidationReport
         Rows read and kept per table, and what was excluded and why.
     run_dir : Path or None
         Staging folder of a ``cx run``; None interactively.
+    files : dict of str to list of Path
+        The input files behind each table.
+    tables : dict of str to ibis Table
+        The clean analysis tables of the configured inputs.
+    unused : dict of str to list of str
+        Per table, the input columns no analysis reads (never shown).
+    results : dict of str to DataFrame
+        The result tables written so far, and (interactively) the cached ones.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from cxlib.params import DEFAULT_PARAMS, load_params
+    >>> customers = ibis.memtable({"customer_id": ["a", "b"]})
+    >>> wb = Workbook(params=load_params(DEFAULT_PARAMS), con=None, validation=None, run_dir=None, files={},
+    ...               tables={"customers": customers})
+    >>> wb.customers.count().execute(), wb.surveys is None
+    (2, True)
+    >>> wb.write_result("counts", pd.DataFrame({"n": [2]}))
+    >>> wb.results["counts"]["n"].tolist()
+    [2]
     """
 
     params: RunParams
@@ -58,31 +79,39 @@ class Workbook:
     validation: ValidationReport
     run_dir: Path | None
     files: dict[str, list[Path]]
-    _tables: dict[str, ir.Table] = field(repr=False)
+    tables: dict[str, ir.Table] = field(repr=False)
     unused: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _touchpoints: list[str] | None = field(default=None, init=False, repr=False)
     results: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     # ---- tables ---------------------------------------------------------------------------
+    @property
+    def run(self) -> RunFolder | None:
+        """The run folder being built (None interactively)."""
+        return RunFolder(self.run_dir) if self.run_dir is not None else None
+
     def table(self, name: str) -> ir.Table | None:
         """A clean input table (Ibis expression), or None when it is not configured."""
-        return self._tables.get(name)
+        return self.tables.get(name)
 
     @property
     def customers(self) -> ir.Table:
-        return self._tables["customers"]
+        """The clean customers table."""
+        return self.tables["customers"]
 
     @property
     def interactions(self) -> ir.Table | None:
-        return self._tables.get("interactions")
+        """The clean interactions table, None when the run has none."""
+        return self.tables.get("interactions")
 
     @property
     def surveys(self) -> ir.Table | None:
-        return self._tables.get("surveys")
+        """The clean surveys table, None when the run has none."""
+        return self.tables.get("surveys")
 
     def require(self, *names: str) -> bool:
         """True when every named table is present; otherwise show a note saying what is missing."""
-        missing = [n for n in names if n not in self._tables]
+        missing = [n for n in names if n not in self.tables]
         if missing:
             display.callout(
                 "This section needs the {tables} table(s), which this run does not have "
@@ -116,26 +145,35 @@ class Workbook:
     def write_result(self, name: str, df: pd.DataFrame) -> None:
         """Keep a result table, and write ``results/<name>.csv`` when running under ``cx run``."""
         self.results[name] = df
-        if self.run_dir is not None:
-            write_result(self.run_dir / "results", name, df)
+        if self.run is not None:
+            write_result(self.run.results, name, df)
 
     def warn(self, text: str, **values: Any) -> None:
         """Show a warning in the section and record it for the report's index page."""
         display.callout(text, kind="warning", **values)
-        if self.run_dir is not None:
-            message = text.format(**{k: str(v) for k, v in values.items()}) if values else text
-            path = self.run_dir / WARNINGS_FILE
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps({"message": message}) + "\n")
+        if self.run is not None:
+            self.run.add_warning(text.format(**{k: str(v) for k, v in values.items()}) if values else text)
 
     def cached(self, name: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-        """Compute a small table once per run and share it between notebooks (Parquet in the run folder)."""
-        if self.run_dir is None:
+        """``compute()`` once per run, shared between the sections (Parquet in the run's ``work/``).
+
+        Interactively the table is kept in :attr:`results` for the session.
+
+        Examples
+        --------
+        >>> from cxlib.params import DEFAULT_PARAMS, load_params
+        >>> wb = Workbook(params=load_params(DEFAULT_PARAMS), con=None, validation=None, run_dir=None, files={}, tables={})
+        >>> calls = []
+        >>> compute = lambda: calls.append(1) or pd.DataFrame({"x": [1]})
+        >>> _ = wb.cached("covariates", compute); _ = wb.cached("covariates", compute)
+        >>> len(calls)
+        1
+        """
+        if self.run is None:
             if name not in self.results:
                 self.results[name] = compute()
             return self.results[name]
-        path = self.run_dir / "work" / f"{name}.parquet"
+        path = self.run.cache(name)
         if path.exists():
             return pd.read_parquet(path)
         df = compute()
@@ -145,92 +183,16 @@ class Workbook:
 
     @property
     def period_label(self) -> str:
+        """``data up to <as_of>`` in words."""
         return f"data up to {self.params.as_of:%d %B %Y}"
-
-
-def analysis_columns(name: str, columns: list[str], params: RunParams) -> list[str]:
-    """The columns of input table ``name`` that analyses use, in file order.
-
-    Examples
-    --------
-    >>> from cxlib.params import load_params, DEFAULT_PARAMS
-    >>> analysis_columns("surveys", ["customer_id", "timestamp", "nps", "comment", "sat_app"], load_params(DEFAULT_PARAMS))
-    ['customer_id', 'timestamp', 'nps', 'sat_app']
-    """
-    keep = set(CONTRACT[name])
-    if name == "customers":
-        keep |= {"segment", *params.covariates}
-    elif name == "surveys":
-        keep |= set(params.survey_drivers)
-    return [c for c in columns if c in keep]
-
-
-def unused_columns(files_columns: dict[str, list[str]], params: RunParams) -> dict[str, list[str]]:
-    """Per table, the input columns that no analysis reads (and no section shows)."""
-    return {name: [c for c in cols if c not in analysis_columns(name, cols, params)]
-            for name, cols in files_columns.items()}
-
-
-def _narrowed(cleaned: dict[str, ir.Table], params: RunParams) -> dict[str, ir.Table]:
-    """The clean tables narrowed to the columns an analysis reads."""
-    return {name: t.select(*analysis_columns(name, list(t.columns), params)) for name, t in cleaned.items()}
-
-
-def write_clean_tables(validator: Validator, params: RunParams, run_dir: Path) -> dict[str, int]:
-    """Write the analysis tables once, as Parquet under ``run_dir/work/clean``; bytes per table.
-
-    On DuckDB every section then scans these files instead of reading the inputs again and
-    re-applying the validation (its joins and windows) in each of its queries. Other engines keep
-    their own cache: a cluster cannot read the run's local folder.
-    """
-    tables = validator.tables
-    if tables.con.name != "duckdb":
-        return {}
-    target = run_dir / CLEAN_DIR
-    target.mkdir(parents=True, exist_ok=True)
-    cleaned = validator.clean_tables()
-    sizes = {}
-    for name, t in _narrowed(cleaned, params).items():
-        path = target / f"{name}.parquet"
-        tables.con.to_parquet(t, path)  # snappy: a scratch copy, fast to write and scan
-        sizes[name] = path.stat().st_size
-    index = {"files": {name: [str(f) for f in files] for name, files in tables.files.items()},
-             "unused": unused_columns({name: list(t.columns) for name, t in cleaned.items()}, params)}
-    (target / CLEAN_INDEX).write_text(json.dumps(index), encoding="utf-8")  # last: marks the set complete
-    return sizes
-
-
-def _open_clean_tables(params: RunParams, run_path: Path) -> Workbook:
-    """The workbook of a ``cx run`` section on the clean tables the run wrote (no input is read)."""
-    index = json.loads((run_path / CLEAN_DIR / CLEAN_INDEX).read_text(encoding="utf-8"))
-    report = ValidationReport.from_dict(json.loads((run_path / VALIDATION_FILE).read_text()))
-    con = connect(params.engine)
-    clean = {name: con.read_parquet(run_path / CLEAN_DIR / f"{name}.parquet", table_name=f"clean_{name}")
-             for name in index["files"]}
-    files = {name: [Path(f) for f in paths] for name, paths in index["files"].items()}
-    return Workbook(params=params, con=con, validation=report, run_dir=run_path, files=files,
-                    _tables=clean, unused=index["unused"])
-
-
-def _materialize(con: Any, tables: dict[str, ir.Table], files: dict[str, list[Path]]) -> dict[str, ir.Table]:
-    """CSV inputs are parsed once into engine tables; Parquet stays a lazy scan on DuckDB.
-
-    Spark caches every clean table (memory, spilling to disk) on first use: it would otherwise
-    re-run the validation joins and windows in every query, ten times slower per query."""
-    out = {}
-    for name, t in tables.items():
-        if con.name != "duckdb":
-            out[name] = t.cache()
-        elif all(f.suffix.lower() in (".parquet", ".pq") for f in files[name]):
-            out[name] = t
-        else:
-            out[name] = con.create_table(f"clean_{name}", t, temp=True, overwrite=True)
-    return out
 
 
 def open_workbook(params_file: str | Path | None = None, run_dir: str | Path | None = None,
                   params: RunParams | None = None) -> Workbook:
     """Load params, connect the engine, validate (or reuse the run's validation) and open the tables.
+
+    Under ``cx run`` the sections read the clean tables and validation the run wrote; otherwise
+    the inputs are read and validated in this session.
 
     Parameters
     ----------
@@ -244,29 +206,30 @@ def open_workbook(params_file: str | Path | None = None, run_dir: str | Path | N
 
     Examples
     --------
-    >>> wb = open_workbook("params/demo.yaml")      # doctest: +SKIP
-    >>> wb.customers.count().execute()              # doctest: +SKIP
-    10000
+    >>> import tempfile, ibis
+    >>> db = Path(tempfile.mkdtemp()) / "crm.duckdb"
+    >>> con = ibis.duckdb.connect(db)
+    >>> _ = con.create_table("customers", pd.DataFrame({"customer_id": ["a", "b"],
+    ...     "signup_date": ["2025-01-01", "2025-02-01"], "churn_date": ["", "2025-06-01"]}))
+    >>> con.disconnect()
+    >>> params = RunParams.model_validate({"run_id": "tiny", "as_of": "2025-09-30",
+    ...     "data": {"customers": "table:customers"}, "engine": {"database": str(db)}})
+    >>> wb = open_workbook(params=params)
+    >>> wb.customers.count().execute(), wb.validation.rows_kept
+    (2, {'customers': 2})
     """
     if params is None:
         params = load_params(resolve_params_file(params_file))
-    run_path = Path(run_dir) if run_dir else None
+    run = RunFolder(Path(run_dir)) if run_dir else None
     from cxlib.plots import set_theme
 
     set_theme()
-    if run_path is not None and (run_path / CLEAN_DIR / CLEAN_INDEX).exists():
-        return _open_clean_tables(params, run_path)
-    tables: Tables = load_tables(params)
-    validator = Validator(tables)
-    saved = run_path / VALIDATION_FILE if run_path else None
-    if saved is not None and saved.exists():
-        report = ValidationReport.from_dict(json.loads(saved.read_text()))
+    saved = None
+    if run is not None and run.validation.exists():
+        saved = ValidationReport.from_dict(json.loads(run.validation.read_text(encoding="utf-8")))
+    if run is not None and saved is not None and has_clean_tables(run.clean):
+        clean: CleanTables = read_clean_tables(params, run.clean)
     else:
-        report = validator.report()
-        if not report.ok:
-            raise DataError(report.message())
-    cleaned = validator.clean_tables()
-    clean = _materialize(tables.con, _narrowed(cleaned, params), tables.files)
-    unused = unused_columns({name: list(t.columns) for name, t in cleaned.items()}, params)
-    return Workbook(params=params, con=tables.con, validation=report, run_dir=run_path, files=tables.files,
-                    _tables=clean, unused=unused)
+        clean, saved = clean_tables(params, saved)
+    return Workbook(params=params, con=clean.con, validation=saved, run_dir=run.root if run else None,
+                    files=clean.files, tables=clean.tables, unused=clean.unused)

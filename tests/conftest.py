@@ -16,6 +16,8 @@ from cxlib.demo.synthetic import write_demo_data
 from cxlib.params import DEFAULT_PARAMS
 
 PROJECT = Path(__file__).resolve().parents[1]
+# Started by tests through PYTHONPATH (the engine guard's hook), never collected as tests.
+collect_ignore = ["engine_hook"]
 
 
 def demo_params_dict(data_dir: Path, run_id: str = "test", **overrides) -> dict:

@@ -12,11 +12,12 @@ import pytest
 import statsmodels.api as sm
 
 from cxlib.demo import synthetic as demo
+from cxlib.demo import truth
 
 N_CUSTOMERS = 20_000
 SEED = 42
-AS_OF = pd.Timestamp(demo.DEMO_AS_OF)
-POOR = [f"poor_{t}" for t in demo.TOUCHPOINTS]
+AS_OF = pd.Timestamp(truth.DEMO_AS_OF)
+POOR = [f"poor_{t}" for t in truth.TOUCHPOINTS]
 COVARIATES = {"segment": "consumer", "plan": "basic", "region": "north"}  # column -> reference level
 
 
@@ -56,14 +57,14 @@ def _exposure_intervals(c: pd.DataFrame, interactions: pd.DataFrame) -> pd.DataF
     m = len(c)
     duration = c["risk_end"].to_numpy()
     row = pd.Series(np.arange(m), index=c["customer_id"].to_numpy())
-    poor = interactions[interactions["csat"].fillna(99) <= demo.POOR_CSAT_MAX]
+    poor = interactions[interactions["csat"].fillna(99) <= truth.POOR_CSAT_MAX]
     pc = row[poor["customer_id"]].to_numpy()
     s = ((poor["timestamp"].to_numpy() - c["signup"].to_numpy()[pc]) // np.timedelta64(1, "D")).astype(float)
-    tp = pd.Categorical(poor["touchpoint"], categories=demo.TOUCHPOINTS).codes
-    bounds = np.asarray(demo.TENURE_PIECES, dtype=float)
-    t = np.concatenate([s, s + demo.EXPOSURE_WINDOW_DAYS, np.tile(bounds, m), duration])
+    tp = pd.Categorical(poor["touchpoint"], categories=truth.TOUCHPOINTS).codes
+    bounds = np.asarray(truth.TENURE_PIECES, dtype=float)
+    t = np.concatenate([s, s + truth.EXPOSURE_WINDOW_DAYS, np.tile(bounds, m), duration])
     cid = np.concatenate([pc, pc, np.repeat(np.arange(m), bounds.size), np.arange(m)])
-    delta = np.zeros((t.size, len(demo.TOUCHPOINTS)), dtype=np.int32)
+    delta = np.zeros((t.size, len(truth.TOUCHPOINTS)), dtype=np.int32)
     delta[np.arange(s.size), tp] = 1
     delta[s.size + np.arange(s.size), tp] = -1
     order = np.lexsort((t, cid))
@@ -91,10 +92,10 @@ def _dummies(df: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, axis=1)
 
 
-def _missed(estimates: pd.DataFrame, truth: dict[str, float]) -> dict[str, tuple[float, float, float]]:
+def _missed(estimates: pd.DataFrame, true_values: dict[str, float]) -> dict[str, tuple[float, float, float]]:
     """The terms whose true value lies outside the CI, with (lower, estimate, upper); empty if none."""
     missed = {}
-    for term, value in truth.items():
+    for term, value in true_values.items():
         lo, est, hi = estimates.loc[term, ["lower", "estimate", "upper"]]
         if not lo <= value <= hi:
             missed[term] = (round(lo, 3), round(est, 3), round(hi, 3))
@@ -173,9 +174,9 @@ def test_customers_contract(customers):
     assert (churned["churn"] >= churned["signup"]).all() and (churned["churn"] < AS_OF).all()
     assert 0.25 <= c["event"].mean() <= 0.40
     assert (churned["churn"] == churned["signup"]).mean() < 0.01
-    assert set(c["segment"]) == set(demo.SEGMENTS) and c["segment"].mode()[0] == "consumer"
-    assert set(c["region"]) == set(demo.REGIONS) and c["region"].mode()[0] == "north"
-    assert set(c["plan"]) == set(demo.PLANS) and c["plan"].mode()[0] == "basic"
+    assert set(c["segment"]) == set(truth.SEGMENTS) and c["segment"].mode()[0] == "consumer"
+    assert set(c["region"]) == set(truth.REGIONS) and c["region"].mode()[0] == "north"
+    assert set(c["plan"]) == set(truth.PLANS) and c["plan"].mode()[0] == "basic"
     assert (c["monthly_revenue"] >= 0).all()
     med = c.groupby("segment")["monthly_revenue"].median()
     assert med["consumer"] < med["smb"] < med["enterprise"]
@@ -195,7 +196,7 @@ def test_interactions_contract(tables, customers):
     end = (c["churn"] + pd.Timedelta(days=1)).fillna(AS_OF).reindex(i["customer_id"]).to_numpy()
     ts = i["timestamp"].to_numpy()
     assert (ts >= signup).all() and (ts < end).all() and (ts < AS_OF.to_datetime64()).all()
-    assert set(i["touchpoint"]) == set(demo.TOUCHPOINTS) and set(i["channel"]) <= set(demo.CHANNELS)
+    assert set(i["touchpoint"]) == set(truth.TOUCHPOINTS) and set(i["channel"]) <= set(truth.CHANNELS)
     assert i["csat"].dropna().between(1, 5).all() and i["ces"].dropna().between(1, 7).all()
     assert 0.5 <= i["csat"].notna().mean() <= 0.8
     assert 0.2 <= i["ces"].notna().mean() < i["csat"].notna().mean()
@@ -233,14 +234,14 @@ def test_interaction_patterns(tables):
 def test_surveys_contract(tables, customers):
     s = tables["surveys"]
     c = customers.set_index("customer_id")
-    assert list(s.columns) == ["customer_id", "timestamp", "nps", *demo.SURVEY_DRIVERS]
-    assert set(demo.TRUE_NPS_WEIGHTS) == set(demo.SURVEY_DRIVERS)
+    assert list(s.columns) == ["customer_id", "timestamp", "nps", *truth.SURVEY_DRIVERS]
+    assert set(truth.TRUE_NPS_WEIGHTS) == set(truth.SURVEY_DRIVERS)
     signup = c["signup"].reindex(s["customer_id"]).to_numpy()
     end = (c["churn"] + pd.Timedelta(days=1)).fillna(AS_OF).reindex(s["customer_id"]).to_numpy()
     ts = s["timestamp"].to_numpy()
     assert (ts >= signup).all() and (ts < end).all()
     assert s["nps"].between(0, 10).all()
-    for col in demo.SURVEY_DRIVERS:
+    for col in truth.SURVEY_DRIVERS:
         assert str(s[col].dtype) == "Int64"
         assert s[col].dropna().between(1, 5).all()
         assert 0.01 <= s[col].isna().mean() <= 0.10
@@ -271,7 +272,7 @@ def _piecewise_exponential(iv: pd.DataFrame, alpha: float = 0.05) -> pd.DataFram
 
 def test_piecewise_exponential_recovers_true_hazard_ratios(intervals):
     est = _piecewise_exponential(intervals)
-    assert not _missed(est, demo.TRUE_TOUCHPOINT_HR), _missed(est, demo.TRUE_TOUCHPOINT_HR)
+    assert not _missed(est, truth.TRUE_TOUCHPOINT_HR), _missed(est, truth.TRUE_TOUCHPOINT_HR)
     for term in ("poor_delivery", "poor_app"):
         assert est.loc[term, "lower"] <= 1.0 <= est.loc[term, "upper"]
     for term in ("poor_onboarding", "poor_billing", "poor_support"):
@@ -279,8 +280,8 @@ def test_piecewise_exponential_recovers_true_hazard_ratios(intervals):
     # Ten more terms: at 95 % one of them misses in about every other data set (a 60-seed study found
     # no bias), so they are held to the 99 % interval.
     est99 = _piecewise_exponential(intervals, alpha=0.01)
-    baseline = {f"piece_{k}": h for k, h in enumerate(demo.BASELINE_HAZARD_PER_DAY)}
-    others = {**demo.TRUE_COVARIATE_HR, **baseline}
+    baseline = {f"piece_{k}": h for k, h in enumerate(truth.BASELINE_HAZARD_PER_DAY)}
+    others = {**truth.TRUE_COVARIATE_HR, **baseline}
     assert not _missed(est99, others), _missed(est99, others)
 
 
@@ -301,13 +302,13 @@ def test_time_varying_cox_recovers_true_hazard_ratios(intervals):
             "upper": summary["exp(coef) upper 95%"],
         }
     )
-    assert not _missed(est, demo.TRUE_TOUCHPOINT_HR), _missed(est, demo.TRUE_TOUCHPOINT_HR)
+    assert not _missed(est, truth.TRUE_TOUCHPOINT_HR), _missed(est, truth.TRUE_TOUCHPOINT_HR)
 
 
 def _nps_score(ratings: pd.DataFrame) -> np.ndarray:
     """The documented linear score of the ratings (NaN where a rating is missing)."""
-    w = np.array([demo.TRUE_NPS_WEIGHTS[c] for c in ratings.columns])
-    return demo.NPS_INTERCEPT + (ratings.to_numpy(dtype=float) - 3) @ w
+    w = np.array([truth.TRUE_NPS_WEIGHTS[c] for c in ratings.columns])
+    return truth.NPS_INTERCEPT + (ratings.to_numpy(dtype=float) - 3) @ w
 
 
 def _nps(answers: pd.Series) -> float:
@@ -316,15 +317,15 @@ def _nps(answers: pd.Series) -> float:
 
 def test_nps_regression_recovers_true_weights(tables):
     s = tables["surveys"].dropna()
-    ratings = s[list(demo.SURVEY_DRIVERS)].astype(float)
+    ratings = s[list(truth.SURVEY_DRIVERS)].astype(float)
     X = sm.add_constant(ratings)
     # HC3: the answer noise narrows near 0 and 10, so the classical standard errors do not hold
     fit = sm.OLS(s["nps"].astype(float), X).fit(cov_type="HC3")
     ci = fit.conf_int()
     est = pd.DataFrame({"estimate": fit.params, "lower": ci[0], "upper": ci[1]})
-    assert not _missed(est, demo.TRUE_NPS_WEIGHTS), _missed(est, demo.TRUE_NPS_WEIGHTS)
+    assert not _missed(est, truth.TRUE_NPS_WEIGHTS), _missed(est, truth.TRUE_NPS_WEIGHTS)
     ranking = fit.params.drop("const").sort_values(ascending=False).index.tolist()
-    assert ranking == sorted(demo.TRUE_NPS_WEIGHTS, key=demo.TRUE_NPS_WEIGHTS.get, reverse=True)
+    assert ranking == sorted(truth.TRUE_NPS_WEIGHTS, key=truth.TRUE_NPS_WEIGHTS.get, reverse=True)
     # The only bias is the clip of scores below 0 (none exceed 10). OLS is linear in the outcome, so
     # regressing E[nps | ratings] = clip(score, 0, 10) on the ratings gives the estimate's exact
     # expectation given these ratings: the clipped share and the bias it causes are both tiny.
@@ -332,7 +333,7 @@ def test_nps_regression_recovers_true_weights(tables):
     assert score.max() <= 10 + 1e-9
     assert (score < 0).mean() < 5e-4
     expected = sm.OLS(np.clip(score, 0, 10), X).fit().params
-    for term, w in demo.TRUE_NPS_WEIGHTS.items():
+    for term, w in truth.TRUE_NPS_WEIGHTS.items():
         assert expected[term] == pytest.approx(w, rel=2e-3)
     corr = ratings.corr().to_numpy()
     vif = np.diag(np.linalg.inv(corr))
@@ -353,7 +354,7 @@ def test_nps_answers_have_the_score_as_their_mean():
     assert (answers[grid <= 0] == 0).all() and (answers[grid >= 10] == 10).all()
     # away from the ends the spread is the triangular noise plus the rounding's Bernoulli part
     middle = np.abs(grid - 5) <= 3
-    assert np.all(sd[middle] > demo.NPS_NOISE_SD) and np.all(sd[middle] < demo.NPS_NOISE_SD + 0.25)
+    assert np.all(sd[middle] > truth.NPS_NOISE_SD) and np.all(sd[middle] < truth.NPS_NOISE_SD + 0.25)
 
 
 def test_demo_nps_is_realistic(tables):
@@ -362,10 +363,10 @@ def test_demo_nps_is_realistic(tables):
     # a typical company: NPS +10..+40, 35-50 % promoters, 10-25 % detractors
     assert 15 <= _nps(nps) <= 30
     assert 0.35 <= (nps >= 9).mean() <= 0.50 and 0.10 <= (nps <= 6).mean() <= 0.25
-    ratings = s[list(demo.SURVEY_DRIVERS)]
+    ratings = s[list(truth.SURVEY_DRIVERS)]
     all_fives = (ratings.fillna(0) == 5).all(axis=1)
     assert all_fives.mean() > 0.03 and (nps[all_fives] == 10).all(), "rating everything 5 means answering 10"
-    for col in demo.SURVEY_DRIVERS:
+    for col in truth.SURVEY_DRIVERS:
         assert ratings[col].mode()[0] >= 4, "satisfaction ratings lean to the top of the scale"
     # the billing drop of the last two quarters pulls NPS down (about 20 points on ~3k answers each)
     by_quarter = nps.groupby(s["timestamp"].dt.to_period("Q")).apply(_nps)
@@ -374,10 +375,10 @@ def test_demo_nps_is_realistic(tables):
 
 
 def test_constants_are_consistent():
-    assert set(demo.TRUE_TOUCHPOINT_HR) == set(POOR)
-    assert demo.TRUE_TOUCHPOINT_HR["poor_delivery"] == demo.TRUE_TOUCHPOINT_HR["poor_app"] == 1.0
-    assert len(set(demo.TRUE_NPS_WEIGHTS.values())) == len(demo.TRUE_NPS_WEIGHTS)
-    assert demo.NPS_INTERCEPT + 2 * sum(demo.TRUE_NPS_WEIGHTS.values()) == pytest.approx(10.0)
-    assert demo.DEMO_AS_OF == dt.date(2026, 9, 30)
+    assert set(truth.TRUE_TOUCHPOINT_HR) == set(POOR)
+    assert truth.TRUE_TOUCHPOINT_HR["poor_delivery"] == truth.TRUE_TOUCHPOINT_HR["poor_app"] == 1.0
+    assert len(set(truth.TRUE_NPS_WEIGHTS.values())) == len(truth.TRUE_NPS_WEIGHTS)
+    assert truth.NPS_INTERCEPT + 2 * sum(truth.TRUE_NPS_WEIGHTS.values()) == pytest.approx(10.0)
+    assert truth.DEMO_AS_OF == dt.date(2026, 9, 30)
     with pytest.raises(ValueError):
         demo.generate(0)

@@ -12,8 +12,12 @@ import pytest
 import statsmodels.formula.api as smf
 
 from cxlib.analyses import drivers as kd
-from cxlib.demo.synthetic import TRUE_NPS_WEIGHTS
+from cxlib.demo.truth import TRUE_NPS_WEIGHTS
+from cxlib.errors import NotEstimable
+from cxlib.features.ratings import survey_ratings
 from cxlib.plots.drivers import importance_bars, importance_performance
+from cxlib.results import RESULT_COLUMNS
+from cxlib.stats.dominance import multinomial_weights, subset_r_squared, weighted_covariances
 
 
 def _simulated(n: int = 3000, k: int = 4, seed: int = 3, missing: float = 0.05) -> tuple[pd.DataFrame, list[str]]:
@@ -89,12 +93,12 @@ def test_weighted_covariance_equals_an_explicit_resample():
     z = df[["nps", *names]].to_numpy()
     z = z - z.mean(axis=0)
     rng = np.random.default_rng(5)
-    w = kd.multinomial_weights(rng, len(z), 3)
-    cov = kd._weighted_covariances(z, w)
+    w = multinomial_weights(rng, len(z), 3)
+    cov = weighted_covariances(z, w)
     for b in range(3):
         rows = np.repeat(np.arange(len(z)), w[b].astype(int))
         resample = df.iloc[rows]
-        r2 = kd.subset_r_squared(cov[b])[-1]
+        r2 = subset_r_squared(cov[b])[-1]
         assert r2 == pytest.approx(_r2_lstsq(resample["nps"].to_numpy(), resample[names].to_numpy()), abs=1e-12)
 
 
@@ -121,7 +125,9 @@ def test_unusable_drivers_are_kept_with_a_note_never_zeroed():
         assert rows.loc[d, "note"] and rows.loc[d, "quadrant"] == "not estimated"
         assert any(d in w for w in res.warnings)
     assert rows.loc["flat", "performance"] == 4.0 and np.isnan(rows.loc["empty", "performance"])
-    assert len(res.to_frame()) == 5 and list(res.to_frame().columns) == kd.RESULT_COLUMNS["drivers"]
+    assert len(res.to_frame()) == 5 and list(res.to_frame().columns) == RESULT_COLUMNS["drivers"]
+    # drivers.csv carries the quadrant, so that nothing downstream re-derives it
+    assert res.to_frame()["quadrant"].tolist() == res.summary["quadrant"].tolist()
     # the constant column did not cost complete cases beyond those of the usable drivers
     assert res.n_used == len(df.dropna(subset=["nps", *names]))
 
@@ -129,13 +135,26 @@ def test_unusable_drivers_are_kept_with_a_note_never_zeroed():
 def test_collinear_drivers_fail_with_a_clear_message_and_high_vif_warns():
     df, names = _simulated(n=800, k=3, missing=0)
     df["sum"] = df["d0"] + df["d1"]
-    with pytest.raises(ValueError, match="collinear.*d0.*d1"):
+    with pytest.raises(NotEstimable, match="collinear.*d0.*d1"):
         kd.key_drivers(df, [*names, "sum"], bootstrap=0)
     rng = np.random.default_rng(0)
     df["near"] = df["d0"] + rng.normal(0, 0.2, len(df))
     res = kd.key_drivers(df, [*names, "near"], bootstrap=0)
     assert res.summary.set_index("driver").loc["near", "vif"] > 5
     assert any("variance inflation" in w and "near" in w for w in res.warnings)
+
+
+def test_data_that_cannot_carry_a_regression_raise_not_estimable():
+    df, names = _simulated(n=400, k=3)
+    with pytest.raises(NotEstimable, match="too few to fit") as exc:
+        kd.key_drivers(df.head(12), names, bootstrap=0)
+    assert exc.value.model == "drivers"
+    with pytest.raises(NotEstimable, match="fewer than min_cell_size"):
+        kd.key_drivers(df, names, bootstrap=0, min_responses=len(df) + 1)
+    with pytest.raises(NotEstimable, match="None of the survey drivers"):
+        kd.key_drivers(df.assign(d0=np.nan, d1=np.nan, d2=np.nan), names, bootstrap=0)
+    with pytest.raises(ValueError, match="No survey drivers are named"):
+        kd.key_drivers(df, [], bootstrap=0)
 
 
 def test_priorities_follow_the_median_rule():
@@ -148,7 +167,7 @@ def test_priorities_follow_the_median_rule():
 
 def test_demo_ranking_matches_true_weights(workbook_10k):
     p = workbook_10k.params
-    df = kd.survey_ratings(workbook_10k.surveys, p.survey_drivers, p.as_of, p.survey_since)
+    df = survey_ratings(workbook_10k.surveys, p.survey_drivers, p.as_of, p.survey_since)
     res = kd.key_drivers(df, p.survey_drivers, bootstrap=100, seed=p.seed)
     truth = sorted(TRUE_NPS_WEIGHTS, key=TRUE_NPS_WEIGHTS.get, reverse=True)
     assert res.summary["driver"].tolist() == truth
@@ -162,9 +181,9 @@ def test_demo_ranking_matches_true_weights(workbook_10k):
 
 def test_survey_window(workbook_10k):
     p = workbook_10k.params
-    all_rows = kd.survey_ratings(workbook_10k.surveys, p.survey_drivers, p.as_of)
-    since = kd.survey_ratings(workbook_10k.surveys, p.survey_drivers, p.as_of, since=dt.date(2026, 1, 1))
-    early = kd.survey_ratings(workbook_10k.surveys, p.survey_drivers, dt.date(2025, 12, 31))
+    all_rows = survey_ratings(workbook_10k.surveys, p.survey_drivers, p.as_of)
+    since = survey_ratings(workbook_10k.surveys, p.survey_drivers, p.as_of, since=dt.date(2026, 1, 1))
+    early = survey_ratings(workbook_10k.surveys, p.survey_drivers, dt.date(2025, 12, 31))
     assert len(since) + len(early) == len(all_rows) and 0 < len(since) < len(all_rows)
     assert list(all_rows.columns) == ["nps", *p.survey_drivers]
 

@@ -1,9 +1,10 @@
 """The engine aggregates, Python fits: no table proportional to the interactions leaves the engine.
 
 One complete ``cx run`` (every section, in its own kernel, as in production) on 2,000 demo customers
-(about 87,000 interactions) with ``CX_RESULT_LOG`` set: :func:`cxlib.ingest.read.log_results` then logs
-the size and calling line of every result that leaves the engine, in the ``cx`` process and in
-every kernel. Each result must stay within a bound that does not grow with the interactions:
+(about 87,000 interactions) with the test-only hook :func:`engine_hook.result_log.log_results`
+installed (``tests/engine_hook`` on ``PYTHONPATH``, whose ``sitecustomize`` installs it when
+``CX_RESULT_LOG`` is set): it logs the size and calling line of every result that leaves the engine,
+in the ``cx`` process and in every kernel. Each result must stay within a bound that does not grow with the interactions:
 
 * one row per customer at most (per-customer tables for the Cox model and the landmark checks,
   Kaplan–Meier counts per group and day, scalars, small group-bys), unless its caller is one of
@@ -29,7 +30,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import built_once, demo_params_dict, write_params
-from cxlib.ingest.read import RESULT_LOG_ENV
+from engine_hook.result_log import environment
 from cxlib.demo.synthetic import write_demo_data
 
 CUSTOMERS = 2_000
@@ -38,7 +39,7 @@ SEED = 7
 TV_COX_MAX_ROWS = 25_000
 PARAMS = {"bootstrap": 50, "cox_time_varying_max_rows": TV_COX_MAX_ROWS}
 # allowed pulls that only some data sets need (a roll-up whose distinct customers the bounds leave open)
-RUNS_ON_SOME_DATA = {("cxlib/metrics.py", "_exact_counts")}
+RUNS_ON_SOME_DATA = {("cxlib/features/cube.py", "_exact_counts")}
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def cx_run(data_dir: Path, workdir: Path, run_id: str, env: dict[str, str] | Non
     """``cx run`` in a subprocess (its kernels inherit the environment) with the result log on."""
     workdir.mkdir(parents=True, exist_ok=True)
     params = write_params(workdir / f"{run_id}.yaml", demo_params_dict(data_dir, run_id=run_id, **PARAMS, **overrides))
-    env = {**os.environ, **(env or {}), RESULT_LOG_ENV: str(workdir / f"{run_id}-results.jsonl")}
+    env = {**os.environ, **(env or {}), **environment(workdir / f"{run_id}-results.jsonl")}
     cx = Path(sys.executable).with_name("cx")
     done = subprocess.run([str(cx), "run", str(params), "--output-dir", str(workdir / "reports")],
                           env=env, capture_output=True, text=True, timeout=1500)
@@ -106,11 +107,11 @@ def allowed_bounds(data_dir: Path) -> dict[tuple[str, str], int]:
         patterns *= params.get("covariate_bins", 4) if numeric else cust[c].nunique()
     cells = len(params.get("tenure_pieces_days", [0, 30, 90, 180, 365, 730])) * patterns * 2 ** len(params["touchpoints"])
     return {
-        ("cxlib/metrics.py", "_sums_cube"): cube,
-        ("cxlib/metrics.py", "_exact_counts"): cube,  # exact distinct customers of some roll-up cells
-        ("cxlib/features.py", "touchpoint_cells"): cells,
-        ("cxlib/drivers.py", "survey_ratings"): len(surveys),
-        ("cxlib/survival.py", "fit_time_varying_cox"): TV_COX_MAX_ROWS + 1,
+        ("cxlib/features/cube.py", "_sums_cube"): cube,
+        ("cxlib/features/cube.py", "_exact_counts"): cube,  # exact distinct customers of some roll-up cells
+        ("cxlib/features/exposures.py", "touchpoint_cells"): cells,
+        ("cxlib/features/ratings.py", "survey_ratings"): len(surveys),
+        ("cxlib/analyses/hazards.py", "cross_check_intervals"): TV_COX_MAX_ROWS + 1,
     }
 
 
@@ -138,8 +139,8 @@ def test_the_log_saw_the_whole_pipeline(duckdb_run, guard_data):
     """The hook was active in the ``cx`` process and in every kernel (else the guard proves nothing)."""
     log = duckdb_run.log
     files = set(log["file"].dropna())
-    assert {"cxlib/validate.py", "cxlib/quality.py", "cxlib/metrics.py", "cxlib/features.py",
-            "cxlib/survival.py", "cxlib/drivers.py"} <= files, sorted(files)
+    assert {"cxlib/ingest/contract.py", "cxlib/analyses/quality.py", "cxlib/features/cube.py", "cxlib/features/exposures.py",
+            "cxlib/analyses/hazards.py", "cxlib/features/ratings.py"} <= files, sorted(files)
     # each allowed exception names a call that exists (a renamed function must be renamed here too)
     ran = set(zip(log["file"], log["function"]))
     assert set(allowed_bounds(guard_data)) - RUNS_ON_SOME_DATA <= ran
@@ -156,7 +157,7 @@ def test_result_log_catches_a_pull_of_the_interactions(tmp_path, guard_data):
         f"t = con.read_parquet({str(guard_data / 'interactions.parquet')!r})\n"
         "t.execute(); t.count().execute(); t.touchpoint.to_pyarrow()\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, RESULT_LOG_ENV: str(log)},
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, **environment(log)},
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line)["rows"] for line in log.read_text().splitlines()]

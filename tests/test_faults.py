@@ -179,7 +179,7 @@ def _dead_pid() -> int:
 
 
 def test_run_moved_aside_by_a_killed_publish_is_put_back(tmp_path):
-    from cxlib.run.runner import remove_stale_staging
+    from cxlib.run.publish import remove_stale_staging
 
     out = tmp_path / "reports"
     pid = _dead_pid()
@@ -192,3 +192,25 @@ def test_run_moved_aside_by_a_killed_publish_is_put_back(tmp_path):
     assert sorted(p.name for p in done) == sorted(["2026Q3", f".tmp-2026Q3-{pid}-abcd1234"])
     assert (out / "2026Q3" / "index.html").read_text() == "earlier report"
     assert sorted(p.name for p in out.iterdir()) == sorted(["2026Q3", live.name])
+
+
+def test_execution_errors_are_told_apart_by_type(tmp_path):
+    """papermill's and nbclient's exception types, not their messages, decide what the user reads."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    from cxlib.run.runner import execution_error
+
+    nb = Path("03_drivers.ipynb")
+    failed = execution_error(PapermillExecutionError(4, 3, "fit()", "LinAlgError", "Singular matrix", []), nb)
+    assert (failed.notebook, failed.cell, failed.ename, failed.evalue) == ("03_drivers.ipynb", 3, "LinAlgError", "Singular matrix")
+    log = tmp_path / "kernel.log"
+    log.write_text("Fatal Python error: Segmentation fault\n")
+    dead = execution_error(DeadKernelError("Kernel died"), nb, log)
+    assert (dead.notebook, dead.cell, dead.ename) == ("03_drivers.ipynb", None, "DeadKernelError")
+    assert "the kernel died" in str(dead) and "Segmentation fault" in str(dead)
+    slow = execution_error(CellTimeoutError("A cell timed out"), nb)
+    assert (slow.notebook, slow.ename) == ("03_drivers.ipynb", "CellTimeoutError") and "cell_timeout_seconds" in str(slow)
+    # a message that merely mentions a dead kernel is not mistaken for one
+    other = execution_error(PapermillExecutionError(1, 1, "", "RuntimeError", "the kernel is dead tired", []), nb)
+    assert other.ename == "RuntimeError" and "the kernel died" not in str(other)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cxlib.features import customers as C
 from cxlib.features import exposures as F
 from cxlib.params import ExposureRule
 
@@ -26,7 +27,7 @@ def test_customers_as_of_durations_and_censoring():
                         AS_OF, _day("2024-12-31")],
         "churn_date": [_day("2025-01-11"), _day("2025-06-01"), _day("2025-02-10"), AS_OF, None, None],
     })
-    out = F.customers_as_of(t, AS_OF).execute().set_index("customer_id")
+    out = C.customers_as_of(t, AS_OF).execute().set_index("customer_id")
     # churn after as_of is censored at as_of; churn on the signup day is duration 0, one day at risk
     expected = pd.DataFrame({
         "duration_days": [10, 89, 0, 89, 0, 90],
@@ -47,7 +48,7 @@ def test_describe_covariates_kinds_reference_and_quantile_edges():
         "flag": rng.choice(["0", "1", ""], 400),         # 0/1 with blanks: numeric, few values
         "code": rng.choice(["1", "2", "x"], 400),        # one non-number: categorical
     })
-    covs = {c.name: c for c in F.describe_covariates(t, ["plan", "revenue", "flag", "code"], bins=4)}
+    covs = {c.name: c for c in C.describe_covariates(t, ["plan", "revenue", "flag", "code"], bins=4)}
     counts = pd.Series(t.execute()["plan"]).value_counts()
     assert covs["plan"].kind == "categorical"
     assert covs["plan"].levels[0] == counts.index[0] and covs["plan"].sizes[0] == counts.iloc[0]
@@ -56,7 +57,7 @@ def test_describe_covariates_kinds_reference_and_quantile_edges():
     np.testing.assert_allclose(covs["revenue"].edges, np.quantile(revenue, [0.25, 0.5, 0.75]))
     bins = t.select(b=covs["revenue"].cell_value(t)).execute()["b"]
     np.testing.assert_array_equal(bins, np.array(["q1", "q2", "q3", "q4"])[np.searchsorted(covs["revenue"].edges, revenue)])
-    assert F.covariates_from_frame(F.covariate_frame(list(covs.values()))) == list(covs.values())
+    assert C.covariates_from_frame(C.covariate_frame(list(covs.values()))) == list(covs.values())
 
 
 # ---- exposure intervals against a day-by-day brute force ------------------------------------------
@@ -120,8 +121,8 @@ def people(small_workbook):
     customers = small_workbook.customers
     ids = customers.select("customer_id").order_by("customer_id").limit(SUBSET)
     customers = customers.filter(customers.customer_id.isin(ids.customer_id))
-    covs = F.describe_covariates(customers, ["segment"])
-    return F.customers_as_of(customers, small_workbook.params.as_of, covs), covs
+    covs = C.describe_covariates(customers, ["segment"])
+    return C.customers_as_of(customers, small_workbook.params.as_of, covs), covs
 
 
 def test_exposure_intervals_match_day_by_day_exposure(small_workbook, people, brute_force_days):
@@ -163,8 +164,8 @@ def test_cells_are_the_day_level_aggregate(small_workbook, people, brute_force_d
 
 
 def test_survival_counts_match_pandas(small_workbook, demo_small):
-    frame = F.customers_as_of(small_workbook.customers, small_workbook.params.as_of, extra=["segment"])
-    counts = F.survival_counts(frame, "segment")
+    frame = C.customers_as_of(small_workbook.customers, small_workbook.params.as_of, extra=["segment"])
+    counts = C.survival_counts(frame, "segment")
     cust = pd.read_parquet(demo_small / "customers.parquet")
     assert counts["group"].str.startswith("segment=").all()
     assert counts.groupby("group")[["events", "censored"]].sum().sum(axis=1).sum() == len(cust)

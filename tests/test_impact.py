@@ -13,9 +13,16 @@ import pytest
 import statsmodels.api as sm
 from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
-from cxlib.analyses import validity
-from cxlib.features.exposures import Covariate
+from cxlib.analyses import hazards, impact, validity
+from cxlib.errors import NotEstimable
+from cxlib.features.churners import period_churners
+from cxlib.features.customers import Covariate, covariates_from_frame
+from cxlib.features.landmark import interaction_metrics, landmark_people
+from cxlib.params import ExposureRule, RunParams
+from cxlib.periods import ReportingPeriod, reporting_period
 from cxlib.results import ALL, RESULT_COLUMNS
+from cxlib.stats.attribution import attributable_fraction, impact_table, what_if_retention
+from cxlib.text.impact import evidence_notes
 
 # ---- metrics that matter ---------------------------------------------------------------------
 
@@ -26,7 +33,7 @@ def test_landmark_people_follow_up_and_events():
         "signup_date": [dt.date(2024, 1, 1)] * 5 + [dt.date(2025, 1, 1)],
         "churn_date": [dt.date(2024, 6, 1), dt.date(2025, 1, 1), dt.date(2025, 3, 1), None, dt.date(2026, 2, 1), None],
     })
-    got = validity.landmark_people(customers, dt.date(2025, 1, 1), dt.date(2026, 1, 1), []).execute()
+    got = landmark_people(customers, dt.date(2025, 1, 1), dt.date(2026, 1, 1), []).execute()
     # churned before or on the landmark, or signed up on it: not at risk
     assert got.to_dict("list") == {"customer_id": ["active", "after_end", "later"],
                                    "time": [365, 365, 59], "event": [0, 0, 1]}
@@ -44,7 +51,7 @@ def test_interaction_metrics_per_customer():
         "resolved": [None, None, True, None, False, True, None],
     }))
     people = ibis.memtable({"customer_id": ["a", "b"]})
-    got = validity.interaction_metrics(interactions, people, ["billing", "support"],
+    got = interaction_metrics(interactions, people, ["billing", "support"],
                                        dt.date(2025, 1, 1), dt.date(2025, 3, 1))
     got = got.set_index(["customer_id", "metric", "touchpoint"])["value"].to_dict()
     # a: billing 5 and 2 in the window (the 31 Dec and 1 Mar ones are outside); b: support only.
@@ -97,7 +104,10 @@ def test_score_metrics_matches_statsmodels_and_recovers_the_truth():
 
 def test_metric_validity_on_demo(small_workbook):
     p = small_workbook.params
-    res = validity.metric_validity(small_workbook)
+    wb = small_workbook
+    covariates = covariates_from_frame(hazards.covariate_table(wb.customers, p.covariates, p.covariate_bins))
+    res = validity.metric_validity(wb.customers, wb.interactions, wb.surveys, covariates, wb.touchpoints(), p.as_of,
+                                   horizon_days=max(p.horizons_days), min_cell_size=p.min_cell_size)
     assert res.landmark == p.as_of - dt.timedelta(days=max(p.horizons_days))
     assert res.window_start == res.landmark - dt.timedelta(days=max(p.horizons_days))
     out = res.to_frame()
@@ -110,9 +120,6 @@ def test_metric_validity_on_demo(small_workbook):
 
 # ---- attributable churn and revenue at risk (hand-worked) ------------------------------------
 
-from cxlib import impact  # noqa: E402
-from cxlib.params import ExposureRule, RunParams  # noqa: E402
-
 
 @pytest.mark.parametrize("p, hr, expected", [
     (0.2, 2.0, 0.2 / 1.2),      # 0.2 * 1 / (1 + 0.2)
@@ -122,14 +129,14 @@ from cxlib.params import ExposureRule, RunParams  # noqa: E402
     (1.0, 4.0, 0.75),           # everyone exposed: 1 - 1/HR
 ])
 def test_attributable_fraction_hand_worked(p, hr, expected):
-    assert impact.attributable_fraction(p, hr) == pytest.approx(expected, abs=1e-15)
+    assert attributable_fraction(p, hr) == pytest.approx(expected, abs=1e-15)
 
 
 def test_impact_table_hand_worked():
     exposures = pd.DataFrame({"touchpoint": ["billing", "app"], "exposure": ["poor_billing", "poor_app"],
                               "exposure_share": [0.2, 0.1], "hazard_ratio": [2.0, 1.0],
                               "ci_lower": [1.5, 0.8], "ci_upper": [2.5, 1.25]})
-    got = impact.impact_table(exposures, churners=120, mean_monthly_revenue=50.0).set_index("exposure")
+    got = impact_table(exposures, churners=120, mean_monthly_revenue=50.0).set_index("exposure")
     b = got.loc["poor_billing"]
     # PAF 0.2/1.2 = 1/6 -> 20 of 120 churners -> 20 * 50 * 12 = 12,000 a year
     assert b["attributable_churn_share"] == pytest.approx(1 / 6)
@@ -142,36 +149,39 @@ def test_impact_table_hand_worked():
     a = got.loc["poor_app"]
     assert a["attributable_churn_share"] == 0 and a["revenue_at_risk"] == 0
     assert a["paf_ci_lower"] < 0 < a["paf_ci_upper"]
-    no_revenue = impact.impact_table(exposures, churners=120, mean_monthly_revenue=None)
+    no_revenue = impact_table(exposures, churners=120, mean_monthly_revenue=None)
     assert no_revenue["revenue_at_risk"].isna().all() and (no_revenue["churners_attributable"] == got["churners_attributable"].to_numpy()).all()
 
 
 def test_reporting_period_and_its_churners():
-    assert impact.reporting_period(dt.date(2026, 9, 30)) == impact.ReportingPeriod(dt.date(2026, 7, 1), dt.date(2026, 9, 30), "2026Q3")
-    assert impact.reporting_period(dt.date(2026, 1, 15)).start == dt.date(2026, 1, 1)
-    month = impact.reporting_period(dt.date(2026, 2, 14), "month")
+    assert reporting_period(dt.date(2026, 9, 30)) == ReportingPeriod(dt.date(2026, 7, 1), dt.date(2026, 9, 30), "2026Q3")
+    assert reporting_period(dt.date(2026, 1, 15)).start == dt.date(2026, 1, 1)
+    month = reporting_period(dt.date(2026, 2, 14), "month")
     assert (month.start, month.end, month.label) == (dt.date(2026, 2, 1), dt.date(2026, 2, 14), "2026-02")
     customers = ibis.memtable(pd.DataFrame({
         "churn_date": [dt.date(2026, 7, 1), dt.date(2026, 9, 30), dt.date(2026, 6, 30), dt.date(2026, 10, 1), None],
         "monthly_revenue": [10.0, None, 99.0, 99.0, 99.0],
     }))
-    assert impact.period_churners(customers, impact.reporting_period(dt.date(2026, 9, 30))) == (2, 10.0)
+    assert period_churners(customers, reporting_period(dt.date(2026, 9, 30))) == (2, 10.0)
     no_revenue = ibis.memtable(pd.DataFrame({"churn_date": [dt.date(2026, 8, 1)], "monthly_revenue": [None]},).astype({"monthly_revenue": float}))
-    assert impact.period_churners(no_revenue, impact.reporting_period(dt.date(2026, 9, 30))) == (1, None)
+    assert period_churners(no_revenue, reporting_period(dt.date(2026, 9, 30))) == (1, None)
 
 
 def test_exposure_labels_default_and_custom():
     base = dict(run_id="x", as_of="2026-09-30", data={"customers": "c.csv"})
-    assert impact.exposure_labels(RunParams(**base), ["billing", "Web Chat"]) == {"poor_billing": "billing", "poor_web_chat": "Web Chat"}
+    default = RunParams(**base)
+    assert impact.exposure_labels(default.exposure_rules(["billing", "Web Chat"]), custom=bool(default.exposures)) == {
+        "poor_billing": "billing", "poor_web_chat": "Web Chat"}
     custom = RunParams(**base, exposures=[ExposureRule(name="unresolved_support", touchpoint="support", resolved=False)])
-    assert impact.exposure_labels(custom, ["billing"]) == {"unresolved_support": "unresolved_support"}
+    assert impact.exposure_labels(custom.exposure_rules(["billing"]), custom=bool(custom.exposures)) == {
+        "unresolved_support": "unresolved_support"}
 
 
 # ---- what-if retention -------------------------------------------------------------------------
 
 
 def _pem(cells: pd.DataFrame, exposures: list[str]):
-    """A piecewise-exponential Poisson GLM fitted on the cells (independent of cxlib.analyses.survival)."""
+    """A piecewise-exponential Poisson GLM fitted on the cells (independent of cxlib.stats.pem)."""
     design = pd.get_dummies(cells["piece"].astype(str), prefix="piece", dtype=float)
     for col in [c for c in cells.columns if c not in ("piece", "events", "person_days", *exposures)]:
         design = design.join(pd.get_dummies(cells[col].astype(str), prefix=col, drop_first=True, dtype=float))
@@ -189,7 +199,7 @@ def test_what_if_retention_hand_worked():
     # One piece; 9,000 unexposed person-days with 9 churns, 1,000 exposed with 2: rates 0.001 and 0.002.
     cells = pd.DataFrame({"piece": [0, 0], "poor_x": [0, 1], "events": [9, 2], "person_days": [9000, 1000]})
     X, b, V, _ = _pem(cells, ["poor_x"])
-    got = impact.what_if_retention(cells, X, b, V, ["poor_x"], [0], reduction=0.5, days=365, draws=400, seed=1).iloc[0]
+    got = what_if_retention(cells, X, b, V, ["poor_x"], [0], reduction=0.5, days=365, draws=400, seed=1).iloc[0]
     # average hazard now (9 + 2) / 10,000; halving exposed time removes 500 days * (0.002 - 0.001)
     assert got["retention"] == pytest.approx(np.exp(-365 * 0.0011), rel=1e-9)
     assert got["what_if_retention"] == pytest.approx(np.exp(-365 * 0.00105), rel=1e-9)
@@ -210,7 +220,7 @@ def test_what_if_retention_pieces_and_covariates():
                              "events": int(rng.poisson(days * base * seg_hr * (1.8 if e else 1.0)))})
     cells = pd.DataFrame(rows)
     X, b, V, _ = _pem(cells, ["poor_x"])
-    got = impact.what_if_retention(cells, X, b, V, ["poor_x"], [0, 100, 300], reduction=1.0, days=365, draws=300).iloc[0]
+    got = what_if_retention(cells, X, b, V, ["poor_x"], [0, 100, 300], reduction=1.0, days=365, draws=300).iloc[0]
     fitted = np.exp(X @ b.to_numpy()) * cells["person_days"]
     hazard = (fitted.groupby(cells["piece"]).sum() / cells.groupby("piece")["person_days"].sum()).to_numpy()
     removed = (fitted * cells["poor_x"] * (1 - 1 / np.exp(b["poor_x"]))).groupby(cells["piece"]).sum().to_numpy()
@@ -248,16 +258,21 @@ def test_touchpoint_impact_from_a_fitted_model():
         "monthly_revenue": [40.0] * 15 + [60.0] * 15 + [1000.0] * 12,
     }))
     params = RunParams(run_id="x", as_of="2026-09-30", data={"customers": "c.csv"}, min_cell_size=10, seed=3)
-    res = impact.touchpoint_impact(pem, customers, params, ["billing", "app"], draws=300)
+    res = impact.touchpoint_impact(pem, customers, reporting_period(params.as_of, params.period),
+                                   {"poor_billing": "billing", "poor_app": "app"}, tenure_pieces=params.tenure_pieces_days,
+                                   reduction=params.what_if_reduction, min_cell_size=params.min_cell_size,
+                                   seed=params.seed, draws=300)
     out = res.to_frame()
     assert list(out.columns) == RESULT_COLUMNS["impact"] and out["touchpoint"].tolist() == ["billing", "app"]
+    # impact.csv names each row's model term, so that nothing downstream guesses it from the touchpoint
+    assert out["exposure"].tolist() == ["poor_billing", "poor_app"]
     billing = res.summary.set_index("exposure").loc["poor_billing"]
     hr = np.exp(b["poor_billing"])
     paf = exposed["poor_billing"] * (hr - 1) / (1 + exposed["poor_billing"] * (hr - 1))
     assert billing["attributable_churn_share"] == pytest.approx(paf)
     assert billing["churners_attributable"] == pytest.approx(30 * paf)
     assert billing["revenue_at_risk"] == pytest.approx(30 * paf * 50.0 * 12)
-    expected = impact.what_if_retention(cells, X, b, V, ["poor_billing"], list(params.tenure_pieces_days), 0.5,
+    expected = what_if_retention(cells, X, b, V, ["poor_billing"], list(params.tenure_pieces_days), 0.5,
                                         draws=300, seed=3).iloc[0]
     assert billing["retention_gain"] == pytest.approx(expected["retention_gain"])
     assert billing["gain_ci_lower"] == pytest.approx(expected["gain_ci_lower"])
@@ -274,12 +289,14 @@ def test_model_rows_must_match_the_cells():
     assert got["person_days"].tolist() == [9000, 1000]
     with pytest.raises(ValueError, match="do not match"):
         impact.model_arrays(SimpleNamespace(glm=fit, cells=cells.iloc[[1, 0]]))
+    with pytest.raises(NotEstimable):
+        impact.model_arrays(SimpleNamespace(glm=None, cells=cells))
 
 
 def test_evidence_notes_flag_what_an_attributable_share_cannot_support():
     s = pd.DataFrame({"hazard_ratio": [2.0, 1.1, 0.7, np.nan, 3.0], "hr_ci_lower": [1.5, 0.9, 0.5, np.nan, 1.2],
                       "hr_ci_upper": [2.5, 1.3, 0.9, np.nan, 6.0], "suppressed": [False, False, False, False, True]})
-    notes = impact.evidence_notes(s)
+    notes = evidence_notes(s)
     assert notes.iloc[0] == ""
     assert notes.iloc[1].startswith("no clear effect") and notes.iloc[2].startswith("less churn")
     assert notes.iloc[3].startswith("not in the model") and notes.iloc[4].startswith("suppressed")

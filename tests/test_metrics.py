@@ -6,23 +6,29 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import demo_params_dict
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
+from cxlib import periods as P
 from cxlib.analyses import portfolio as M
+from cxlib.features import cube as C
 from cxlib.ingest.read import clean_view, connect, load_tables
 from cxlib.params import RunParams
 from cxlib.plots import metrics as PM
-from cxlib.results import ALL, RESULT_COLUMNS
+from cxlib.results import ALL, RESULT_COLUMNS, Result
+from cxlib.stats import changes as CH
+from cxlib.stats import intervals as IV
 from cxlib.stats.suppression import suppression_reasons
-
-from conftest import demo_params_dict
+from cxlib.text import portfolio as T
+from cxlib.text import vocabulary as V
 
 matplotlib.use("Agg")
 
@@ -36,32 +42,32 @@ Z = stats.norm.ppf(0.975)
 
 def test_wilson_interval_hand_worked():
     # 8/10: centre (0.8 + z²/20) / (1 + z²/10) = 0.71674, half-width 1.41600 * 0.16001 = 0.22658
-    lo, hi = M.wilson_interval(8, 10)
+    lo, hi = IV.wilson_interval(8, 10)
     assert lo == pytest.approx(0.490162, abs=1e-6)
     assert hi == pytest.approx(0.943318, abs=1e-6)
     # 0/10: the upper bound is z² / (n + z²)
-    lo, hi = M.wilson_interval(0, 10)
+    lo, hi = IV.wilson_interval(0, 10)
     assert lo == 0 and hi == pytest.approx(Z**2 / (10 + Z**2), rel=1e-12)
 
 
 def test_t_interval_hand_worked():
     # 1..5: mean 3, s² = (55 - 15²/5) / 4 = 2.5, se = sqrt(0.5), t(0.975, 4) = 2.776445
-    mean, lo, hi = M.mean_interval(5, 15, 55)
+    mean, lo, hi = IV.mean_interval(5, 15, 55)
     assert mean == 3.0
     assert lo == pytest.approx(3 - 2.776445 * np.sqrt(0.5), abs=1e-6)
     assert hi == pytest.approx(3 + 1.963243, abs=1e-6)
-    assert np.isnan(M.mean_interval(1, 4, 16)[1])  # one rating: no spread, no interval
+    assert np.isnan(IV.mean_interval(1, 4, 16)[1])  # one rating: no spread, no interval
 
 
 def test_nps_interval_hand_worked():
     # 20 promoters, 20 passives, 10 detractors of 50: NPS 20, Var = (0.6 - 0.2²) / 50 = 0.0112
-    value, lo, hi = M.nps_interval(20, 10, 50)
+    value, lo, hi = IV.nps_interval(20, 10, 50)
     assert value == pytest.approx(20.0)
     assert lo == pytest.approx(20 - 100 * Z * np.sqrt(0.0112), abs=1e-9)
     assert hi == pytest.approx(40.742, abs=1e-3)
     # all promoters: no variance; the interval stays inside [-100, 100]
-    assert [float(v) for v in M.nps_interval(10, 0, 10)] == [100.0, 100.0, 100.0]
-    assert float(M.nps_interval(1, 0, 2)[2]) == 100.0
+    assert [float(v) for v in IV.nps_interval(10, 0, 10)] == [100.0, 100.0, 100.0]
+    assert float(IV.nps_interval(1, 0, 2)[2]) == 100.0
 
 
 # ---- tests of change ---------------------------------------------------------------------------------
@@ -69,21 +75,21 @@ def test_nps_interval_hand_worked():
 
 def test_proportion_test_matches_statsmodels_and_hand_worked():
     # pooled p = 0.475, se0 = sqrt(0.475 * 0.525 * 0.02) = 0.070622, z = 0.15 / se0 = 2.12398
-    r = M.proportion_difference_test(40, 100, 55, 100)
+    r = CH.proportion_difference_test(40, 100, 55, 100)
     assert r["difference"] == pytest.approx(0.15)
     assert r["statistic"] == pytest.approx(0.15 / np.sqrt(0.475 * 0.525 * 0.02), rel=1e-12)
     z, p = proportions_ztest([55, 40], [100, 100])
     assert r["statistic"] == pytest.approx(z, rel=1e-10) and r["p_value"] == pytest.approx(p, rel=1e-10)
     se = np.sqrt(0.4 * 0.6 / 100 + 0.55 * 0.45 / 100)
     assert r["ci_lower"] == pytest.approx(0.15 - Z * se) and r["ci_upper"] == pytest.approx(0.15 + Z * se)
-    same = M.proportion_difference_test(10, 10, 20, 20)  # 100 % both times: no evidence of change
+    same = CH.proportion_difference_test(10, 10, 20, 20)  # 100 % both times: no evidence of change
     assert same["p_value"] == 1.0
 
 
 def test_welch_from_sums_matches_scipy():
     rng = np.random.default_rng(3)
     a, b = rng.integers(1, 6, 40).astype(float), rng.integers(2, 6, 55).astype(float)
-    r = M.welch_test(a.size, a.sum(), (a**2).sum(), b.size, b.sum(), (b**2).sum())
+    r = CH.welch_test(a.size, a.sum(), (a**2).sum(), b.size, b.sum(), (b**2).sum())
     ref = stats.ttest_ind(b, a, equal_var=False)
     assert r["statistic"] == pytest.approx(ref.statistic, rel=1e-10)
     assert r["p_value"] == pytest.approx(ref.pvalue, rel=1e-9)
@@ -94,7 +100,7 @@ def test_welch_from_sums_matches_scipy():
 
 def test_nps_difference_hand_worked():
     # period 1: p .4, d .2, n 50 -> Var 112; period 2: p .5, d 1/6, n 60 -> Var 1e4 (2/3 - 1/9) / 60
-    r = M.nps_difference_test(20, 10, 50, 30, 10, 60)
+    r = CH.nps_difference_test(20, 10, 50, 30, 10, 60)
     se = np.sqrt(112 + 1e4 * (2 / 3 - 1 / 9) / 60)
     assert r["difference"] == pytest.approx(100 / 3 - 20)
     assert r["statistic"] == pytest.approx((100 / 3 - 20) / se)
@@ -276,7 +282,7 @@ def _expected(raw: dict[str, pd.DataFrame]) -> pd.DataFrame:
         volume=("touchpoint", "size"), rated=("csat", "count"), csat_mean=("csat", "mean"), csat_sd=("csat", "std"),
         top2=("top2", "sum"), ces_n=("ces", "count"), ces_mean=("ces", "mean"), ces_sd=("ces", "std"),
         res_n=("resolved", "count"), res_mean=("resolved", "mean"), res_x=("resolved", "sum"))
-    none = lambda keep: (np.full(keep.sum(), np.nan), np.full(keep.sum(), np.nan))  # noqa: E731
+    none = lambda keep: (np.full(keep.sum(), np.nan), np.full(keep.sum(), np.nan))
     rolled = _rolled(i, DIMS)
     who = {c: _customers_with(rolled, c).reindex(a.index, fill_value=0) for c in (None, "csat", "ces", "resolved")}
     parts = [
@@ -312,7 +318,7 @@ def _expected(raw: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def test_every_metric_value_equals_pandas_on_raw_rows(portfolio, raw):
     got = portfolio.metrics
     assert list(got.columns) == RESULT_COLUMNS["metrics"]
-    assert set(got["metric"]) == set(M.METRICS)
+    assert set(got["metric"]) == set(V.METRICS)
     expected = _expected(raw)
     both = got.merge(expected, on=[*DIMS, "metric"], how="outer", suffixes=("", "_pandas"), indicator=True)
     assert (both["_merge"] == "both").all(), both.loc[both["_merge"] != "both", [*DIMS, "metric", "_merge"]].head()
@@ -339,11 +345,11 @@ def test_distinct_customers_exact_below_the_cell_size_and_bounded_above(tables, 
     rolled = _rolled(i, DIMS)
     truth = pd.DataFrame({"customers": _customers_with(rolled), "raters": _customers_with(rolled, "csat"),
                           "resolved_customers": _customers_with(rolled, "resolved")}).fillna(0)
-    exact = M.interaction_sums(tables["interactions"], tables["customers"], AS_OF).set_index(DIMS)
+    exact = C.interaction_sums(tables["interactions"], tables["customers"], AS_OF).set_index(DIMS)
     cols = list(truth.columns)
     pd.testing.assert_frame_equal(exact.loc[truth.index, cols], truth.astype("int64"), check_names=False)
     for k in (10, 60):
-        bounded = M.interaction_sums(tables["interactions"], tables["customers"], AS_OF, min_cell_size=k)
+        bounded = C.interaction_sums(tables["interactions"], tables["customers"], AS_OF, min_cell_size=k)
         bounded = bounded.set_index(DIMS).loc[truth.index, cols]
         small = truth < k
         assert ((bounded == truth) | ~small).all().all()  # exact where it decides suppression
@@ -354,7 +360,7 @@ def test_distinct_customers_exact_below_the_cell_size_and_bounded_above(tables, 
 def test_touchpoints_outside_the_analysed_set_are_pooled(tables, portfolio):
     pooled = M.touchpoint_portfolio(tables["interactions"], tables["customers"], as_of=AS_OF, min_cell_size=10,
                                     touchpoints=["billing", "not in the data"]).metrics
-    assert set(pooled["touchpoint"]) == {"billing", M.OTHER_TOUCHPOINTS, ALL}
+    assert set(pooled["touchpoint"]) == {"billing", C.OTHER_TOUCHPOINTS, ALL}
     # billing and the roll-ups (which still count every interaction) are measured as before
     both = pooled.merge(portfolio.metrics, on=[*DIMS, "metric"], suffixes=("", "_every"))
     shown = both[~both["suppressed"].astype(bool) & ~both["suppressed_every"].astype(bool)]
@@ -446,11 +452,11 @@ def test_engine_cube_hand_worked_months_without_segment():
                             "nps": [10.0, 9.0, 7.0, 3.0, 0.0]})
     t = {name: con.create_table(f"hand_{name}", df, temp=True)
          for name, df in (("i", interactions), ("c", customers), ("s", surveys))}
-    cube = M.interaction_sums(t["i"], t["c"], AS_OF, "month").set_index(DIMS)
+    cube = C.interaction_sums(t["i"], t["c"], AS_OF, "month").set_index(DIMS)
     assert set(cube.index.get_level_values("segment")) == {ALL}
     assert set(cube.index.get_level_values("period")) == {"2026-08", "2026-09", ALL}
     total = cube.loc[(ALL, ALL, ALL, ALL)]  # the 1 October interaction is after as_of
-    assert total[list(M.INTERACTION_SUMS)].tolist() == [4, 3, 11, 45, 2, 2, 9, 45, 2, 1]
+    assert total[list(C.INTERACTION_SUMS)].tolist() == [4, 3, 11, 45, 2, 2, 9, 45, 2, 1]
     support = cube.loc[("2026-09", "support", "phone", ALL)]
     assert support[["n", "rated", "resolved_n", "resolved"]].tolist() == [2, 1, 2, 1]
     # only cells with data: 3 (p, t, c) + 3 (p, t) + 2 (p, c) + 3 (t, c) + 2 + 2 + 2 single dimensions + 1 total
@@ -471,9 +477,9 @@ def test_data_value_named_all_stays_apart_from_the_roll_up():
         "ces": [1.0, 2.0, 3.0], "resolved": pd.array([True, False, True], dtype="boolean"),
     })
     customers = pd.DataFrame({"customer_id": ["C1", "C2"], "segment": ["all", "smb"]})
-    cube = M.interaction_sums(con.create_table("odd_i", interactions, temp=True),
+    cube = C.interaction_sums(con.create_table("odd_i", interactions, temp=True),
                               con.create_table("odd_c", customers, temp=True), AS_OF).set_index(DIMS)
-    assert cube.loc[("2026Q3", "billing", M.ALL_IN_DATA, M.ALL_IN_DATA), "n"] == 1
+    assert cube.loc[("2026Q3", "billing", C.ALL_IN_DATA, C.ALL_IN_DATA), "n"] == 1
     assert cube.loc[("2026Q3", "billing", ALL, ALL), "n"] == 3
     assert not cube.index.duplicated().any()
 
@@ -504,7 +510,7 @@ def test_target_status_met_missed_cant_tell():
     billing = t.loc[("csat_top2", "billing")]
     assert (billing["gap"], billing["gap_lower"], billing["gap_upper"]) == pytest.approx((-0.08, -0.13, -0.03))
     assert t.loc[("nps", ALL), "note"] == "suppressed" and t.loc[("csat_top2", "delivery"), "note"] == "no data"
-    assert M.describe_targets(t.reset_index()).startswith("Of 6 target(s), 2 met, 1 missed and 3 can't tell")
+    assert T.describe_targets(t.reset_index()).startswith("Of 6 target(s), 2 met, 1 missed and 3 can't tell")
 
 
 def test_portfolio_targets_read_the_latest_period(portfolio):
@@ -521,7 +527,7 @@ def test_journey_view_orders_stages(portfolio):
     assert view[["stage", "touchpoint"]].values.tolist() == [
         ["onboarding", "onboarding"], ["usage", "app"], ["usage", "delivery"], ["pay", "billing"], ["other", "support"]]
     assert "mean CSAT −" in view.set_index("touchpoint").loc["billing", "changed"]
-    assert "journey" in M.describe_journey(view)
+    assert "journey" in T.describe_journey(view)
 
 
 def test_views_and_sentences_read_the_numbers(portfolio):
@@ -529,15 +535,55 @@ def test_views_and_sentences_read_the_numbers(portfolio):
     top2 = portfolio.metrics[(portfolio.metrics["metric"] == "csat_top2") & (portfolio.metrics["period"] == latest)
                              & (portfolio.metrics["channel"] == ALL) & (portfolio.metrics["segment"] == ALL)
                              & (portfolio.metrics["touchpoint"] != ALL)].sort_values("value")
-    text = M.describe_heatmap(portfolio.metrics, latest)
+    text = T.describe_heatmap(portfolio.metrics, latest)
     assert f"lowest for {top2.iloc[0]['touchpoint']} ({100 * top2.iloc[0]['value']:.1f}%)" in text
     by_channel = M.breakdown(portfolio.metrics, "csat_top2", latest, "channel")
     assert by_channel.set_index("touchpoint").loc["billing", ALL] == top2.set_index("touchpoint").loc["billing", "value"]
     nps = portfolio.metrics.set_index([*DIMS, "metric"]).loc[(latest, ALL, ALL, ALL, "nps")]
-    assert f"n = {int(nps['n']):,}" in M.describe_nps(portfolio.metrics, portfolio.changes, latest)
-    changes = M.change_view(portfolio.changes, latest)
+    assert f"n = {int(nps['n']):,}" in T.describe_nps(portfolio.metrics, portfolio.changes, latest)
+    changes = T.change_view(portfolio.changes, latest)
     assert len(changes) == int((portfolio.changes["significant"] & (portfolio.changes["period"] == latest)).sum())
-    assert str(len(portfolio.changes)) in M.describe_changes(portfolio.changes, latest).replace(",", "")
+    assert str(len(portfolio.changes)) in T.describe_changes(portfolio.changes, latest).replace(",", "")
+
+
+def test_portfolio_follows_the_result_protocol(portfolio):
+    assert isinstance(portfolio, Result)
+    assert portfolio.to_frame().equals(portfolio.metrics[RESULT_COLUMNS["metrics"]])
+    text = repr(portfolio).splitlines()
+    assert text[0] == "Touchpoint metric portfolio"
+    assert text[1].startswith(f"The portfolio covers {len(portfolio.periods)} quarters, from {portfolio.periods[0]}")
+    assert f"{portfolio.suppressed_primary:,} cells with fewer than 10" in text[1]
+    assert "<h4>Touchpoint metric portfolio</h4>" in portfolio._repr_html_()
+    d = portfolio.to_dict()
+    assert "metrics" not in d and "changes" not in d  # the large tables are the CSV files
+    assert d["latest"] == "2026Q3" and d["periods"] == list(portfolio.periods) and len(d["targets"]) == len(portfolio.targets)
+    assert portfolio.summary["touchpoint"].iloc[0] == ALL and list(portfolio.summary.columns)[1] == "volume"
+
+
+def test_benjamini_hochberg_matches_statsmodels_and_leaves_missing_out():
+    p = np.array([0.001, 0.2, np.nan, 0.03, 0.04, 0.9])
+    q, sig = CH.benjamini_hochberg(p, fdr=0.05)
+    reject, expected, _, _ = multipletests(p[~np.isnan(p)], alpha=0.05, method="fdr_bh")
+    np.testing.assert_allclose(q[~np.isnan(p)], expected)
+    assert np.isnan(q[2]) and not sig[2] and sig[~np.isnan(p)].tolist() == reject.tolist()
+    q, sig = CH.benjamini_hochberg([np.nan])
+    assert np.isnan(q).all() and not sig.any()
+
+
+def test_periods_in_one_place():
+    assert P.period_range("2025-11", "2026-02", "month") == ["2025-11", "2025-12", "2026-01", "2026-02"]
+    assert P.previous_period(pd.Series(["2026-01", ALL]), "month").tolist() == ["2025-12", None]
+    assert P.period_label(dt.date(2026, 1, 1)) == "2026Q1"
+    with pytest.raises(ValueError, match="quarter' or 'month'"):
+        P.period_label(AS_OF, "week")
+
+
+def test_one_spelling_of_each_metric():
+    """The vocabulary is the one place metric words come from: no second spelling in the package."""
+    root = Path(C.__file__).parents[1]
+    assert not [p for p in root.rglob("*.py") if "top-two-box" in p.read_text(encoding="utf-8")]
+    assert V.METRIC_WORDS["csat_top2"] == V.SPECS["csat_top2"].label == "top-2-box CSAT"
+    assert V.driver_label("sat_billing") == "billing satisfaction"
 
 
 # ---- figures ------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ import pytest
 
 from cxlib.cli import _ensure_demo_data
 from cxlib.params import DEFAULT_PARAMS, load_params
-from cxlib.run.runner import NOTEBOOK_DIR, ensure_kernel, section_notebooks
+from cxlib.run.kernel import ensure_kernel
+from cxlib.run.runner import NOTEBOOK_DIR, section_notebooks
 
 pytestmark = pytest.mark.slow
 

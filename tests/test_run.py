@@ -133,8 +133,9 @@ def test_failing_notebook_keeps_earlier_run(tmp_path: Path, small_params_file: P
     before = _tree_digest(out / "small")
     with pytest.raises(RunError) as e:
         run_report(params, out, force=True, notebooks=[ok, bad])
-    msg = str(e.value)
-    assert "01_bad.ipynb" in msg and "cell" in msg and "ValueError: boom in the model" in msg
+    err = e.value
+    assert (err.notebook, err.cell, err.ename, err.evalue) == ("01_bad.ipynb", 3, "ValueError", "boom in the model")
+    assert "earlier reports are untouched" in str(err)
     assert _tree_digest(out / "small") == before
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
@@ -142,19 +143,22 @@ def test_failing_notebook_keeps_earlier_run(tmp_path: Path, small_params_file: P
 def test_sections_read_the_clean_tables_written_once(small_params_file: Path, tmp_path: Path):
     from cxlib.ingest.read import load_tables
     from cxlib.ingest.contract import Validator
-    from cxlib.workbook import CLEAN_DIR, open_workbook, write_clean_tables
+    from cxlib.ingest.clean import write_clean_tables
+    from cxlib.run.layout import RunFolder
+    from cxlib.workbook import open_workbook
 
     params = load_params(small_params_file)
     tables = load_tables(params)
-    sizes = write_clean_tables(Validator(tables), params, tmp_path)
+    run = RunFolder(tmp_path)
+    sizes = write_clean_tables(Validator(tables), params, run.clean)
     tables.con.disconnect()
     assert set(sizes) == {"customers", "interactions", "surveys"} and all(sizes.values())
     lazy = open_workbook(small_params_file)
-    (tmp_path / "validation.json").write_text(json.dumps(lazy.validation.to_dict()))
+    run.validation.write_text(json.dumps(lazy.validation.to_dict()))
     snap = open_workbook(small_params_file, run_dir=tmp_path)
     for name in sizes:
         view = snap.con.raw_sql(f"SELECT sql FROM duckdb_views() WHERE view_name = 'clean_{name}'").fetchall()[0]
-        assert str(tmp_path / CLEAN_DIR / f"{name}.parquet") in view[0]
+        assert str(run.clean / f"{name}.parquet") in view[0]
         a, b = (getattr(wb, name).execute() for wb in (lazy, snap))
         a, b = (df.sort_values(list(df.columns), ignore_index=True) for df in (a, b))
         pd.testing.assert_frame_equal(a, b)

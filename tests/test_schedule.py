@@ -79,7 +79,7 @@ def test_notebooks_see_the_derived_params(tmp_path):
     params = nbformat.v4.new_code_cell('params_file = "../params/demo.yaml"\nrun_dir = None')
     params.metadata["tags"] = ["parameters"]
     nb.cells = [nbformat.v4.new_markdown_cell("# Probe"), params, nbformat.v4.new_code_cell(
-        "from cxlib import display\nfrom cxlib.workbook import open_workbook\n"
+        "from cxlib.text import display\nfrom cxlib.workbook import open_workbook\n"
         "wb = open_workbook(params_file, run_dir)\n"
         "display.say('run {r} as of {a} with {n} customers', r=wb.params.run_id, a=wb.params.as_of, "
         "n=wb.customers.count().execute())")]

@@ -60,11 +60,11 @@ def _write(run_dir: Path, name: str, rows: list[dict]) -> None:
 def hand_run(tmp_path: Path) -> tuple[Path, dict]:
     _write(tmp_path, "impact", [
         {"touchpoint": "support", "exposure_share": 0.05, "hazard_ratio": 1.6, "attributable_churn_share": 0.0291,
-         "churners_attributable": 14.6, "revenue_at_risk": 95_000.4},
+         "churners_attributable": 14.6, "revenue_at_risk": 95_000.4, "exposure": "poor_support"},
         {"touchpoint": "<b>billing</b>", "exposure_share": 0.12, "hazard_ratio": 2.05, "attributable_churn_share": 0.1119,
-         "churners_attributable": 56.0, "revenue_at_risk": 388_123.0},
+         "churners_attributable": 56.0, "revenue_at_risk": 388_123.0, "exposure": "poor_b_billing_b"},
         {"touchpoint": "app", "exposure_share": 0.3, "hazard_ratio": 1.02, "attributable_churn_share": 0.006,
-         "churners_attributable": 3.0, "revenue_at_risk": 20_000.0},
+         "churners_attributable": 3.0, "revenue_at_risk": 20_000.0, "exposure": "poor_app"},
     ])
     _write(tmp_path, "hazard_ratios", [
         {"model": "covariates", "term": "segment[smb]", "hazard_ratio": 0.8, "ci_lower": 0.7, "ci_upper": 0.9, "p_value": 0.001},
@@ -74,13 +74,15 @@ def hand_run(tmp_path: Path) -> tuple[Path, dict]:
     ])
     _write(tmp_path, "drivers", [
         {"driver": "sat_support", "coefficient": 1.2, "ci_lower": 1.17, "ci_upper": 1.23, "p_value": 0.0, "importance": 0.302,
-         "importance_ci_lower": 0.289, "importance_ci_upper": 0.314, "performance": 2.99},
+         "importance_ci_lower": 0.289, "importance_ci_upper": 0.314, "performance": 2.99, "quadrant": "priority"},
         {"driver": "sat_billing", "coefficient": 0.9, "ci_lower": 0.88, "ci_upper": 0.93, "p_value": 0.0, "importance": 0.188,
-         "importance_ci_lower": 0.178, "importance_ci_upper": 0.198, "performance": 3.02},
+         "importance_ci_lower": 0.178, "importance_ci_upper": 0.198, "performance": 3.02, "quadrant": "priority"},
         {"driver": "sat_app", "coefficient": 0.4, "ci_lower": 0.37, "ci_upper": 0.42, "p_value": 0.0, "importance": 0.066,
-         "importance_ci_lower": 0.061, "importance_ci_upper": 0.073, "performance": 3.29},
+         "importance_ci_lower": 0.061, "importance_ci_upper": 0.073, "performance": 3.29,
+         "quadrant": "possible overkill"},
         {"driver": "sat_delivery", "coefficient": 0.18, "ci_lower": 0.15, "ci_upper": 0.2, "p_value": 0.0, "importance": 0.031,
-         "importance_ci_lower": 0.027, "importance_ci_upper": 0.035, "performance": 3.23},
+         "importance_ci_lower": 0.027, "importance_ci_upper": 0.035, "performance": 3.23,
+         "quadrant": "possible overkill"},
     ])
     _write(tmp_path, "metric_validity", [
         {"metric": "csat_top2", "touchpoint": "delivery", "hazard_ratio_per_sd": 0.94, "ci_lower": 0.87, "ci_upper": 1.01, "concordance_gain": 0.012},
@@ -128,7 +130,7 @@ def test_without_revenue_churners_rank_the_touchpoints(hand_run):
 def test_custom_exposures_are_named_as_such(hand_run):
     run_dir, manifest = hand_run
     impact = read_result(run_dir / "results", "impact")
-    impact.loc[0, "touchpoint"] = "unresolved_support"
+    impact.loc[0, ["touchpoint", "exposure"]] = "unresolved_support"
     write_result(run_dir / "results", "impact", impact)
     hr = read_result(run_dir / "results", "hazard_ratios")
     hr.loc[1, "term"] = "unresolved_support"
@@ -136,6 +138,21 @@ def test_custom_exposures_are_named_as_such(hand_run):
     s = executive_summary(run_dir, manifest)
     assert_traced(run_dir, s)
     assert _plain(s["findings"][1]).startswith("Exposure unresolved_support goes with 1.60 times")
+
+
+def test_the_summary_reads_exposure_and_quadrant_from_the_result_files(hand_run):
+    run_dir, manifest = hand_run
+    results = run_dir / "results"
+    impact, hr, drivers = (read_result(results, name) for name in ("impact", "hazard_ratios", "drivers"))
+    impact.loc[1, "exposure"] = hr.loc[2, "term"] = "bad_bills"  # not poor_<touchpoint>: nothing to guess from
+    drivers["quadrant"] = ["maintain", "low priority", "possible overkill", "possible overkill"]
+    for name, df in (("impact", impact), ("hazard_ratios", hr), ("drivers", drivers)):
+        write_result(results, name, df)
+    s = executive_summary(run_dir, manifest)
+    assert_traced(run_dir, s)
+    assert _plain(s["findings"][0]).startswith("Poor <b>billing</b> experiences go with 2.05 times")
+    top = next(f for f in s["findings"] if "strongest driver" in f)
+    assert "below the median" not in top and not any("also a priority" in f for f in s["findings"])
 
 
 def test_retention_fills_a_thin_summary_and_nothing_without_results(tmp_path):

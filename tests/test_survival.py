@@ -5,18 +5,25 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_params
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
 
-from cxlib.analyses import survival as S
-from cxlib.demo.synthetic import TRUE_TOUCHPOINT_HR
+from cxlib.analyses import hazards as H
+from cxlib.analyses import retention as R
+from cxlib.demo.truth import TRUE_TOUCHPOINT_HR
+from cxlib.errors import NotEstimable
+from cxlib.features.customers import Covariate, describe_covariates
 from cxlib.params import ExposureRule, load_params
+from cxlib.stats.cox import compare_models, fit_time_varying_cox
+from cxlib.stats.km import kaplan_meier, logrank_test
+from cxlib.stats.pem import fit_piecewise_exponential
+from cxlib.text import survival as T
 from cxlib.workbook import open_workbook
-
-from conftest import write_params
 
 R_COXPH_ROSSI = {"fin": -0.37942, "age": -0.05744, "race": 0.31390, "wexp": -0.14980,
                  "mar": -0.43370, "paro": -0.08487, "prio": 0.09150}
@@ -34,6 +41,27 @@ def _csv_workbook(folder: Path, customers: pd.DataFrame, interactions: pd.DataFr
     return open_workbook(write_params(folder / "params.yaml", raw))
 
 
+def _covariates(wb):
+    return describe_covariates(wb.customers, wb.params.covariates, wb.params.covariate_bins)
+
+
+def _covariate_models(wb):
+    p = wb.params
+    return H.fit_covariate_models(wb.customers, _covariates(wb), as_of=p.as_of, ph_sample=p.ph_check_sample, seed=p.seed)
+
+
+def _touchpoint_model(wb):
+    p, covariates = wb.params, _covariates(wb)
+    rules = p.exposure_rules(wb.touchpoints())
+    cells = H.touchpoint_model_cells(wb.customers, wb.interactions, covariates, rules, as_of=p.as_of,
+                                     window_days=p.exposure_window_days, pieces=p.tenure_pieces_days)
+    return H.fit_touchpoint_model(cells, covariates, rules)
+
+
+def _retention(wb, horizons=()):
+    return R.retention(wb.customers, wb.params.as_of, min_cell_size=wb.params.min_cell_size, horizons=horizons)
+
+
 # ---- Kaplan–Meier and log-rank ---------------------------------------------------------------------
 
 
@@ -48,7 +76,7 @@ def demo_durations(demo_small) -> pd.DataFrame:
 
 
 def test_kaplan_meier_matches_lifelines(small_workbook, demo_durations):
-    km = S.retention(small_workbook)
+    km = _retention(small_workbook, horizons=[90, 180, 365])
     for group, d in [("all", demo_durations), ("segment=smb", demo_durations[demo_durations["segment"] == "smb"])]:
         ref = KaplanMeierFitter().fit(d["T"], d["E"])
         curve = km.curves[km.curves["group"] == group].set_index("days")
@@ -60,7 +88,7 @@ def test_kaplan_meier_matches_lifelines(small_workbook, demo_durations):
         row = km.summary.set_index("group").loc[group]
         assert row["n"] == len(d) and row["events"] == d["E"].sum()
         assert (np.isnan(row["median_days"]) and np.isinf(ref.median_survival_time_)) or row["median_days"] == ref.median_survival_time_
-    frame = km.to_frame([90, 180, 365])
+    frame = km.to_frame()
     assert not frame.duplicated(["group", "days"]).any()
     at365 = frame[(frame["group"] == "all") & (frame["days"] == 365)].iloc[0]
     ref = KaplanMeierFitter().fit(demo_durations["T"], demo_durations["E"])
@@ -71,21 +99,26 @@ def test_kaplan_meier_matches_lifelines(small_workbook, demo_durations):
 
 
 def test_logrank_matches_lifelines(small_workbook, demo_durations):
-    counts = S.retention_counts(small_workbook)
+    counts = R.retention_counts(small_workbook.customers, small_workbook.params.as_of)
     seg = counts[counts["group"].str.startswith("segment=")]
-    ours = S.logrank_test(seg)
+    ours = logrank_test(seg)
     ref = multivariate_logrank_test(demo_durations["T"], demo_durations["segment"], demo_durations["E"])
     assert ours.df == 2
     assert ours.statistic == pytest.approx(ref.test_statistic, rel=1e-9)
     assert ours.p_value == pytest.approx(ref.p_value, rel=1e-6)
+    # the section's test reads the same counts off the Kaplan–Meier curves of the segments shown
+    shown = R.segment_test(kaplan_meier(counts))
+    assert shown.statistic == pytest.approx(ours.statistic, rel=1e-12)
 
 
 def test_small_groups_are_suppressed():
     counts = pd.DataFrame({"group": ["all"] * 3 + ["segment=tiny"] * 2, "days": [1, 2, 3, 1, 2],
                            "events": [1, 1, 10, 1, 0], "censored": [0, 0, 0, 0, 1]})
-    km = S.kaplan_meier(counts, min_n=5)
+    km = kaplan_meier(counts, min_n=5)
     assert list(km.summary["group"]) == ["all"] and km.suppressed == ("segment=tiny",)
     assert km.at([2, 4])["survival"].iloc[1] != km.at([2, 4])["survival"].iloc[1]  # beyond follow-up: NaN
+    with pytest.raises(NotEstimable, match="fewer than two segments"):
+        R.segment_test(km)
 
 
 # ---- Cox model on covariates: Rossi, as published by R ---------------------------------------------
@@ -135,14 +168,20 @@ def test_rossi_report_reproduces_r_coxph(rossi_params, tmp_path):
 
 def test_cox_and_schoenfeld_on_rossi_workbook(rossi_params):
     wb = open_workbook(rossi_params)
-    cox = S.fit_covariate_model(wb)
-    assert cox.ok and cox.n_customers == 432 and cox.n_events == 114
+    models = _covariate_models(wb)
+    cox = models.cox
+    assert cox.n_customers == 432 and cox.n_events == 114
     coefs = cox.summary.set_index("term")["coef"]
     for term, coef in R_COXPH_ROSSI.items():
         assert coefs[term] == pytest.approx(coef, abs=5e-5)
     assert cox.concordance == pytest.approx(0.640, abs=5e-4)  # lifelines' published value for this model
-    ph = S.check_proportional_hazards(cox, sample=5000)
-    assert set(ph.violated) == {"age", "wexp"} and "changes with tenure" in ph.verdict
+    assert set(models.ph.violated) == {"age", "wexp"} and "changes with tenure" in T.ph_sentence(models.ph)
+    # the decision the section used to make: the stratified refit sits beside the plain model
+    assert models.stratified is not None and set(models.stratified.strata) == {"age", "wexp"}
+    frame = models.to_frame()
+    assert list(dict.fromkeys(frame["model"])) == ["covariates", "covariates_stratified"]
+    assert set(frame.loc[frame["model"] == "covariates_stratified", "term"]) == set(R_COXPH_ROSSI) - {"age", "wexp"}
+    assert list(frame.columns) == ["model", "term", "hazard_ratio", "ci_lower", "ci_upper", "p_value"]
 
 
 # ---- model touchpoints on the demo data ------------------------------------------------------------
@@ -150,12 +189,12 @@ def test_cox_and_schoenfeld_on_rossi_workbook(rossi_params):
 
 @pytest.fixture(scope="module")
 def touchpoints_10k(workbook_10k):
-    return S.fit_touchpoint_model(workbook_10k)
+    return _touchpoint_model(workbook_10k)
 
 
 def test_touchpoint_model_recovers_the_true_hazard_ratios(touchpoints_10k, demo_10k):
     res = touchpoints_10k
-    assert res.ok and not res.notes
+    assert not res.notes
     s = res.summary.set_index("term")
     for term, truth in TRUE_TOUCHPOINT_HR.items():
         assert s.loc[term, "ci_lower"] < truth < s.loc[term, "ci_upper"], (term, s.loc[term].to_dict())
@@ -178,10 +217,14 @@ def test_piecewise_exponential_agrees_with_time_varying_cox(params_10k_file):
     # by less than 0.3 %.
     pieces = [0, 30, 60, 90, 120, 150, 180, 270, 365, 545, 730]
     wb = open_workbook(params=load_params(params_10k_file, overrides={"tenure_pieces_days": pieces}))
-    pe = S.fit_touchpoint_model(wb)
-    tv = S.fit_time_varying_cox(wb)
-    assert tv is not None and tv.ok
-    both = S.compare_models(pe, tv)
+    pe = _touchpoint_model(wb)
+    p, covariates = wb.params, _covariates(wb)
+    intervals = H.cross_check_intervals(wb.customers, wb.interactions, covariates, p.exposure_rules(wb.touchpoints()),
+                                        as_of=p.as_of, window_days=p.exposure_window_days,
+                                        max_rows=p.cox_time_varying_max_rows)
+    assert intervals is not None
+    tv = fit_time_varying_cox(intervals, covariates, pe.exposures)
+    both = compare_models(pe, tv)
     assert len(both) == len(pe.summary)
     worst = both.loc[both["relative_difference"].abs().idxmax()]
     assert abs(worst["relative_difference"]) < 0.02, worst.to_dict()
@@ -190,7 +233,7 @@ def test_piecewise_exponential_agrees_with_time_varying_cox(params_10k_file):
 def test_piecewise_exponential_closed_form():
     # one piece, one binary exposure: the MLE is the ratio of the two rates, SE sqrt(1/e1 + 1/e0)
     cells = pd.DataFrame({"piece": [0, 0], "x": [0, 1], "events": [40, 30], "person_days": [20_000, 6_000]})
-    res = S.fit_piecewise_exponential(cells, [], ["x"], model="m")
+    res = fit_piecewise_exponential(cells, [], ["x"], model="m")
     row = res.summary.iloc[0]
     assert row["hazard_ratio"] == pytest.approx((30 / 6_000) / (40 / 20_000), rel=1e-8)
     assert row["se"] == pytest.approx(np.sqrt(1 / 30 + 1 / 40), rel=1e-6)
@@ -201,9 +244,12 @@ def test_piecewise_exponential_closed_form():
 def test_empty_tenure_piece_is_merged():
     cells = pd.DataFrame({"piece": [0, 0, 30, 30, 90, 90], "x": [0, 1] * 3, "events": [5, 9, 0, 0, 7, 8],
                           "person_days": [900, 400, 900, 400, 900, 400]})
-    res = S.fit_piecewise_exponential(cells, [], ["x"])
-    assert res.ok and list(res.baseline["piece"]) == [0, 90]
+    res = fit_piecewise_exponential(cells, [], ["x"])
+    assert list(res.baseline["piece"]) == [0, 90]
     assert any("day 30" in n for n in res.notes)
+    with pytest.raises(NotEstimable, match="model touchpoints cannot be fitted: there are no churn events") as err:
+        fit_piecewise_exponential(cells.assign(events=0), [], ["x"])
+    assert err.value.model == "touchpoints"
 
 
 # ---- designs that cannot be fitted --------------------------------------------------------------
@@ -225,23 +271,24 @@ def test_singular_design_drops_the_aliased_term_and_explains(tmp_path):
     cust = _synthetic_customers()
     cust["enterprise_flag"] = np.where(cust["segment"] == "enterprise", "yes", "no")  # duplicates a level
     wb = _csv_workbook(tmp_path, cust, covariates=["segment", "enterprise_flag", "age"])
-    res = S.fit_covariate_model(wb)
+    res = _covariate_models(wb).cox
     # as R's coxph: the aliased term gets no estimate, the rest equals the fit without it
-    assert res.ok and "enterprise_flag[yes]" not in set(res.summary["term"])
+    assert "enterprise_flag[yes]" not in set(res.summary["term"])
     note = " ".join(res.notes)
     assert "enterprise_flag[yes] duplicates segment[enterprise]" in note and "left out" in note
-    reference = S.fit_covariate_model(_csv_workbook(tmp_path / "ref", cust, covariates=["segment", "age"]))
+    reference = _covariate_models(_csv_workbook(tmp_path / "ref", cust, covariates=["segment", "age"])).cox
     pd.testing.assert_series_equal(res.summary.set_index("term")["coef"], reference.summary.set_index("term")["coef"])
 
 
 def test_separation_and_no_events_are_reported(tmp_path):
     cust = _synthetic_customers()
     cust.loc[cust["segment"] == "enterprise", "churn_date"] = None
-    res = S.fit_covariate_model(_csv_workbook(tmp_path / "sep", cust, covariates=["segment"]))
-    assert not res.ok and "no churn happened with segment[enterprise]" in res.warning
+    with pytest.raises(NotEstimable, match=r"no churn happened with segment\[enterprise\]") as err:
+        _covariate_models(_csv_workbook(tmp_path / "sep", cust, covariates=["segment"]))
+    assert err.value.model == "covariates"
     cust["churn_date"] = None
-    res = S.fit_covariate_model(_csv_workbook(tmp_path / "none", cust, covariates=["segment", "age"]))
-    assert not res.ok and "no churn events" in res.warning
+    with pytest.raises(NotEstimable, match="no churn events"):
+        _covariate_models(_csv_workbook(tmp_path / "none", cust, covariates=["segment", "age"]))
 
 
 def test_zero_length_tenure_and_unused_exposure(tmp_path):
@@ -257,12 +304,12 @@ def test_zero_length_tenure_and_unused_exposure(tmp_path):
                          "touchpoint": rng.choice(["billing", "support"]), "csat": int(rng.integers(1, 6))})
     inter = pd.DataFrame(rows)
     wb = _csv_workbook(tmp_path, cust, inter, covariates=["segment"], touchpoints=["billing", "support", "app"])
-    km = S.retention(wb)
+    km = _retention(wb)
     assert km.curves.loc[km.curves["group"] == "all", "days"].iloc[0] == 0
-    cox = S.fit_covariate_model(wb)
-    assert cox.ok and cox.data["duration"].min() == 0.5
-    pe = S.fit_touchpoint_model(wb)
-    assert pe.ok and "poor_app" not in set(pe.summary["term"])
+    cox = _covariate_models(wb).cox
+    assert cox.data["duration"].min() == 0.5
+    pe = _touchpoint_model(wb)
+    assert "poor_app" not in set(pe.summary["term"])
     assert any(n.startswith("poor_app: no customer had this exposure") for n in pe.notes)
     # day grid: a churner is at risk through the churn day, an active customer until as_of
     as_of = dt.date(2025, 12, 31)
@@ -270,15 +317,36 @@ def test_zero_length_tenure_and_unused_exposure(tmp_path):
                                  for s, c in zip(cust["signup_date"], cust["churn_date"]))
 
 
+def test_reserved_names_and_missing_exposures_are_not_estimable():
+    customers = ibis.memtable({"customer_id": ["a", "b"], "signup_date": [dt.date(2025, 1, 1)] * 2,
+                               "churn_date": [dt.date(2025, 2, 1), None], "piece": ["x", "y"]})
+    interactions = ibis.memtable({"customer_id": ["a"], "touchpoint": ["billing"],
+                                  "timestamp": [dt.datetime(2025, 1, 5)], "csat": [1]})
+    piece = Covariate("piece", "categorical", levels=("x", "y"), sizes=(1, 1))
+    rules = [ExposureRule(name="poor_billing", touchpoint="billing", csat_max=2)]
+    as_of = dt.date(2025, 3, 1)
+    with pytest.raises(NotEstimable, match="piece are used by the model itself") as err:
+        H.touchpoint_model_cells(customers, interactions, [piece], rules, as_of=as_of, window_days=90, pieces=[0])
+    assert err.value.model == "touchpoints"
+    with pytest.raises(NotEstimable, match="used by the model itself"):
+        H.fit_covariate_models(customers, [piece], as_of=as_of, ph_sample=100, seed=0)
+    with pytest.raises(NotEstimable, match="at least one touchpoint"):
+        H.touchpoint_model_cells(customers, interactions, [], [], as_of=as_of, window_days=90, pieces=[0])
+    # the cross-check's size cap is the caller's choice, not an error
+    assert H.cross_check_intervals(customers, interactions, [], rules, as_of=as_of, window_days=90, max_rows=0) is None
+
+
 # ---- sentences -------------------------------------------------------------------------------------
 
 
 def test_hazard_sentences():
     rule = ExposureRule(name="poor_billing", touchpoint="billing", csat_max=2)
-    template, values = S.hazard_sentence({"hazard_ratio": 2.06, "ci_lower": 1.91, "ci_upper": 2.21}, rule, 90, 2)
-    assert template.format(**values) == ("Customers with a poor billing experience in the last 90 days churn at "
-                                         "2.1× (1.9–2.2) the rate of others.")
+    sentence = T.hazard_sentence({"hazard_ratio": 2.06, "ci_lower": 1.91, "ci_upper": 2.21}, rule, 90, 2)
+    assert sentence == ("Customers with a poor billing experience in the last 90 days churn at "
+                        "2.1× (1.9–2.2) the rate of others.")
     custom = ExposureRule(name="contacts", touchpoint="support", min_count=3, window_days=30)
-    assert S.exposure_label(custom, 2) == "3 or more support interactions"
-    assert S.exposure_label(ExposureRule(name="u", touchpoint="support", resolved=False), 2) == "an unresolved support interaction"
-    assert S.exposure_label(ExposureRule(name="e", ces_min=6), 2) == "an interaction with effort (CES) ≥ 6"
+    assert T.hazard_sentence({"hazard_ratio": 0.8, "ci_lower": 0.7, "ci_upper": 0.9}, custom, 90, 2).startswith(
+        "Customers with 3 or more support interactions in the last 30 days churn at 0.8×")
+    assert T.exposure_label(custom, 2) == "3 or more support interactions"
+    assert T.exposure_label(ExposureRule(name="u", touchpoint="support", resolved=False), 2) == "an unresolved support interaction"
+    assert T.exposure_label(ExposureRule(name="e", ces_min=6), 2) == "an interaction with effort (CES) ≥ 6"

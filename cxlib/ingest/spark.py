@@ -81,6 +81,8 @@ def local_conf(engine: EngineSpec) -> dict[str, str]:
     >>> conf = local_conf(EngineSpec(backend="pyspark", threads=2, memory_limit="3GB"))
     >>> conf["spark.master"], conf["spark.driver.memory"], conf["spark.sql.shuffle.partitions"]
     ('local[2]', '3g', '4')
+    >>> conf["spark.sql.warehouse.dir"].startswith(tempfile.gettempdir())   # never ./spark-warehouse
+    True
     """
     cores = engine.threads or os.cpu_count() or 1
     return {
@@ -193,7 +195,13 @@ def serve(engine: EngineSpec, port: int = DEFAULT_CONNECT_PORT, ready: Any = Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m cxlib.ingest.spark``: a local Spark Connect server for ``SPARK_REMOTE``."""
+    """``python -m cxlib.ingest.spark``: a local Spark Connect server for ``SPARK_REMOTE``.
+
+    Examples
+    --------
+    >>> main(["--port", "15002", "--threads", "2"])   # doctest: +SKIP
+    Spark Connect server ready: export SPARK_REMOTE=sc://localhost:15002
+    """
     ap = argparse.ArgumentParser(prog="python -m cxlib.ingest.spark", description=serve.__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=DEFAULT_CONNECT_PORT)
     ap.add_argument("--memory-limit", default=EngineSpec().memory_limit, help="driver heap, e.g. 8GB")

@@ -3,7 +3,12 @@
 
 Examples
 --------
->>> fig = top2_heatmap(portfolio.metrics, portfolio.periods)      # doctest: +SKIP
+>>> import matplotlib
+>>> matplotlib.use("Agg")
+>>> fig = top2_heatmap(_example(), ["2026Q2", "2026Q3"])
+>>> fig.axes[0].get_title()
+'Top-2-box CSAT by touchpoint and period'
+>>> plt.close(fig)
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import PercentFormatter
 
-from cxlib.analyses.portfolio import SPECS, format_value
-from cxlib.results import ALL
 from cxlib.plots import PALETTE, SEQUENTIAL, STATUS_COLOURS
+from cxlib.results import ALL
+from cxlib.text.format import display_order, format_value
+from cxlib.text.vocabulary import SPECS, metric_title
 
 NPS_COLOURS = {"nps_detractors": "#c62828", "nps_passives": "#bdbdbd", "nps_promoters": "#2e7d32"}
 MAX_ANNOTATED_PERIODS = 20
@@ -49,9 +55,15 @@ def _tick_step(periods: Sequence[str]) -> int:
     return max(1, -(-len(periods) // MAX_TICKS))
 
 
-def _order(found: Sequence[str], touchpoints: Sequence[str] | None) -> list[str]:
-    first = [t for t in (touchpoints or []) if t in set(found)]
-    return first + sorted(t for t in found if t not in first)
+def _example() -> pd.DataFrame:
+    """A small published metrics table (two quarters, two touchpoints, NPS), for the examples."""
+    rows = [(q, tp, "csat_top2", v) for q, tp, v in (("2026Q2", "app", 0.70), ("2026Q3", "app", 0.74),
+                                                      ("2026Q2", "billing", 0.66), ("2026Q3", "billing", 0.58))]
+    rows += [(q, ALL, m, v) for q in ("2026Q2", "2026Q3") for m, v in
+             (("nps", 18.0), ("nps_promoters", 0.41), ("nps_passives", 0.36), ("nps_detractors", 0.23))]
+    m = pd.DataFrame(rows, columns=["period", "touchpoint", "metric", "value"])
+    return m.assign(channel=ALL, segment=ALL, n=400, ci_lower=m["value"] * 0.95, ci_upper=m["value"] * 1.05,
+                    suppressed=False)
 
 
 def top2_heatmap(metrics: pd.DataFrame, periods: Sequence[str], touchpoints: Sequence[str] | None = None,
@@ -68,11 +80,18 @@ def top2_heatmap(metrics: pd.DataFrame, periods: Sequence[str], touchpoints: Seq
         Row order; touchpoints not listed follow alphabetically.
     metric : str
         A share metric.
+
+    Examples
+    --------
+    >>> fig = top2_heatmap(_example(), ["2026Q2", "2026Q3"], ["billing"])
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    ['billing', 'app']
+    >>> plt.close(fig)
     """
     rows = _overall(metrics, metric)
     rows = rows[rows["touchpoint"] != ALL]
     grid = rows.pivot(index="touchpoint", columns="period", values="value")
-    grid = grid.reindex(index=_order(list(grid.index), touchpoints), columns=list(periods))
+    grid = grid.reindex(index=display_order(list(grid.index), touchpoints), columns=list(periods))
     fig, ax = plt.subplots(figsize=(_width(0.55 * len(periods) + 2.5), 0.5 * max(len(grid), 1) + 1.8))
     annotate = len(periods) <= MAX_ANNOTATED_PERIODS
     sns.heatmap(grid * 100, ax=ax, cmap=SEQUENTIAL, mask=grid.isna(), annot=annotate, fmt=".0f",
@@ -83,7 +102,7 @@ def top2_heatmap(metrics: pd.DataFrame, periods: Sequence[str], touchpoints: Seq
     ax.set_xticks(np.arange(0, len(periods), step) + 0.5, [_text(p) for p in periods][::step], rotation=90)
     ax.set_xlabel("")
     ax.set_ylabel("")
-    ax.set_title(f"{SPECS[metric].label[0].upper()}{SPECS[metric].label[1:]} by touchpoint and period")
+    ax.set_title(f"{metric_title(metric)} by touchpoint and period")
     return fig
 
 
@@ -92,12 +111,19 @@ def trend_lines(metrics: pd.DataFrame, periods: Sequence[str], metric: str = "cs
     """One line per touchpoint over the periods, with its interval as a shaded band.
 
     A suppressed period breaks the line instead of being bridged.
+
+    Examples
+    --------
+    >>> fig = trend_lines(_example(), ["2026Q2", "2026Q3"])
+    >>> fig.axes[0].get_title(), len(fig.axes[0].get_lines())
+    ('Top-2-box CSAT over time, 95% intervals', 2)
+    >>> plt.close(fig)
     """
     rows = _overall(metrics, metric)
     rows = rows[rows["touchpoint"] != ALL]
     pos = {p: i for i, p in enumerate(periods)}
     fig, ax = plt.subplots(figsize=(_width(0.35 * len(periods) + 4.5), 4.2))
-    for k, tp in enumerate(_order(rows["touchpoint"].unique().tolist(), touchpoints)):
+    for k, tp in enumerate(display_order(rows["touchpoint"].unique().tolist(), touchpoints)):
         r = rows[rows["touchpoint"] == tp].set_index("period").reindex(list(periods))
         x = np.array([pos[p] for p in r.index], dtype=float)
         colour = PALETTE[k % len(PALETTE)]
@@ -108,13 +134,21 @@ def trend_lines(metrics: pd.DataFrame, periods: Sequence[str], metric: str = "cs
     if SPECS[metric].kind == "proportion":
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_ylabel(SPECS[metric].label)
-    ax.set_title(f"{SPECS[metric].label[0].upper()}{SPECS[metric].label[1:]} over time, {level:.0%} intervals")
+    ax.set_title(f"{metric_title(metric)} over time, {level:.0%} intervals")
     ax.legend(title="touchpoint", loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return fig
 
 
 def nps_composition(metrics: pd.DataFrame, periods: Sequence[str], segment: str = ALL) -> Figure:
-    """Stacked shares of detractors, passives and promoters per period, NPS written above each bar."""
+    """Stacked shares of detractors, passives and promoters per period, NPS written above each bar.
+
+    Examples
+    --------
+    >>> fig = nps_composition(_example(), ["2026Q2", "2026Q3"])
+    >>> [t.get_text() for t in fig.axes[0].texts]
+    ['+18', '+18']
+    >>> plt.close(fig)
+    """
     parts = metrics[(metrics["segment"] == segment) & (metrics["period"] != ALL)
                     & metrics["metric"].isin([*NPS_COLOURS, "nps"]) & ~metrics["suppressed"].astype(bool)]
     wide = parts.pivot(index="period", columns="metric", values="value").reindex(list(periods))
@@ -148,6 +182,18 @@ def portfolio_table(grid: pd.DataFrame, level: float = 0.95) -> Figure:
         :func:`cxlib.analyses.portfolio.portfolio_grid`: ``touchpoint, metric, value, ci_lower, ci_upper,
         suppressed, target, status`` in row and column order. Cells without a target stay white;
         suppressed cells show a dash.
+    level : float
+        Confidence level of the intervals, for the title.
+
+    Examples
+    --------
+    >>> grid = pd.DataFrame({"touchpoint": ["all", "billing"], "metric": "csat_top2", "value": [0.62, 0.58],
+    ...                      "ci_lower": [0.6, 0.52], "ci_upper": [0.64, 0.64], "suppressed": False,
+    ...                      "target": [0.7, None], "status": ["missed", None]})
+    >>> fig = portfolio_table(grid)
+    >>> [t.get_text() for t in fig.axes[0].texts][:4]
+    ['top-2-box CSAT', 'all', '62.0%', '60.0% – 64.0%']
+    >>> plt.close(fig)
     """
     rows = list(dict.fromkeys(grid["touchpoint"]))
     cols = list(dict.fromkeys(grid["metric"]))

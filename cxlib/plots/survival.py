@@ -1,6 +1,7 @@
 """Retention figures: Kaplan–Meier curves, cohort retention heatmap, forest plot of hazard ratios.
 
-Inputs are the tidy tables of :mod:`cxlib.analyses.survival` (suppressed groups are already absent there).
+Inputs are the tidy tables of :mod:`cxlib.stats.km`, :mod:`cxlib.analyses.retention` and
+:mod:`cxlib.analyses.hazards` (suppressed groups are already absent there).
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ def km_curves(curves: pd.DataFrame, groups: Sequence[str] | None = None, labels:
         Legend text per group.
     max_days : int, optional
         Right end of the x axis.
+
+    Examples
+    --------
+    >>> curves = pd.DataFrame({"group": "all", "days": [30, 90], "survival": [0.9, 0.8],
+    ...                        "ci_lower": [0.85, 0.74], "ci_upper": [0.94, 0.85]})
+    >>> fig = km_curves(curves)
+    >>> fig.axes[0].get_ylabel()
+    'Still a customer'
+    >>> plt.close(fig)
     """
     groups = list(dict.fromkeys(curves["group"])) if groups is None else list(groups)
     fig, ax = plt.subplots(figsize=(8, 4.4))
@@ -66,8 +76,17 @@ def cohort_heatmap(grid: pd.DataFrame, title: str = "Retention by signup cohort 
     Parameters
     ----------
     grid : pandas.DataFrame
-        ``cohort``, ``days``, ``survival`` (:func:`cxlib.analyses.survival.cohort_retention`); a cohort's
+        ``cohort``, ``days``, ``survival`` (:func:`cxlib.analyses.retention.cohort_retention`); a cohort's
         row stops where its follow-up ends.
+
+    Examples
+    --------
+    >>> grid = pd.DataFrame({"cohort": ["2025Q1", "2025Q1", "2025Q2"], "days": [90, 180, 90],
+    ...                      "survival": [0.91, 0.84, 0.88]})
+    >>> fig = cohort_heatmap(grid)
+    >>> fig.axes[0].get_ylabel()
+    'Signup quarter'
+    >>> plt.close(fig)
     """
     table = grid.pivot(index="cohort", columns="days", values="survival").sort_index()
     fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * table.shape[1] + 2), max(2.5, 0.34 * table.shape[0] + 1.4)))
@@ -91,6 +110,15 @@ def forest_plot(hazard_ratios: pd.DataFrame, title: str = "Hazard ratios of chur
         ``model``, ``term``, ``hazard_ratio``, ``ci_lower``, ``ci_upper``.
     highlight : sequence of str
         Terms drawn in bold (e.g. the exposures).
+
+    Examples
+    --------
+    >>> hr = pd.DataFrame({"model": "touchpoints", "term": ["poor_billing", "plan[premium]"],
+    ...                    "hazard_ratio": [2.06, 0.71], "ci_lower": [1.91, 0.6], "ci_upper": [2.21, 0.84]})
+    >>> fig = forest_plot(hr, highlight=["poor_billing"])
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    ['poor_billing', 'plan[premium]']
+    >>> plt.close(fig)
     """
     df = hazard_ratios.dropna(subset=["hazard_ratio"])
     terms = list(dict.fromkeys(df["term"]))

@@ -8,6 +8,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from cxlib.run.layout import INDEX, RunFolder, published_runs
 from cxlib.run.summary import executive_summary, headline_numbers
 
 _CSS = """
@@ -36,7 +37,13 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def write_run_index(run_dir: Path, manifest: dict[str, Any]) -> Path:
-    """Write ``<run>/index.html`` from the run's manifest and result files."""
+    """Write ``<run>/index.html`` from the run's manifest and result files.
+
+    Examples
+    --------
+    >>> write_run_index(Path("reports/demo"), json.loads(Path("reports/demo/manifest.json").read_text()))  # doctest: +SKIP
+    PosixPath('reports/demo/index.html')
+    """
     tiles = "".join(
         f'<div class="tile"><div class="v">{escape(h["value"])}</div><div class="l">{escape(h["label"])}</div>'
         f'<div class="n">{escape(h.get("note", ""))}</div></div>'
@@ -75,19 +82,27 @@ def write_run_index(run_dir: Path, manifest: dict[str, Any]) -> Path:
           "package versions and git commit are in <code>manifest.json</code>. Methods are described in each "
           "section and in the project's <code>docs/methods.md</code>.</p>"
     )
-    path = run_dir / "index.html"
+    path = RunFolder(run_dir).index
     _atomic_write(path, _page(manifest["title"], body))
     return path
 
 
 def update_reports_index(output_dir: Path) -> Path:
-    """Rewrite ``<output>/index.html``: every published run, newest first."""
+    """Rewrite ``<output>/index.html``: every published run, newest first.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp())
+    >>> (out / "2026Q3").mkdir()
+    >>> _ = RunFolder(out / "2026Q3").manifest.write_text(json.dumps({"run_id": "2026Q3", "ended": "2026-10-05"}))
+    >>> '<a href="2026Q3/index.html">' in update_reports_index(out).read_text()
+    True
+    """
     runs = []
-    for m in output_dir.glob("*/manifest.json"):
-        if m.parent.name.startswith("."):
-            continue
+    for run in published_runs(output_dir):
         try:
-            runs.append(json.loads(m.read_text(encoding="utf-8")))
+            runs.append(json.loads(RunFolder(run).manifest.read_text(encoding="utf-8")))
         except (OSError, json.JSONDecodeError):
             continue
     runs.sort(key=lambda r: r.get("ended", ""), reverse=True)
@@ -99,6 +114,6 @@ def update_reports_index(output_dir: Path) -> Path:
     )
     body = ("<h1>CX Workbook reports</h1><table><tr><th>Run</th><th>Title</th><th>As of</th>"
             f"<th>Generated</th><th>Status</th></tr>{rows}</table>")
-    path = output_dir / "index.html"
+    path = output_dir / INDEX
     _atomic_write(path, _page("CX Workbook reports", body))
     return path

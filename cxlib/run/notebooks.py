@@ -12,11 +12,24 @@ from pathlib import Path
 
 import nbformat
 
-KERNELSPEC = {"name": "cx-workbook", "display_name": "CX Workbook (Python)", "language": "python"}
+from cxlib.run.kernel import KERNEL_DISPLAY_NAME, KERNEL_NAME
+
+KERNELSPEC = {"name": KERNEL_NAME, "display_name": KERNEL_DISPLAY_NAME, "language": "python"}
 
 
 def normalized(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``nb`` without outputs, execution counts or editor metadata."""
+    """A copy of ``nb`` without outputs, execution counts or editor metadata.
+
+    Examples
+    --------
+    >>> cell = nbformat.v4.new_code_cell("1 + 1", execution_count=3, outputs=[nbformat.v4.new_output("stream", text="2")])
+    >>> cell.metadata["collapsed"] = True
+    >>> clean = normalized(nbformat.v4.new_notebook(cells=[cell]))
+    >>> clean.cells[0].outputs, clean.cells[0].execution_count, dict(clean.cells[0].metadata)
+    ([], None, {})
+    >>> clean.metadata.kernelspec.name
+    'cx-workbook'
+    """
     nb = nbformat.from_dict(nb)
     nb.metadata = nbformat.from_dict({"kernelspec": KERNELSPEC, "language_info": {"name": "python"}})
     for cell in nb.cells:
@@ -29,11 +42,29 @@ def normalized(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def is_clean(path: Path) -> bool:
+    """True when the notebook file is committed as :func:`normalized` would write it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "probe.ipynb"
+    >>> nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1", execution_count=1)]), path)
+    >>> is_clean(path), main([str(path)]), is_clean(path)
+    stripped ...
+    (False, 0, True)
+    """
     nb = nbformat.read(path, as_version=4)
     return nbformat.writes(nb) == nbformat.writes(normalized(nb))
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m cxlib.run.notebooks [--check] PATH...``: strip notebooks (or, with ``--check``, list those to strip).
+
+    Examples
+    --------
+    >>> main(["--check", *map(str, sorted(Path("notebooks").glob("*.ipynb")))])   # doctest: +SKIP
+    0
+    """
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("paths", nargs="+", type=Path)
     ap.add_argument("--check", action="store_true", help="only report notebooks that need stripping")

@@ -8,6 +8,7 @@ records the result rows it quotes (``sources``), and quotes them at a stated pre
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -15,22 +16,32 @@ from typing import Any
 
 import pandas as pd
 
-from cxlib.text.format import fmt_pct
-from cxlib.analyses.drivers import quadrants
-from cxlib.analyses.impact import reporting_period
-from cxlib.params import safe_name
+from cxlib.periods import reporting_period
 from cxlib.results import ALL, read_result
+from cxlib.run.layout import RunFolder
+from cxlib.text.format import fmt_date, fmt_interval, fmt_number, fmt_pct
+from cxlib.text.impact import metric_name
+from cxlib.text.names import display_name
 
 
 def headline_numbers(run_dir: Path, manifest: dict[str, Any]) -> list[dict[str, str]]:
-    """Tiles for the index page: volumes from the manifest, then retention and NPS when computed."""
+    """Tiles for the index page: volumes from the manifest, then retention and NPS when computed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> run = Path(tempfile.mkdtemp())
+    >>> manifest = {"inputs": {"customers": {"rows_kept": 9990, "rows_read": 10000}}}
+    >>> headline_numbers(run, manifest)
+    [{'label': 'Customers analysed', 'value': '9,990', 'note': 'of 10,000 rows read'}]
+    """
     out = []
     for table in ("customers", "interactions", "surveys"):
         info = manifest["inputs"].get(table)
         if info and info.get("rows_kept") is not None:
             out.append({"label": table.capitalize() + " analysed", "value": f"{info['rows_kept']:,}",
                         "note": f"of {info['rows_read']:,} rows read"})
-    results = Path(run_dir) / "results"
+    results = RunFolder(Path(run_dir)).results
     retention = read_result(results, "retention")
     if retention is not None:
         overall = retention[retention["group"] == ALL]
@@ -50,69 +61,68 @@ def headline_numbers(run_dir: Path, manifest: dict[str, Any]) -> list[dict[str, 
     return out
 
 
-METRIC_WORDS = {
-    "csat_mean": "mean CSAT",
-    "csat_top2": "top-two-box CSAT",
-    "ces_mean": "mean CES",
-    "resolution_rate": "resolution rate",
-    "nps": "relationship NPS",
-}
 MAX_FINDINGS = 5
 MAX_IMPACT_FINDINGS = 3
 
 
 @dataclass
 class Finding:
-    """One sentence of the executive summary (escaped HTML) and the result rows it quotes."""
+    """One sentence of the executive summary (escaped HTML) and the result rows it quotes.
+
+    Examples
+    --------
+    >>> Finding("Retention is 78.3%.", [{"file": "retention", "row": 4}]).sources
+    [{'file': 'retention', 'row': 4}]
+    """
 
     html: str
     sources: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _day(d: dt.date) -> str:
-    return f"{d.day} {d:%B %Y}"
+def _ci(lo: float, hi: float, fmt: Callable[[Any], str] = fmt_number) -> str:
+    return f"95% CI {fmt_interval(lo, hi, fmt)}"
 
 
-def _n(x: float, digits: int = 2) -> str:
-    return f"{float(x):,.{digits}f}"
+def _r3(x: float) -> str:
+    return fmt_number(x, 3)
 
 
-def _interval(lo: float, hi: float, fmt: Any = _n) -> str:
-    return f"95% CI {fmt(lo)} to {fmt(hi)}"
+def _r0(x: float) -> str:
+    return fmt_number(x, 0)
 
 
-def _exposure_term(touchpoint: str, terms: pd.Series) -> str | None:
-    """The hazard-ratio term of an impact row: ``poor_<touchpoint>``, or a custom exposure's own name."""
-    for term in (f"poor_{safe_name(touchpoint)}", touchpoint):
-        if (terms == term).any():
-            return term
-    return None
+def _name(value: Any) -> str:
+    return escape(display_name(value))
 
 
 def _impact_findings(impact: pd.DataFrame | None, hazard_ratios: pd.DataFrame | None, period: str) -> list[Finding]:
-    """Touchpoints with a hazard ratio above 1 (interval too), ranked by revenue at risk (else churners)."""
+    """Touchpoints with a hazard ratio above 1 (interval too), ranked by revenue at risk (else churners).
+
+    Each impact row names its model term in ``exposure``; a custom exposure is labelled by its own
+    name (its ``touchpoint`` equals its ``exposure``).
+    """
     if impact is None or hazard_ratios is None or impact.empty:
         return []
     hr = hazard_ratios[hazard_ratios["model"] == "touchpoints"]
     key = "revenue_at_risk" if impact["revenue_at_risk"].notna().any() else "churners_attributable"
     out = []
     for i, row in impact.sort_values(key, ascending=False, na_position="last").iterrows():
-        term = _exposure_term(str(row["touchpoint"]), hr["term"])
-        if term is None or not row["attributable_churn_share"] > 0:
+        match = hr.index[hr["term"] == row["exposure"]]
+        if match.empty or not row["attributable_churn_share"] > 0:
             continue
-        j = hr.index[hr["term"] == term][0]
+        j = match[0]
         h = hr.loc[j]
         if not h["ci_lower"] > 1:
             continue
-        custom = term == row["touchpoint"]
-        subject, goes, it = ((f"Exposure <strong>{escape(term)}</strong>", "goes", "it accounts") if custom else
-                             (f"Poor <strong>{escape(str(row['touchpoint']))}</strong> experiences", "go", "they account"))
-        text = (f"{subject} {goes} with {_n(h['hazard_ratio'])} times the churn hazard of comparable customers "
-                f"({_interval(h['ci_lower'], h['ci_upper'])}). With {fmt_pct(row['exposure_share'])} of customer "
+        custom = row["exposure"] == row["touchpoint"]
+        subject, goes, it = ((f"Exposure <strong>{_name(row['exposure'])}</strong>", "goes", "it accounts") if custom else
+                             (f"Poor <strong>{_name(row['touchpoint'])}</strong> experiences", "go", "they account"))
+        text = (f"{subject} {goes} with {fmt_number(h['hazard_ratio'])} times the churn hazard of comparable customers "
+                f"({_ci(h['ci_lower'], h['ci_upper'])}). With {fmt_pct(row['exposure_share'])} of customer "
                 f"time exposed, {it} for an estimated {fmt_pct(row['attributable_churn_share'])} of churn: "
-                f"about {_n(row['churners_attributable'], 0)} of this {period}'s churners")
+                f"about {_r0(row['churners_attributable'])} of this {period}'s churners")
         if pd.notna(row["revenue_at_risk"]):
-            text += f" and {_n(row['revenue_at_risk'], 0)} of annual revenue at risk"
+            text += f" and {_r0(row['revenue_at_risk'])} of annual revenue at risk"
         out.append(Finding(text + ".", [{"file": "impact", "row": int(i)}, {"file": "hazard_ratios", "row": int(j)}]))
         if len(out) == MAX_IMPACT_FINDINGS:
             break
@@ -120,27 +130,28 @@ def _impact_findings(impact: pd.DataFrame | None, hazard_ratios: pd.DataFrame | 
 
 
 def _driver_findings(drivers: pd.DataFrame | None) -> list[Finding]:
-    """The most important NPS driver, and the most important priority when that is another driver."""
+    """The most important NPS driver, and the most important priority (``quadrant``) when that is another driver."""
     if drivers is None or drivers["importance"].notna().sum() == 0:
         return []
-    d = quadrants(drivers).sort_values("importance", ascending=False)  # the drivers section's median rule
+    d = drivers.sort_values("importance", ascending=False)
+    priority = d["quadrant"] == "priority"
     top_i = d.index[0]
     top = d.loc[top_i]
-    text = (f"<strong>{escape(str(top['driver']))}</strong> is the strongest driver of NPS: importance "
-            f"{_n(top['importance'], 3)} in R² units ({_interval(top['importance_ci_lower'], top['importance_ci_upper'], lambda v: _n(v, 3))}); "
-            f"one rating point more goes with {_n(top['coefficient'])} NPS points "
-            f"({_interval(top['ci_lower'], top['ci_upper'])})")
-    if top["priority"]:
-        text += f", and its mean rating of {_n(top['performance'])} is below the median of the drivers"
+    text = (f"<strong>{_name(top['driver'])}</strong> is the strongest driver of NPS: importance "
+            f"{_r3(top['importance'])} in R² units ({_ci(top['importance_ci_lower'], top['importance_ci_upper'], _r3)}); "
+            f"one rating point more goes with {fmt_number(top['coefficient'])} NPS points "
+            f"({_ci(top['ci_lower'], top['ci_upper'])})")
+    if priority[top_i]:
+        text += f", and its mean rating of {fmt_number(top['performance'])} is below the median of the drivers"
     out = [Finding(text + ".", [{"file": "drivers", "row": int(top_i)}])]
-    others = d[d["priority"] & (d.index != top_i)]
+    others = d[priority & (d.index != top_i)]
     if len(others):
         j = others.index[0]
         r = others.loc[j]
         out.append(Finding(
-            f"<strong>{escape(str(r['driver']))}</strong> is also a priority: important (importance "
-            f"{_n(r['importance'], 3)}, {_interval(r['importance_ci_lower'], r['importance_ci_upper'], lambda v: _n(v, 3))}) "
-            f"but rated below the median (mean rating {_n(r['performance'])}).",
+            f"<strong>{_name(r['driver'])}</strong> is also a priority: important (importance "
+            f"{_r3(r['importance'])}, {_ci(r['importance_ci_lower'], r['importance_ci_upper'], _r3)}) "
+            f"but rated below the median (mean rating {fmt_number(r['performance'])}).",
             [{"file": "drivers", "row": int(j)}]))
     return out
 
@@ -154,12 +165,12 @@ def _validity_finding(validity: pd.DataFrame | None) -> list[Finding]:
         return []
     i = clear["concordance_gain"].idxmax()
     r = clear.loc[i]
-    where = "across all touchpoints" if r["touchpoint"] == ALL else f"at <strong>{escape(str(r['touchpoint']))}</strong>"
-    metric = escape(METRIC_WORDS.get(str(r["metric"]), str(r["metric"])))
+    where = "across all touchpoints" if r["touchpoint"] == ALL else f"at <strong>{_name(r['touchpoint'])}</strong>"
+    metric = escape(metric_name(str(r["metric"])))
     return [Finding(
         f"Of the candidate metrics, {metric} {where} predicts churn best: a customer scoring one standard deviation higher "
-        f"has {_n(r['hazard_ratio_per_sd'])} times the churn hazard ({_interval(r['ci_lower'], r['ci_upper'])}), "
-        f"and the metric adds {_n(r['concordance_gain'], 3)} to the concordance of a model on customer attributes alone.",
+        f"has {fmt_number(r['hazard_ratio_per_sd'])} times the churn hazard ({_ci(r['ci_lower'], r['ci_upper'])}), "
+        f"and the metric adds {_r3(r['concordance_gain'])} to the concordance of a model on customer attributes alone.",
         [{"file": "metric_validity", "row": int(i)}])]
 
 
@@ -173,7 +184,7 @@ def _retention_finding(retention: pd.DataFrame | None) -> list[Finding]:
     r = overall.loc[i]
     return [Finding(
         f"Retention {int(r['days'])} days after signup is {fmt_pct(r['survival'])} "
-        f"({_interval(r['ci_lower'], r['ci_upper'], fmt_pct)}, Kaplan–Meier).",
+        f"({_ci(r['ci_lower'], r['ci_upper'], fmt_pct)}, Kaplan–Meier).",
         [{"file": "retention", "row": int(i)}])]
 
 
@@ -193,10 +204,17 @@ def _methods(manifest: dict[str, Any], metrics: pd.DataFrame | None) -> str:
             f"change churn or NPS. The churn models (Cox and piecewise-exponential) {adjust}, and the "
             f"touchpoint model adjusts each poor experience for the others; the NPS key-driver regression adjusts "
             f"each rating for the others. Attributable churn uses Levin's formula with the adjusted hazard ratio and "
-            f"the share of customer time exposed; churners are counted in {period.label} ({_day(period.start)} "
-            f"to {_day(period.end)}) and revenue at risk is a year of their mean monthly revenue. "
-            f"Data up to {_day(as_of)}.{span}")
+            f"the share of customer time exposed; churners are counted in {period.label} ({fmt_date(period.start)} "
+            f"to {fmt_date(period.end)}) and revenue at risk is a year of their mean monthly revenue. "
+            f"Data up to {fmt_date(as_of)}.{span}")
     return escape(text)
+
+
+def _numbers_as_floats(df: pd.DataFrame | None) -> pd.DataFrame | None:
+    """A column of whole numbers reads back from CSV as integers: quote it at its stated digits all the same."""
+    if df is None:
+        return None
+    return df.astype({c: float for c in df.columns if pd.api.types.is_integer_dtype(df[c])})
 
 
 def executive_summary(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -215,10 +233,17 @@ def executive_summary(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]
 
     Examples
     --------
-    >>> executive_summary(Path("reports/demo"), manifest)["findings"][0]   # doctest: +SKIP
+    >>> import tempfile
+    >>> from cxlib.results import write_result
+    >>> run = Path(tempfile.mkdtemp())
+    >>> _ = write_result(run / "results", "retention", pd.DataFrame({"group": ["all"], "days": [365],
+    ...     "survival": [0.783], "ci_lower": [0.771], "ci_upper": [0.794], "at_risk": [5000]}))
+    >>> s = executive_summary(run, {"as_of": "2026-09-30", "params": {"covariates": ["plan"]}})
+    >>> s["findings"], s["sources"]
+    (['Retention 365 days after signup is 78.3% (95% CI 77.1% to 79.4%, Kaplan–Meier).'], [[{'file': 'retention', 'row': 0}]])
     """
-    results = Path(run_dir) / "results"
-    tables = {name: read_result(results, name) for name in
+    results = RunFolder(Path(run_dir)).results
+    tables = {name: _numbers_as_floats(read_result(results, name)) for name in
               ("impact", "hazard_ratios", "drivers", "metric_validity", "retention", "metrics")}
     period = manifest.get("params", {}).get("period", "quarter")
     drivers = _driver_findings(tables["drivers"])

@@ -6,11 +6,15 @@ a count "1,204" and a missing value "—" everywhere.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+
+from cxlib.text.vocabulary import SPECS
 
 MAX_CELL_CHARS = 80
 MAX_VALUE_CHARS = 300
@@ -48,3 +52,74 @@ def fmt_number(x: Any, digits: int = 2) -> str:
 def fmt_pct(x: Any, digits: int = 1) -> str:
     """A share in [0, 1] as a percentage."""
     return "—" if x is None or pd.isna(x) else f"{100 * float(x):.{digits}f}%"
+
+
+def fmt_interval(lo: Any, hi: Any, fmt: Callable[[Any], str] = fmt_number) -> str:
+    """An interval for prose, ``lo to hi`` in the given number format; "—" when an end is missing.
+
+    Examples
+    --------
+    >>> fmt_interval(1.234, 2.5), fmt_interval(0.071, 0.093, fmt_pct), fmt_interval(1.0, None)
+    ('1.23 to 2.50', '7.1% to 9.3%', '—')
+    """
+    if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
+        return "—"
+    return f"{fmt(lo)} to {fmt(hi)}"
+
+
+def fmt_date(day: dt.date) -> str:
+    """A date for prose: ``30 September 2026``.
+
+    Examples
+    --------
+    >>> fmt_date(dt.date(2026, 9, 3))
+    '3 September 2026'
+    """
+    return f"{day.day} {day:%B %Y}"
+
+
+def format_value(metric: str, value: float) -> str:
+    """A metric value for tables and prose (share as %, NPS signed, means with two decimals).
+
+    Examples
+    --------
+    >>> format_value("csat_top2", 0.7234), format_value("nps", -12.4), format_value("volume", 1234.0)
+    ('72.3%', '−12', '1,234')
+    >>> format_value("csat_mean", None)
+    '—'
+    """
+    if value is None or pd.isna(value):
+        return "—"
+    kind = SPECS[metric].kind
+    if kind == "count":
+        return f"{round(value):,}"
+    if kind == "proportion":
+        return f"{100 * value:.1f}%"
+    if kind == "nps":
+        return f"{value:+.0f}".replace("-", "−")
+    return f"{value:.2f}".replace("-", "−")
+
+
+def format_difference(metric: str, diff: float) -> str:
+    """A change for prose: percentage points for shares, points for NPS, units for means.
+
+    Examples
+    --------
+    >>> format_difference("csat_top2", -0.061), format_difference("nps", 4.2), format_difference("csat_mean", 0.13)
+    ('−6.1 pts', '+4.2 points', '+0.13')
+    """
+    kind = SPECS[metric].kind
+    text = {"proportion": f"{100 * diff:+.1f} pts", "nps": f"{diff:+.1f} points"}.get(kind, f"{diff:+.2f}")
+    return text.replace("-", "−")
+
+
+def display_order(found: Sequence[str], first: Sequence[str] | None = None) -> list[str]:
+    """Rows of a table or figure: the names of ``first`` present in ``found``, in order, then the rest sorted.
+
+    Examples
+    --------
+    >>> display_order(["web", "app", "billing"], ["billing", "shop"])
+    ['billing', 'app', 'web']
+    """
+    head = [t for t in (first or []) if t in set(found)]
+    return head + sorted(t for t in found if t not in head)

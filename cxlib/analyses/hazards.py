@@ -1,0 +1,340 @@
+"""What goes with churn: the Cox model on customer attributes and the touchpoint model.
+
+* Model ``covariates``: Cox proportional hazards on the covariates named in params, one row per
+  customer (:func:`fit_covariate_models`). The modelling decision of the section is made here:
+  the proportional-hazards check runs on a seeded sample and, where a covariate fails it, a model
+  stratified on the offending covariates is fitted beside the plain one (model
+  ``covariates_stratified``; model ``covariates`` stays the plain fit).
+* Model ``touchpoints``: the piecewise-exponential model on the exposure cells built in the engine
+  (:func:`touchpoint_model_cells`, then :func:`fit_touchpoint_model`).
+* Model ``touchpoints_cox_tv``: where the data are small enough, the time-varying Cox model on the
+  same exposure intervals as a cross-check (:func:`cross_check_intervals`, then
+  :func:`cxlib.stats.cox.fit_time_varying_cox`).
+
+Every function takes the tables and the values it needs; caching between notebooks is the caller's
+(``wb.cached(name, lambda: ...)``). A model that cannot be fitted on the data raises
+:class:`cxlib.errors.NotEstimable`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Sequence
+from typing import ClassVar
+
+import ibis.expr.types as ir
+import pandas as pd
+
+from cxlib.errors import NotEstimable
+from cxlib.features.customers import (
+    RESERVED_COLUMNS,
+    Covariate,
+    covariate_frame,
+    customers_as_of,
+    describe_covariates,
+)
+from cxlib.features.exposures import exposure_intervals, touchpoint_cells
+from cxlib.params import ExposureRule
+from cxlib.results import RESULT_COLUMNS, Result, result
+from cxlib.stats.cox import (
+    CoxResult,
+    PHCheck,
+    check_proportional_hazards,
+    fit_cox,
+    fit_stratified,
+)
+from cxlib.stats.pem import PiecewiseExponentialResult, fit_piecewise_exponential
+
+__all__ = [
+    "CovariateModels",
+    "covariate_table",
+    "cross_check_intervals",
+    "fit_covariate_models",
+    "fit_touchpoint_model",
+    "hazard_ratios",
+    "touchpoint_model_cells",
+]
+
+
+def _example() -> tuple[ir.Table, ir.Table, list[ExposureRule]]:
+    """Two customers, one poor billing experience and its rule, for the examples."""
+    import ibis
+
+    customers = ibis.memtable({"customer_id": ["a", "b"], "signup_date": [dt.date(2025, 1, 1)] * 2,
+                               "churn_date": [dt.date(2025, 1, 21), None]})
+    interactions = ibis.memtable({"customer_id": ["a"], "touchpoint": ["billing"],
+                                  "timestamp": [dt.datetime(2025, 1, 5, 9)], "csat": [1]})
+    return customers, interactions, [ExposureRule(name="poor_billing", touchpoint="billing", csat_max=2)]
+
+
+def _reserved(names: Sequence[str]) -> str | None:
+    clash = sorted(set(names) & RESERVED_COLUMNS)
+    if clash:
+        return (f"covariate or exposure name(s) {', '.join(clash)} are used by the model itself; "
+                "rename them (data.columns for covariates, name for exposures)")
+    dupes = sorted({n for n in names if list(names).count(n) > 1})
+    if dupes:
+        return f"name(s) {', '.join(dupes)} are both a covariate and an exposure; rename one"
+    return None
+
+
+def _check_names(model: str, covariates: Sequence[Covariate], rules: Sequence[ExposureRule]) -> None:
+    problem = _reserved([*[r.name for r in rules], *[c.name for c in covariates]])
+    if problem:
+        raise NotEstimable(f"model {model} cannot be fitted: {problem}", model=model)
+
+
+def covariate_table(customers: ir.Table, names: Sequence[str], bins: int) -> pd.DataFrame:
+    """How each params covariate enters the models, as a small table to share between notebooks.
+
+    Decode it with :func:`cxlib.features.customers.covariates_from_frame`; a notebook caches it
+    with ``wb.cached("covariates", lambda: covariate_table(...))`` so that every section codes the
+    covariates the same way.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from cxlib.features.customers import covariates_from_frame
+    >>> t = ibis.memtable({"plan": ["a", "b", "b"], "age": ["30", "41", "52"]})
+    >>> [(c.name, c.kind) for c in covariates_from_frame(covariate_table(t, ["plan", "age"], 4))]
+    [('plan', 'categorical'), ('age', 'numeric')]
+    """
+    return covariate_frame(describe_covariates(customers, names, bins))
+
+
+# ---- model covariates -------------------------------------------------------------------------
+
+
+@result
+class CovariateModels(Result):
+    """Model ``covariates`` with its proportional-hazards check and, when that fails, the stratified refit.
+
+    Attributes
+    ----------
+    cox : CoxResult
+        The plain Cox model (model ``covariates``).
+    ph : PHCheck
+        The Grambsch–Therneau check of ``cox``.
+    stratified : CoxResult or None
+        Model ``covariates_stratified`` on the covariates that fail the check (None when none
+        fails, or when the refit cannot be fitted: then a note says why).
+    notes : tuple of str
+        Customers and terms left out, and why.
+
+    Examples
+    --------
+    >>> import datetime as dt, ibis
+    >>> from cxlib.features.customers import Covariate
+    >>> t = ibis.memtable({"customer_id": [f"c{i}" for i in range(8)], "signup_date": [dt.date(2025, 1, 1)] * 8,
+    ...     "churn_date": [dt.date(2025, 1, d) if d else None for d in (5, 9, 12, 0, 3, 7, 0, 0)],
+    ...     "plan": ["a", "a", "a", "a", "b", "b", "b", "b"]})
+    >>> plan = Covariate("plan", "categorical", levels=("a", "b"), sizes=(4, 4))
+    >>> models = fit_covariate_models(t, [plan], as_of=dt.date(2025, 2, 1), ph_sample=100, seed=1)
+    >>> models.to_frame()[["model", "term"]]
+            model     term
+    0  covariates  plan[b]
+    """
+
+    title: ClassVar[str] = "Model covariates"
+    cox: CoxResult
+    ph: PHCheck
+    stratified: CoxResult | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Hazard ratios of the plain model."""
+        return self.cox.summary
+
+    def _lines(self) -> list[str]:
+        return [*self.cox._lines(), *self.ph._lines()]
+
+    def to_frame(self) -> pd.DataFrame:
+        """Rows of ``hazard_ratios.csv``: model ``covariates``, then ``covariates_stratified``."""
+        models = [self.cox] + ([self.stratified] if self.stratified is not None else [])
+        return pd.concat([m.to_frame() for m in models], ignore_index=True)
+
+
+def _customer_frame(customers: ir.Table, as_of: dt.date, covariates: Sequence[Covariate]) -> tuple[pd.DataFrame, int]:
+    """One row per customer (complete cases): duration, churned, covariate values; and rows dropped."""
+    people = customers_as_of(customers, as_of, covariates)
+    # ordered, so that the seeded sample of the PH check does not depend on the engine's row order
+    frame = people.order_by("customer_id").select("duration_days", "churned", *[c.name for c in covariates]).execute()
+    complete = frame.dropna(subset=[c.name for c in covariates])
+    return complete.reset_index(drop=True), len(frame) - len(complete)
+
+
+def fit_covariate_models(customers: ir.Table, covariates: Sequence[Covariate], *, as_of: dt.date,
+                         ph_sample: int, seed: int) -> CovariateModels:
+    """Model ``covariates`` (Cox, Efron ties), its proportional-hazards check and the stratified refit.
+
+    Parameters
+    ----------
+    customers : ibis Table
+        The clean customers table.
+    covariates : sequence of Covariate
+        How each params covariate enters (:func:`covariate_table`).
+    as_of : datetime.date
+    ph_sample : int
+        Customers sampled for the check (``ph_check_sample``).
+    seed : int
+        Seed of that sample.
+
+    Raises
+    ------
+    NotEstimable
+        No covariates, a reserved name, or the plain model cannot be fitted on the data.
+
+    Examples
+    --------
+    >>> import datetime as dt, ibis
+    >>> t = ibis.memtable({"customer_id": ["a"], "signup_date": [dt.date(2025, 1, 1)], "churn_date": [None]})
+    >>> fit_covariate_models(t, [], as_of=dt.date(2025, 2, 1), ph_sample=100, seed=1)
+    Traceback (most recent call last):
+    ...
+    cxlib.errors.NotEstimable: no covariates are named in params (covariates: [...])
+    """
+    problem = _reserved([c.name for c in covariates])
+    if problem:
+        raise NotEstimable(problem, model="covariates")
+    if not covariates:
+        raise NotEstimable("no covariates are named in params (covariates: [...])", model="covariates")
+    frame, dropped = _customer_frame(customers, as_of, covariates)
+    left_out = [f"{dropped:,} customer(s) with a missing covariate left out"] if dropped else []
+    cox = fit_cox(frame, covariates, model="covariates", notes=left_out)
+    ph = check_proportional_hazards(cox, ph_sample, seed=seed)
+    notes = list(cox.notes)
+    stratified = None
+    if ph.violated:
+        try:
+            stratified = fit_stratified(cox, ph.violated)
+        except NotEstimable as exc:
+            notes.append(f"the model stratified on {', '.join(ph.violated)} is not shown: {exc.reason}")
+    return CovariateModels(cox=cox, ph=ph, stratified=stratified, notes=tuple(notes))
+
+
+# ---- model touchpoints ------------------------------------------------------------------------
+
+
+def touchpoint_model_cells(customers: ir.Table, interactions: ir.Table, covariates: Sequence[Covariate],
+                           rules: Sequence[ExposureRule], *, as_of: dt.date, window_days: int,
+                           pieces: Sequence[int]) -> pd.DataFrame:
+    """The cells of model ``touchpoints``, built in the engine (cache them: both retention and impact use them).
+
+    Parameters
+    ----------
+    customers, interactions : ibis Table
+        The clean tables.
+    covariates : sequence of Covariate
+    rules : sequence of ExposureRule
+        ``params.exposure_rules(touchpoints)``.
+    as_of : datetime.date
+    window_days : int
+        ``exposure_window_days``.
+    pieces : sequence of int
+        ``tenure_pieces_days``.
+
+    Raises
+    ------
+    NotEstimable
+        No exposure rule, or a covariate or exposure name the model uses itself.
+
+    Examples
+    --------
+    >>> customers, interactions, rules = _example()
+    >>> touchpoint_model_cells(customers, interactions, [], rules, as_of=dt.date(2025, 2, 1), window_days=7,
+    ...                        pieces=[0])
+       piece  poor_billing  events  person_days
+    0      0             0       1           45
+    1      0             1       0            7
+    """
+    if not rules:
+        raise NotEstimable("model touchpoints needs the interactions table and at least one touchpoint",
+                           model="touchpoints")
+    _check_names("touchpoints", covariates, rules)
+    people = customers_as_of(customers, as_of, covariates)
+    return touchpoint_cells(people, interactions, rules, window_days, pieces, covariates)
+
+
+def fit_touchpoint_model(cells: pd.DataFrame, covariates: Sequence[Covariate],
+                         rules: Sequence[ExposureRule]) -> PiecewiseExponentialResult:
+    """Model ``touchpoints``: every exposure plus the covariates, piecewise exponential on the cells.
+
+    Examples
+    --------
+    >>> cells = pd.DataFrame({"piece": [0, 0], "poor_billing": [0, 1], "events": [40, 30],
+    ...                       "person_days": [20_000, 6_000]})
+    >>> rules = [ExposureRule(name="poor_billing", touchpoint="billing", csat_max=2)]
+    >>> round(float(fit_touchpoint_model(cells, [], rules).summary.loc[0, "hazard_ratio"]), 2)
+    2.5
+    """
+    return fit_piecewise_exponential(cells, covariates, [r.name for r in rules], model="touchpoints")
+
+
+def cross_check_intervals(customers: ir.Table, interactions: ir.Table, covariates: Sequence[Covariate],
+                          rules: Sequence[ExposureRule], *, as_of: dt.date, window_days: int,
+                          max_rows: int) -> pd.DataFrame | None:
+    """The exposure intervals of the time-varying Cox cross-check, or None above ``max_rows``.
+
+    The cap is the caller's choice of cost, not a property of the data: the Cox fit grows with
+    customers × exposure changes (every Newton step scans all intervals at each churn day; about
+    25 s for 75,000 intervals), so above ``max_rows`` (``cox_time_varying_max_rows``; 0 turns the
+    cross-check off) nothing is fetched and the cross-check is skipped. Only customers with every
+    covariate are kept; covariates carry their cell-model values.
+
+    Raises
+    ------
+    NotEstimable
+        No exposure rule, or a covariate or exposure name the model uses itself.
+
+    Examples
+    --------
+    >>> customers, interactions, rules = _example()
+    >>> iv = cross_check_intervals(customers, interactions, [], rules, as_of=dt.date(2025, 2, 1), window_days=7,
+    ...                            max_rows=100)
+    >>> iv.sort_values(["customer_id", "start"]).to_numpy().tolist()
+    [['a', 0, 4, 0, 0], ['a', 4, 11, 0, 1], ['a', 11, 21, 1, 0], ['b', 0, 31, 0, 0]]
+    >>> cross_check_intervals(customers, interactions, [], rules, as_of=dt.date(2025, 2, 1), window_days=7,
+    ...                       max_rows=3) is None
+    True
+    """
+    if not rules:
+        raise NotEstimable("model touchpoints_cox_tv needs the interactions table and at least one touchpoint",
+                           model="touchpoints_cox_tv")
+    _check_names("touchpoints_cox_tv", covariates, rules)
+    if max_rows <= 0:
+        return None
+    people = customers_as_of(customers, as_of, covariates)
+    for cov in covariates:
+        people = people.filter(people[cov.name].notnull())
+    if people.count().execute() > max_rows:
+        return None
+    iv = exposure_intervals(people, interactions, rules, window_days)
+    pattern = people.select("customer_id", **{c.name: c.cell_value(people) for c in covariates})
+    frame = iv.join(pattern, "customer_id").limit(max_rows + 1).execute()
+    return None if len(frame) > max_rows else frame
+
+
+def hazard_ratios(models: Sequence[CovariateModels | PiecewiseExponentialResult | CoxResult | None],
+                  hidden: Collection[str] = ()) -> pd.DataFrame:
+    """``hazard_ratios.csv``: the rows of the models that were fitted, in order, without hidden terms.
+
+    Parameters
+    ----------
+    models : sequence of results or None
+        Today: model covariates (with its stratified refit), touchpoints, touchpoints_cox_tv; None
+        for a model that was not fitted.
+    hidden : collection of str
+        Terms of levels too small to show (:func:`cxlib.stats.design.small_terms`).
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"term": ["x", "plan[tiny]"], "hazard_ratio": [2.0, 9.0], "ci_lower": [1.5, 1.0],
+    ...                   "ci_upper": [2.7, 80.0], "p_value": [0.001, 0.05], "coef": [0.7, 2.2], "se": [0.1, 1.1]})
+    >>> hazard_ratios([None, CoxResult("touchpoints", "", s, 12)], hidden={"plan[tiny]"})
+             model term  hazard_ratio  ci_lower  ci_upper  p_value
+    0  touchpoints    x           2.0       1.5       2.7    0.001
+    """
+    frames = [m.to_frame() for m in models if m is not None]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RESULT_COLUMNS["hazard_ratios"])
+    return out[~out["term"].isin(hidden)]

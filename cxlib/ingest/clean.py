@@ -1,0 +1,223 @@
+"""Clean tables: the validated rows, narrowed to the columns an analysis reads.
+
+The last step of ingest (params → read → contract → clean tables). The analysis tables carry only
+the contract columns, ``segment``, the ``covariates`` and the ``survey_drivers``: free-text or
+identifying columns of the input files (comments, names, e-mail addresses) never reach a notebook,
+so no section can show them.
+
+A ``cx run`` on DuckDB writes the clean tables once as Parquet (:func:`write_clean_tables`) and
+every section scans those files (:func:`read_clean_tables`) instead of reading the inputs again
+and re-applying the validation's joins and windows in each of its queries. Interactively, or on
+another engine, :func:`clean_tables` builds them in the session.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis.expr.types as ir
+
+from cxlib.errors import DataError
+from cxlib.ingest.contract import ValidationReport, Validator
+from cxlib.ingest.read import CONTRACT, connect, load_tables
+from cxlib.params import RunParams
+
+INDEX_FILE = "tables.json"  # next to the Parquet files: the input files and unused columns behind them
+
+
+@dataclass
+class CleanTables:
+    """The analysis tables of a run and what stands behind them.
+
+    Attributes
+    ----------
+    con : ibis backend
+        The engine the tables live in.
+    tables : dict of str to ibis Table
+        Per configured input table, its clean analysis table.
+    files : dict of str to list of Path
+        The input files each table was read from (none for a ``table:`` source).
+    unused : dict of str to list of str
+        Per table, the input columns that no analysis reads.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable({"customer_id": ["a"]})
+    >>> CleanTables(con=None, tables={"customers": t}).unused
+    {}
+    """
+
+    con: Any
+    tables: dict[str, ir.Table]
+    files: dict[str, list[Path]] = field(default_factory=dict)
+    unused: dict[str, list[str]] = field(default_factory=dict)
+
+
+def analysis_columns(name: str, columns: list[str], params: RunParams) -> list[str]:
+    """The columns of input table ``name`` that analyses use, in file order.
+
+    Examples
+    --------
+    >>> from cxlib.params import load_params, DEFAULT_PARAMS
+    >>> analysis_columns("surveys", ["customer_id", "timestamp", "nps", "comment", "sat_app"], load_params(DEFAULT_PARAMS))
+    ['customer_id', 'timestamp', 'nps', 'sat_app']
+    """
+    keep = set(CONTRACT[name])
+    if name == "customers":
+        keep |= {"segment", *params.covariates}
+    elif name == "surveys":
+        keep |= set(params.survey_drivers)
+    return [c for c in columns if c in keep]
+
+
+def unused_columns(files_columns: dict[str, list[str]], params: RunParams) -> dict[str, list[str]]:
+    """Per table, the input columns that no analysis reads (and no section shows).
+
+    Examples
+    --------
+    >>> from cxlib.params import load_params, DEFAULT_PARAMS
+    >>> unused_columns({"customers": ["customer_id", "signup_date", "email"]}, load_params(DEFAULT_PARAMS))
+    {'customers': ['email']}
+    """
+    return {name: [c for c in cols if c not in analysis_columns(name, cols, params)]
+            for name, cols in files_columns.items()}
+
+
+def narrowed(cleaned: dict[str, ir.Table], params: RunParams) -> dict[str, ir.Table]:
+    """The clean tables narrowed to the columns an analysis reads.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from cxlib.params import load_params, DEFAULT_PARAMS
+    >>> t = ibis.memtable({"customer_id": ["a"], "signup_date": ["2025-01-01"], "email": ["a@x"]})
+    >>> narrowed({"customers": t}, load_params(DEFAULT_PARAMS))["customers"].columns
+    ('customer_id', 'signup_date')
+    """
+    return {name: t.select(*analysis_columns(name, list(t.columns), params)) for name, t in cleaned.items()}
+
+
+def write_clean_tables(validator: Validator, params: RunParams, target: Path) -> dict[str, int]:
+    """Write the analysis tables once, as Parquet files in ``target``; return bytes per table.
+
+    Only on DuckDB (an empty dict otherwise): a cluster cannot read the run's local folder, and
+    keeps its own cache. The index file is written last and marks the set complete.
+
+    Examples
+    --------
+    >>> import tempfile, ibis, pandas as pd
+    >>> from cxlib.ingest.read import load_tables
+    >>> con = ibis.duckdb.connect()
+    >>> _ = con.create_table("customers", pd.DataFrame({"customer_id": ["a", "b"], "email": ["a@x", "b@x"],
+    ...     "signup_date": ["2025-01-01", "2025-02-01"], "churn_date": [None, "2025-06-01"]}))
+    >>> params = RunParams.model_validate({"run_id": "tiny", "as_of": "2025-09-30", "data": {"customers": "table:customers"}})
+    >>> target = Path(tempfile.mkdtemp())
+    >>> sorted(write_clean_tables(Validator(load_tables(params, con)), params, target))
+    ['customers']
+    >>> read_clean_tables(params, target).tables["customers"].columns
+    ('customer_id', 'signup_date', 'churn_date', 'monthly_revenue')
+    """
+    tables = validator.tables
+    if tables.con.name != "duckdb":
+        return {}
+    target.mkdir(parents=True, exist_ok=True)
+    cleaned = validator.clean_tables()
+    sizes = {}
+    for name, t in narrowed(cleaned, params).items():
+        path = target / f"{name}.parquet"
+        tables.con.to_parquet(t, path)  # snappy: a scratch copy, fast to write and scan
+        sizes[name] = path.stat().st_size
+    index = {"files": {name: [str(f) for f in files] for name, files in tables.files.items()},
+             "unused": unused_columns({name: list(t.columns) for name, t in cleaned.items()}, params)}
+    (target / INDEX_FILE).write_text(json.dumps(index), encoding="utf-8")
+    return sizes
+
+
+def has_clean_tables(target: Path) -> bool:
+    """True when ``target`` holds a complete set written by :func:`write_clean_tables`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> has_clean_tables(Path(tempfile.mkdtemp()))
+    False
+    """
+    return (target / INDEX_FILE).exists()
+
+
+def read_clean_tables(params: RunParams, target: Path) -> CleanTables:
+    """The clean tables a run wrote to ``target``, as lazy scans on a new engine connection.
+
+    Examples
+    --------
+    See :func:`write_clean_tables`.
+    """
+    index = json.loads((target / INDEX_FILE).read_text(encoding="utf-8"))
+    con = connect(params.engine)
+    tables = {name: con.read_parquet(target / f"{name}.parquet", table_name=f"clean_{name}") for name in index["files"]}
+    files = {name: [Path(f) for f in paths] for name, paths in index["files"].items()}
+    return CleanTables(con=con, tables=tables, files=files, unused=index["unused"])
+
+
+def _materialize(con: Any, tables: dict[str, ir.Table], files: dict[str, list[Path]]) -> dict[str, ir.Table]:
+    """CSV inputs are parsed once into engine tables; Parquet stays a lazy scan on DuckDB.
+
+    Spark caches every clean table (memory, spilling to disk) on first use: it would otherwise
+    re-run the validation joins and windows in every query, ten times slower per query."""
+    out = {}
+    for name, t in tables.items():
+        if con.name != "duckdb":
+            out[name] = t.cache()
+        elif all(f.suffix.lower() in (".parquet", ".pq") for f in files[name]):
+            out[name] = t
+        else:
+            out[name] = con.create_table(f"clean_{name}", t, temp=True, overwrite=True)
+    return out
+
+
+def clean_tables(params: RunParams, validation: ValidationReport | None = None) -> tuple[CleanTables, ValidationReport]:
+    """Read, validate and clean the inputs of ``params`` in a new engine session.
+
+    Parameters
+    ----------
+    params : RunParams
+    validation : ValidationReport, optional
+        A validation already done for these inputs (a run's ``validation.json``): not repeated.
+
+    Returns
+    -------
+    CleanTables, ValidationReport
+
+    Raises
+    ------
+    DataError
+        When the data break the contract and the run must stop.
+
+    Examples
+    --------
+    >>> import tempfile, ibis, pandas as pd
+    >>> db = Path(tempfile.mkdtemp()) / "crm.duckdb"
+    >>> con = ibis.duckdb.connect(db)
+    >>> _ = con.create_table("customers", pd.DataFrame({"customer_id": ["a", "b", "b"], "comment": ["", "", ""],
+    ...     "signup_date": ["2025-01-01", "2025-02-01", "2025-02-01"], "churn_date": ["", "", ""]}))
+    >>> con.disconnect()
+    >>> params = RunParams.model_validate({"run_id": "tiny", "as_of": "2025-09-30", "on_invalid": "exclude",
+    ...     "data": {"customers": "table:customers"}, "engine": {"database": str(db)}})
+    >>> clean, report = clean_tables(params)
+    >>> report.rows_read, report.rows_kept, clean.unused
+    ({'customers': 3}, {'customers': 1}, {'customers': ['comment']})
+    """
+    tables = load_tables(params)
+    validator = Validator(tables)
+    if validation is None:
+        validation = validator.report()
+        if not validation.ok:
+            raise DataError(validation.message())
+    cleaned = validator.clean_tables()
+    clean = _materialize(tables.con, narrowed(cleaned, params), tables.files)
+    unused = unused_columns({name: list(t.columns) for name, t in cleaned.items()}, params)
+    return CleanTables(con=tables.con, tables=clean, files=tables.files, unused=unused), validation

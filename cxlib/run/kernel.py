@@ -1,0 +1,78 @@
+"""The project's Jupyter kernel: one kernelspec, ``cx-workbook``, that runs this very Python."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+KERNEL_NAME = "cx-workbook"
+KERNEL_DISPLAY_NAME = "CX Workbook (Python)"
+
+
+def ensure_kernel() -> str:
+    """Install (once) the kernelspec ``cx-workbook`` for this interpreter; return its name.
+
+    Reinstalled when it points at another Python (a venv moved or recreated).
+
+    Examples
+    --------
+    >>> ensure_kernel()
+    'cx-workbook'
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    ksm = KernelSpecManager()
+    try:
+        spec = ksm.get_kernel_spec(KERNEL_NAME)
+        if Path(spec.argv[0]).resolve() == Path(sys.executable).resolve():
+            return KERNEL_NAME
+    except NoSuchKernel:
+        pass
+    from ipykernel.kernelspec import install
+
+    install(kernel_name=KERNEL_NAME, display_name=KERNEL_DISPLAY_NAME, prefix=sys.prefix)
+    return KERNEL_NAME
+
+
+def logged_kernel_manager(log_path: Path) -> type:
+    """A kernel manager class whose kernels write their own stdout and stderr to ``log_path``.
+
+    The kernel process's streams would otherwise go to ``cx``'s stderr: ZMQ's warning about TCP
+    transport on every start, and tracebacks of a kernel torn down mid-cell on an interruption.
+    Cell outputs are unaffected (they travel over the kernel protocol).
+
+    Examples
+    --------
+    >>> from jupyter_client.manager import AsyncKernelManager
+    >>> issubclass(logged_kernel_manager(Path("kernel.log")), AsyncKernelManager)
+    True
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LoggedKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            with open(log_path, "ab") as log:  # the kernel keeps its own copy of the descriptor
+                kw.setdefault("stdout", log)
+                kw.setdefault("stderr", log)
+                await self._async_start_kernel(**kw)
+
+    return LoggedKernelManager
+
+
+def log_tail(log_path: Path, lines: int = 3) -> str:
+    """The last lines a kernel wrote to its log (ZMQ's transport notice left out), joined by ' | '.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> log = Path(tempfile.mkdtemp()) / "kernel.log"
+    >>> _ = log.write_text("WARNING: ... without encryption\\nFatal Python error: Segmentation fault\\n")
+    >>> log_tail(log)
+    'Fatal Python error: Segmentation fault'
+    """
+    if not log_path.exists():
+        return ""
+    keep = [ln.strip() for ln in log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+            if ln.strip() and "without encryption" not in ln]
+    return " | ".join(ln[:200] for ln in keep[-lines:])

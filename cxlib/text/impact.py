@@ -1,0 +1,247 @@
+"""Sentences, notes and shown tables of the impact section: attributable churn, what-if, metrics that matter.
+
+Every function returns plain text or a table of strings (data values as they are, names through
+:func:`cxlib.text.names.display_name`); the caller escapes it for HTML.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from cxlib.periods import ReportingPeriod
+from cxlib.results import ALL
+from cxlib.text.format import fmt_date, fmt_interval, fmt_number, fmt_pct
+from cxlib.text.names import display_name
+from cxlib.text.vocabulary import METRIC_WORDS
+
+VALIDITY_CAPTION = ("Hazard ratio of churn per standard deviation of the metric (Cox, adjusted for the covariates), "
+                    "and the gain in concordance over the covariates alone; ranked by the gain.")
+
+
+def _whole(x: float) -> str:
+    return fmt_number(x, 0)
+
+
+def _with_interval(value: str, lo: float, hi: float, fmt) -> str:
+    return f"{value} ({fmt_interval(lo, hi, fmt)})"
+
+
+def evidence_notes(summary: pd.DataFrame) -> pd.Series:
+    """A plain-language note per exposure row on what its estimate can support (empty when clear).
+
+    An attributable share is only a share of churn *caused* under the model when the hazard
+    ratio is clearly above 1; with an interval that includes 1 the share (and its churners and
+    revenue) may be zero, and below 1 poor experiences there go with *less* churn, which makes the
+    share negative (a prevented fraction).
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"hazard_ratio": [2.0, 1.1, 0.7, None], "hr_ci_lower": [1.5, 0.9, 0.5, None],
+    ...                   "hr_ci_upper": [2.5, 1.3, 0.9, None], "suppressed": [False, False, False, False]})
+    >>> evidence_notes(s).str.split(":").str[0].tolist()
+    ['', 'no clear effect', 'less churn', 'not in the model']
+    """
+    lo, hi = summary["hr_ci_lower"], summary["hr_ci_upper"]
+    notes = np.select(
+        [summary["suppressed"].astype(bool), summary["hazard_ratio"].isna(), hi < 1, lo <= 1],
+        ["suppressed: fewer than min_cell_size churn events while exposed",
+         "not in the model: nobody had this exposure",
+         "less churn: poor experiences here go with lower churn, so the share is negative",
+         "no clear effect: the hazard-ratio interval includes 1, so the share may be zero"],
+        "")
+    return pd.Series(notes, index=summary.index, name="note")
+
+
+def impact_view(summary: pd.DataFrame) -> pd.DataFrame:
+    """The impact summary as the section shows it: each estimate with its interval, and a note.
+
+    The ``note`` column (:func:`evidence_notes`) is kept only when some row has one.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"touchpoint": ["billing"], "exposure_share": [0.2], "hazard_ratio": [2.0],
+    ...                   "hr_ci_lower": [1.5], "hr_ci_upper": [2.5], "attributable_churn_share": [1 / 6],
+    ...                   "paf_ci_lower": [0.09], "paf_ci_upper": [0.23], "churners_attributable": [20.0],
+    ...                   "churners_ci_lower": [11.0], "churners_ci_upper": [28.0], "revenue_at_risk": [None],
+    ...                   "revenue_ci_lower": [None], "revenue_ci_upper": [None], "suppressed": [False]})
+    >>> impact_view(s).iloc[0].tolist()
+    ['billing', '20.0%', '2.00 (1.50 to 2.50)', '16.7% (9.0% to 23.0%)', '20 (11 to 28)', '— (—)']
+    """
+    s = summary
+    shown = pd.DataFrame({
+        "touchpoint": s["touchpoint"].map(display_name),
+        "time exposed": s["exposure_share"].map(fmt_pct),
+        "hazard ratio (95% CI)": [_with_interval(fmt_number(h), lo, hi, fmt_number)
+                                  for h, lo, hi in zip(s["hazard_ratio"], s["hr_ci_lower"], s["hr_ci_upper"])],
+        "attributable share (95% CI)": [_with_interval(fmt_pct(v), lo, hi, fmt_pct) for v, lo, hi in
+                                        zip(s["attributable_churn_share"], s["paf_ci_lower"], s["paf_ci_upper"])],
+        "churners attributable": [_with_interval(_whole(v), lo, hi, _whole) for v, lo, hi in
+                                  zip(s["churners_attributable"], s["churners_ci_lower"], s["churners_ci_upper"])],
+        "revenue at risk per year": [_with_interval(_whole(v), lo, hi, _whole) for v, lo, hi in
+                                     zip(s["revenue_at_risk"], s["revenue_ci_lower"], s["revenue_ci_upper"])],
+        "note": evidence_notes(s),
+    })
+    return shown if shown["note"].any() else shown.drop(columns="note")
+
+
+def impact_caption(period_label: str) -> str:
+    """The caption of :func:`impact_view`'s table.
+
+    Examples
+    --------
+    >>> impact_caption("2026Q3").endswith("churners in 2026Q3 and a year of their revenue. Ranked by revenue at risk.")
+    True
+    """
+    return ("Per touchpoint: share of customer time within the exposure window after a poor experience, adjusted "
+            "hazard ratio (Wald interval), attributable churn share (Levin's formula; interval from the hazard "
+            f"ratio's interval with the exposed share held fixed), churners in {period_label} and a year of their "
+            "revenue. Ranked by revenue at risk.")
+
+
+def churners_sentence(churners: int, period: ReportingPeriod, mean_monthly_revenue: float | None) -> str:
+    """The period's churners (and their mean revenue), and why attributable shares do not add up.
+
+    Examples
+    --------
+    >>> from cxlib.periods import reporting_period
+    >>> print(churners_sentence(120, reporting_period(dt.date(2026, 9, 30)), 50.0))
+    120 customers churned in 2026Q3 (1 July 2026 to 30 September 2026) (mean monthly revenue 50.00). Attributable shares of different touchpoints overlap (a customer can have several poor experiences), so they do not add up.
+    """
+    revenue = "" if mean_monthly_revenue is None else f" (mean monthly revenue {fmt_number(mean_monthly_revenue)})"
+    return (f"{churners:,} customers churned in {period.label} ({fmt_date(period.start)} to {fmt_date(period.end)}){revenue}. "
+            "Attributable shares of different touchpoints overlap (a customer can have several poor experiences), "
+            "so they do not add up.")
+
+
+def attributable_sentence(summary: pd.DataFrame, period_label: str) -> str:
+    """The touchpoint, among those whose hazard-ratio interval lies above 1, with most churn attributable.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        The impact summary, ranked by value at stake (``suppressed`` rows are skipped).
+    period_label : str
+        The reporting period.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"touchpoint": ["app", "billing"], "suppressed": [False, False], "hr_ci_lower": [0.9, 1.5],
+    ...                   "attributable_churn_share": [0.01, 1 / 6], "paf_ci_lower": [-0.01, 0.09],
+    ...                   "paf_ci_upper": [0.03, 0.23], "churners_attributable": [1.0, 20.0],
+    ...                   "revenue_at_risk": [None, None]})
+    >>> print(attributable_sentence(s, "2026Q3"))
+    Of the touchpoints whose poor experiences clearly raise churn, billing accounts for the most: an estimated 16.7% of churn (95% CI 9.0% to 23.0%), about 20 of the 2026Q3 churners.
+    """
+    clear = summary[~summary["suppressed"].astype(bool) & (summary["hr_ci_lower"] > 1)]
+    if clear.empty:
+        return ("No touchpoint's poor experiences are clearly linked to more churn in this model (every hazard-ratio "
+                "interval includes 1 or lies below it), so no churn or revenue can be attributed to one with confidence.")
+    top = clear.iloc[0]
+    money = ("" if pd.isna(top["revenue_at_risk"]) else
+             f" and {_whole(top['revenue_at_risk'])} of annual revenue "
+             f"(95% CI {fmt_interval(top['revenue_ci_lower'], top['revenue_ci_upper'], _whole)})")
+    return (f"Of the touchpoints whose poor experiences clearly raise churn, {display_name(top['touchpoint'])} accounts "
+            f"for the most: an estimated {fmt_pct(top['attributable_churn_share'])} of churn (95% CI "
+            f"{fmt_interval(top['paf_ci_lower'], top['paf_ci_upper'], fmt_pct)}), about "
+            f"{_whole(top['churners_attributable'])} of the {period_label} churners{money}.")
+
+
+def what_if_sentence(summary: pd.DataFrame, reduction: float, days: int, draws: int) -> str:
+    """Standardized retention now, and with fewer poor experiences at the touchpoint that gains most.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"touchpoint": ["billing"], "retention": [0.78], "retention_ci_lower": [0.77],
+    ...                   "retention_ci_upper": [0.79], "what_if_retention": [0.8], "retention_gain": [0.02],
+    ...                   "gain_ci_lower": [0.015], "gain_ci_upper": [0.025]})
+    >>> print(what_if_sentence(s, 0.5, 365, 2000))
+    Standardized retention at 365 days is 78.0% (95% CI 77.0% to 79.0%). With 50% fewer poor billing experiences it would be 80.0%: 2.00 percentage points more (95% CI 1.50 to 2.50), the largest gain of any touchpoint. Intervals: 2,000 parametric draws of the model's coefficients.
+    """
+    best = summary.sort_values("retention_gain", ascending=False).iloc[0]
+    return (f"Standardized retention at {days} days is {fmt_pct(best['retention'])} (95% CI "
+            f"{fmt_interval(best['retention_ci_lower'], best['retention_ci_upper'], fmt_pct)}). With "
+            f"{fmt_pct(reduction, 0)} fewer poor {display_name(best['touchpoint'])} experiences it would be "
+            f"{fmt_pct(best['what_if_retention'])}: {fmt_number(100 * best['retention_gain'])} percentage points "
+            f"more (95% CI {fmt_interval(100 * best['gain_ci_lower'], 100 * best['gain_ci_upper'])}), the largest "
+            f"gain of any touchpoint. Intervals: {draws:,} parametric draws of the model's coefficients.")
+
+
+def _clear(summary: pd.DataFrame) -> pd.DataFrame:
+    estimated = summary[summary["hazard_ratio_per_sd"].notna()]
+    return estimated[(estimated["ci_upper"] < 1) | (estimated["ci_lower"] > 1)]
+
+
+def landmark_sentence(summary: pd.DataFrame, landmark: dt.date, window_start: dt.date, follow_up_end: dt.date,
+                      n_at_risk: int) -> str:
+    """The landmark design in numbers, and how many metrics have a hazard-ratio interval excluding 1.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"hazard_ratio_per_sd": [0.8, 1.0, None], "ci_lower": [0.7, 0.9, None],
+    ...                   "ci_upper": [0.9, 1.1, None]})
+    >>> print(landmark_sentence(s, dt.date(2025, 9, 30), dt.date(2024, 9, 30), dt.date(2026, 9, 30), 5000))
+    Landmark 30 September 2025: 5,000 customers active then, metrics from 30 September 2024, churn followed to 30 September 2026. 1 of the 2 metrics estimated have a hazard-ratio interval that excludes 1 (in colour in the figure); the others show no clear link with churn at this sample size.
+    """
+    estimated = summary["hazard_ratio_per_sd"].notna().sum()
+    return (f"Landmark {fmt_date(landmark)}: {n_at_risk:,} customers active then, metrics from {fmt_date(window_start)}, "
+            f"churn followed to {fmt_date(follow_up_end)}. {len(_clear(summary))} of the {estimated} metrics estimated "
+            "have a hazard-ratio interval that excludes 1 (in colour in the figure); the others show no clear link "
+            "with churn at this sample size.")
+
+
+def metric_name(metric: str) -> str:
+    """A candidate metric in words (the metric vocabulary), the code itself when it has no words.
+
+    Examples
+    --------
+    >>> metric_name("csat_mean"), metric_name("custom")
+    ('mean CSAT', 'custom')
+    """
+    return METRIC_WORDS.get(metric, metric)
+
+
+def best_metric_sentence(summary: pd.DataFrame) -> str | None:
+    """The metric (interval excluding 1) that adds most to predicting churn; None when there is none.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        The metric-validity summary, ranked by concordance gain.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"metric": ["csat_mean"], "touchpoint": ["all"], "n": [4000], "hazard_ratio_per_sd": [0.8],
+    ...                   "ci_lower": [0.7], "ci_upper": [0.9], "concordance_gain": [0.012],
+    ...                   "concordance_covariates": [0.6], "concordance_with_metric": [0.612]})
+    >>> print(best_metric_sentence(s))
+    Of those, mean CSAT at all touchpoints adds most to predicting churn: concordance +0.012 over the covariates alone (from 0.600 to 0.612), a hazard ratio of 0.80 per standard deviation (95% CI 0.70 to 0.90; n = 4,000).
+    """
+    clear = _clear(summary)
+    if clear.empty:
+        return None
+    best = clear.iloc[0]
+    where = "all touchpoints" if best["touchpoint"] == ALL else display_name(best["touchpoint"])
+    return (f"Of those, {metric_name(best['metric'])} at {where} adds most to predicting churn: concordance "
+            f"+{fmt_number(best['concordance_gain'], 3)} over the covariates alone (from "
+            f"{fmt_number(best['concordance_covariates'], 3)} to {fmt_number(best['concordance_with_metric'], 3)}), "
+            f"a hazard ratio of {fmt_number(best['hazard_ratio_per_sd'])} per standard deviation (95% CI "
+            f"{fmt_interval(best['ci_lower'], best['ci_upper'])}; n = {int(best['n']):,}).")
+
+
+def validity_view(summary: pd.DataFrame) -> pd.DataFrame:
+    """The metric-validity summary as the section shows it (``note`` only when some row has one).
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"metric": ["nps"], "touchpoint": ["all"], "n": [20], "events": [3],
+    ...                   "hazard_ratio_per_sd": [None], "ci_lower": [None], "ci_upper": [None],
+    ...                   "concordance_gain": [None], "note": ["too few"]})
+    >>> list(validity_view(s).columns)[-1], validity_view(s)["metric"].iloc[0]
+    ('note', 'NPS')
+    """
+    columns = ["metric", "touchpoint", "n", "events", "hazard_ratio_per_sd", "ci_lower", "ci_upper", "concordance_gain"]
+    shown = summary.assign(metric=summary["metric"].map(metric_name), touchpoint=summary["touchpoint"].map(display_name))
+    return shown[columns + (["note"] if summary["note"].any() else [])]

@@ -1,0 +1,191 @@
+"""The data-quality section's sentences and warnings (:mod:`cxlib.analyses.quality` computes the tables).
+
+A sentence is plain text (escape it before showing it as HTML: ``display.say("{text}", text=...)``).
+A warning is a ``(template, values)`` pair for ``wb.warn(template, **values)``: the template is
+trusted text, the values are escaped where they are shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from cxlib.text.format import fmt_pct
+
+Note = tuple[str, dict[str, str]]
+
+
+def short_list(items: list[str], k: int = 5) -> str:
+    """The first ``k`` items joined by commas, and how many more.
+
+    Examples
+    --------
+    >>> short_list(list("abcdefg"), 3)
+    'a, b, c and 4 more'
+    """
+    shown = ", ".join(map(str, items[:k]))
+    return shown + (f" and {len(items) - k:,} more" if len(items) > k else "")
+
+
+def customers_sentence(overview: pd.DataFrame, as_of: dt.date) -> str:
+    """How many customers the analysis covers, their signup dates, and the data's end.
+
+    Examples
+    --------
+    >>> ov = pd.DataFrame({"table": ["customers"], "rows_kept": [1204], "first_date": [dt.date(2024, 1, 2)],
+    ...                    "last_date": [dt.date(2026, 9, 1)]})
+    >>> customers_sentence(ov, dt.date(2026, 9, 30))
+    'The analysis covers 1,204 customers who signed up between 2024-01-02 and 2026-09-01; the data run to 2026-09-30.'
+    """
+    cust = overview.set_index("table").loc["customers"]
+    return (f"The analysis covers {int(cust['rows_kept']):,} customers who signed up between {cust['first_date']} "
+            f"and {cust['last_date']}; the data run to {as_of}.")
+
+
+def missing_table_notes(present: list[str]) -> list[str]:
+    """A note per optional table the run does not have.
+
+    Examples
+    --------
+    >>> missing_table_notes(["customers", "interactions"])
+    ['No surveys table in this run: the sections that need it say so and skip their analysis.']
+    """
+    return [f"No {t} table in this run: the sections that need it say so and skip their analysis."
+            for t in ("interactions", "surveys") if t not in present]
+
+
+def data_warnings(churn: dict[str, int], stale: pd.DataFrame, as_of: dt.date) -> list[Note]:
+    """Warnings about the data the models rest on: no churn, all churned, stale event tables.
+
+    Parameters
+    ----------
+    churn : dict
+        :func:`cxlib.analyses.quality.churn_counts`.
+    stale : DataFrame
+        :func:`cxlib.analyses.quality.stale_tables`.
+    as_of : date
+
+    Examples
+    --------
+    >>> stale = pd.DataFrame({"table": ["surveys"], "last_date": [dt.date(2026, 6, 1)], "gap_days": [121]})
+    >>> for text, values in data_warnings({"customers": 10, "churned": 0}, stale, dt.date(2026, 9, 30)):
+    ...     print(text.format(**values)[:60])
+    No customer churned by 2026-09-30: retention curves stay at
+    The surveys data end on 2026-06-01, 121 days before as_of: t
+    """
+    notes: list[Note] = []
+    if churn["churned"] == 0:
+        notes.append((("No customer churned by {as_of}: retention curves stay at 100% and the churn models cannot be "
+                       "fitted. If customers did leave, check that churn_date is exported."), {"as_of": str(as_of)}))
+    elif churn["churned"] == churn["customers"]:
+        notes.append((("Every customer churned by {as_of}: retention is zero at the end of the window and the churn "
+                       "models compare churners with churners only. Check that churn_date is empty for active customers."),
+                      {"as_of": str(as_of)}))
+    for s in stale.itertuples():
+        notes.append((("The {table} data end on {last}, {gap} days before as_of: the export may be stale, and the "
+                       "latest period in this report looks quieter than it was."),
+                      {"table": str(s.table), "last": str(s.last_date),
+                       "gap": "an unknown number of" if s.gap_days != s.gap_days else f"{int(s.gap_days):,}"}))
+    return notes
+
+
+def unused_columns_note(unused: dict[str, list[str]]) -> Note | None:
+    """The note naming the input columns no analysis reads (None when every column is used).
+
+    Examples
+    --------
+    >>> text, values = unused_columns_note({"customers": ["email", "name"], "surveys": []})
+    >>> text.format(**values)
+    'Columns that no analysis uses are not read into the report and never shown: customers: email, name.'
+    """
+    unused = {t: cols for t, cols in unused.items() if cols}
+    if not unused:
+        return None
+    return ("Columns that no analysis uses are not read into the report and never shown: {cols}.",
+            {"cols": "; ".join(f"{t}: {short_list(cols)}" for t, cols in unused.items())})
+
+
+def exclusions_sentence(excluded: pd.DataFrame) -> str:
+    """How many rows broke the contract, and the largest group.
+
+    Examples
+    --------
+    >>> ex = pd.DataFrame({"table": ["surveys", "customers"], "column": ["nps", "churn_date"],
+    ...                    "rule": ["an integer 0–10", "on or after signup_date"], "rows": [4, 9]})
+    >>> exclusions_sentence(ex)
+    '13 row(s) broke a rule of the data contract and were excluded; the largest group is 9 row(s) of customers whose churn_date is not on or after signup_date.'
+    >>> exclusions_sentence(ex.iloc[:0])
+    "Every row passed the data contract's checks; nothing was excluded."
+    """
+    if excluded.empty:
+        return "Every row passed the data contract's checks; nothing was excluded."
+    top = excluded.sort_values("rows").iloc[-1]
+    return (f"{int(excluded['rows'].sum()):,} row(s) broke a rule of the data contract and were excluded; the largest "
+            f"group is {top['rows']} row(s) of {top['table']} whose {top['column']} is not {top['rule']}.")
+
+
+def missing_sentence(missing: pd.DataFrame) -> str:
+    """The column with most missing values (or that none has any).
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"table": ["interactions"] * 2, "column": ["csat", "ces"], "missing": [5, 8],
+    ...                   "missing_share": [0.25, 0.4]})
+    >>> missing_sentence(m)
+    'The column with most missing values is interactions.ces: 40.0% of rows are empty.'
+    """
+    shown = missing[missing["missing"] > 0]
+    if shown.empty:
+        return "No column has missing values."
+    worst = shown.sort_values("missing_share").iloc[-1]
+    return (f"The column with most missing values is {worst['table']}.{worst['column']}: "
+            f"{fmt_pct(worst['missing_share'])} of rows are empty.")
+
+
+def describe_inventory(inv: pd.DataFrame) -> str:
+    """One sentence reading the touchpoint inventory.
+
+    Examples
+    --------
+    >>> inv = pd.DataFrame({"touchpoint": ["app", "shop"], "volume": [90, 0], "rated_share": [0.5, None],
+    ...                     "status": ["ok", "silent"]})
+    >>> describe_inventory(inv)
+    '2 touchpoint(s) in the data or in params; the busiest is app with 90 interactions (50% rated); 0 undeclared; 1 silent (shop).'
+    """
+    n = len(inv)
+    undeclared = inv.loc[inv["status"] == "undeclared", "touchpoint"].tolist()
+    silent = inv.loc[inv["status"] == "silent", "touchpoint"].tolist()
+    top = inv.sort_values("volume", ascending=False).iloc[0] if n else None
+    parts = [f"{n:,} touchpoint(s) in the data or in params"]
+    if top is not None and top["volume"] > 0:
+        parts.append(f"the busiest is {top['touchpoint']} with {int(top['volume']):,} interactions "
+                     f"({top['rated_share']:.0%} rated)")
+    parts.append(f"{len(undeclared)} undeclared" + (f" ({short_list(undeclared)})" if undeclared else ""))
+    parts.append(f"{len(silent)} silent" + (f" ({short_list(silent)})" if silent else ""))
+    return "; ".join(parts) + "."
+
+
+def coverage_warning(coverage: dict[str, float | int], most: int, least: int) -> Note | None:
+    """The warning when the data name more touchpoints than are analysed (None otherwise).
+
+    Parameters
+    ----------
+    coverage : dict
+        :func:`cxlib.analyses.quality.touchpoint_coverage`.
+    most, least : int
+        At most this many touchpoints are analysed, each with at least ``least`` interactions.
+
+    Examples
+    --------
+    >>> text, values = coverage_warning({"found": 40, "analysed": 25, "interaction_share": 0.93}, 25, 10)
+    >>> values["share"]
+    '93.0%'
+    """
+    if coverage["found"] <= coverage["analysed"]:
+        return None
+    return (("The data name {found} touchpoints; the analyses cover {analysed} of them ({share} of interactions): "
+             "the busiest, at most {most}, with at least {least} interactions each; the portfolio pools the "
+             "rest as one, (other touchpoints). Declare `touchpoints` in the params file to choose them."),
+            {"found": f"{coverage['found']:,}", "analysed": str(coverage["analysed"]),
+             "share": fmt_pct(coverage["interaction_share"]), "most": str(most), "least": str(least)})
