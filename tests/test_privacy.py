@@ -202,13 +202,14 @@ def test_small_segment_suppressed_in_result_files(hostile_run, name, label, valu
 
 def test_display_escapes_and_cuts_long_values():
     from cxlib.text import display
+    from cxlib.text.format import MAX_CELL_CHARS, MAX_VALUE_CHARS
 
     df = pd.DataFrame({"touchpoint": [XSS_TOUCHPOINT, "x" * 10_000, None], "n": [1.5, None, 3.0]})
     shown = display.table(df).data
     assert XSS_TOUCHPOINT not in shown and html.escape(XSS_TOUCHPOINT) in shown
-    assert "x" * display.MAX_CELL_CHARS not in shown and "x" * (display.MAX_CELL_CHARS - 1) + "…" in shown
+    assert "x" * MAX_CELL_CHARS not in shown and "x" * (MAX_CELL_CHARS - 1) + "…" in shown
     assert "None" not in shown and shown.count("—") == 2
     sentence = display.say("{tp} is busy; {long}", tp=XSS_TOUCHPOINT, long="y" * 10_000).data
-    assert "<img" not in sentence and len(sentence) < display.MAX_VALUE_CHARS + 200
+    assert "<img" not in sentence and len(sentence) < MAX_VALUE_CHARS + 200
     note = display.callout("{tp} cannot be fitted", tp=XSS_SEGMENT).data
     assert "<img" not in note and "&lt;img src=x onerror=alert(3)&gt;" in note
