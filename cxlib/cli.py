@@ -13,56 +13,17 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import re
 import sys
 import time
 from pathlib import Path
 
-from cxlib.errors import CxError, ParamsError
+from cxlib.errors import CxError
 from cxlib.params import PROJECT_ROOT, RunParams, load_params
+from cxlib.periods import parse_quarter
 from cxlib.run.kernel import KERNEL_NAME
 
 EXIT_OK = 0
 EXIT_INTERRUPTED = 130  # Ctrl-C outside a run (a run itself stops with exit code 4)
-_QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
-
-
-def quarter_end(year: int, quarter: int) -> dt.date:
-    """The last day of a calendar quarter.
-
-    Examples
-    --------
-    >>> quarter_end(2026, 1), quarter_end(2026, 4)
-    (datetime.date(2026, 3, 31), datetime.date(2026, 12, 31))
-    """
-    first_of_next = dt.date(year + quarter // 4, quarter % 4 * 3 + 1, 1)
-    return first_of_next - dt.timedelta(days=1)
-
-
-def parse_quarter(spec: str, today: dt.date | None = None) -> tuple[str, dt.date]:
-    """A quarter given as ``YYYYQn`` (or ``YYYY-Qn``) or ``previous``: its label and last day.
-
-    ``previous`` is the last quarter that has ended before ``today`` (on 1 October that is Q3).
-
-    Examples
-    --------
-    >>> parse_quarter("2026q3")
-    ('2026Q3', datetime.date(2026, 9, 30))
-    >>> parse_quarter("previous", today=dt.date(2026, 1, 15))
-    ('2025Q4', datetime.date(2025, 12, 31))
-    """
-    if spec.strip().lower() == "previous":
-        today = today or dt.date.today()
-        year, quarter = today.year, (today.month - 1) // 3  # the current quarter's predecessor
-        if quarter == 0:
-            year, quarter = year - 1, 4
-    else:
-        m = _QUARTER.match(spec.strip())
-        if not m:
-            raise ParamsError(f"--quarter {spec!r}: expected a quarter such as 2026Q3, or 'previous' "
-                              "for the quarter that ended most recently.")
-        year, quarter = int(m[1]), int(m[2])
-    return f"{year}Q{quarter}", quarter_end(year, quarter)
 
 
 def quarter_overrides(params_file: str, spec: str, today: dt.date | None = None) -> dict[str, object]:

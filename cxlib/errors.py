@@ -20,11 +20,23 @@ class CxError(Exception):
 
 
 class ParamsError(CxError):
-    """A params file is missing, unreadable or breaks a rule (exit code 2)."""
+    """A params file is missing, unreadable or breaks a rule (exit code 2).
+
+    Examples
+    --------
+    >>> ParamsError("key 'min_cell_size': expected an integer ≥ 1, got 'ten'").exit_code
+    2
+    """
 
 
 class DataError(CxError):
-    """An input table is missing, unreadable or violates the data contract (exit code 3)."""
+    """An input table is missing, unreadable or violates the data contract (exit code 3).
+
+    Examples
+    --------
+    >>> str(DataError("customers.csv: 2 rows break 'customer_id is unique'"))
+    "customers.csv: 2 rows break 'customer_id is unique'"
+    """
 
     exit_code = 3
 
@@ -59,7 +71,13 @@ class RunError(CxError):
 
 
 class RunExistsError(CxError):
-    """The run folder exists and ``--force`` was not given (exit code 5)."""
+    """The run folder exists and ``--force`` was not given (exit code 5).
+
+    Examples
+    --------
+    >>> RunExistsError("reports/demo exists; pass --force to replace it").exit_code
+    5
+    """
 
     exit_code = 5
 

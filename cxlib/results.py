@@ -113,6 +113,26 @@ class Result:
     A subclass is declared with :func:`result`, has a ``summary`` (field or property), implements
     ``to_frame()`` (its CSV contract) and may add header lines in ``_lines()``. Fields declared with
     ``field(repr=False)`` (fitted model objects, large frames) are left out of ``to_dict()``.
+
+    Examples
+    --------
+    >>> @result
+    ... class Shares(Result):
+    ...     title: ClassVar[str] = "Shares"
+    ...     summary: pd.DataFrame
+    ...     n: int = 0
+    ...     def to_frame(self):
+    ...         return self.summary
+    ...     def _lines(self):
+    ...         return [f"n = {self.n:,}"]
+    >>> r = Shares(pd.DataFrame({"touchpoint": ["app"], "share": [0.123456]}), n=1204)
+    >>> r
+    Shares
+    n = 1,204
+    touchpoint  share
+           app 0.1235
+    >>> r.to_dict()["n"], r.to_frame().shape
+    (1204, (1, 2))
     """
 
     title: ClassVar[str] = "Result"

@@ -12,8 +12,9 @@ import nbformat
 import pytest
 import yaml
 
-from cxlib.cli import build_parser, main, parse_quarter, quarter_end, quarter_overrides
+from cxlib.cli import build_parser, main, quarter_overrides
 from cxlib.errors import ParamsError
+from cxlib.periods import parse_quarter, quarter_end
 
 PROJECT = Path(__file__).resolve().parents[1]
 

@@ -147,6 +147,14 @@ class CauseAssignment(Result):
     n_churners, n_unmapped, n_missing, n_reason_not_churned : int
         Churners; churners whose reason is not mapped; churners without a reason; customers who
         have not churned (as of ``as_of``) but carry a reason (ignored).
+
+    Examples
+    --------
+    >>> a = assign_causes(pd.Series(["price", "fraud"]), [True, True], {"voluntary": ["price"]})
+    >>> a.summary[["cause", "reason", "churners", "status"]]
+           cause reason  churners    status
+    0  voluntary  price         1    mapped
+    1      other  fraud         1  unmapped
     """
 
     title: ClassVar[str] = "Churn causes"
@@ -302,6 +310,14 @@ class CumulativeIncidenceResult(Result):
         Groups left out because they have fewer customers than ``min_n``.
     alpha : float
         1 − confidence level.
+
+    Examples
+    --------
+    >>> counts = pd.DataFrame({"group": "all", "days": [1, 1, 2], "cause": ["a", "b", None],
+    ...                        "events": [1, 1, 0], "censored": [0, 0, 1]})
+    >>> ci = cumulative_incidence(counts)
+    >>> ci.causes, ci.summary["cumulative_incidence"].round(3).tolist()
+    (('a', 'b'), [0.333, 0.333])
     """
 
     title: ClassVar[str] = "Cumulative incidence of churn by cause"

@@ -37,12 +37,14 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from cxlib.errors import NotEstimable
+from cxlib.results import Result, result
 
 GAIN_COLUMNS = ["metric", "concordance", "gain", "gain_ci_lower", "gain_ci_upper", "rank", "rank_ci_lower",
                 "rank_ci_upper", "share_ranked_first"]
@@ -125,9 +127,9 @@ def _concordance(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> float
     return float(concordance_index(time, -risk, event))
 
 
-@dataclass(frozen=True)
-class ConcordanceGains:
-    """Result of :func:`concordance_gains`.
+@result
+class ConcordanceGains(Result):
+    """Result of :func:`concordance_gains` (see its examples).
 
     Attributes
     ----------
@@ -140,18 +142,29 @@ class ConcordanceGains:
         Common sample, its churners, bootstrap resamples.
     gains : ndarray, shape (draws, n_metrics)
         The bootstrap gains (columns in ``metrics`` order).
+
+    Examples
+    --------
+    >>> ConcordanceGains.title
+    'Concordance gain of each metric over the base model'
     """
 
+    title: ClassVar[str] = "Concordance gain of each metric over the base model"
     summary: pd.DataFrame
     base_concordance: float
     best: str | None
     n: int
     n_events: int
     draws: int
-    gains: np.ndarray
+    gains: np.ndarray = field(repr=False)
 
     def to_frame(self) -> pd.DataFrame:
         return self.summary
+
+    def _lines(self) -> list[str]:
+        best = f"best: {self.best}" if self.best else "no metric separated from the others"
+        return [f"n = {self.n:,} ({self.n_events:,} churned), base C = {self.base_concordance:.3f}, "
+                f"{self.draws} bootstrap resamples; {best}"]
 
 
 def _gains(X_base: np.ndarray, M: np.ndarray, t: np.ndarray, e: np.ndarray) -> tuple[float, np.ndarray]:
@@ -194,6 +207,16 @@ def concordance_gains(frame: pd.DataFrame, duration: str, event: str, base: Sequ
     ------
     NotEstimable
         Without churners or without metrics in the common sample.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> x = rng.normal(size=300)
+    >>> frame = pd.DataFrame({"days": rng.exponential(1 / np.exp(x)), "churned": 1,
+    ...                       "strong": x, "noise": rng.normal(size=300)})
+    >>> g = concordance_gains(frame, "days", "churned", [], ["strong", "noise"], draws=10, seed=0)
+    >>> g.best, g.summary["metric"].tolist()
+    ('strong', ['strong', 'noise'])
     """
     base, metrics = list(base), list(metrics)
     if not metrics:

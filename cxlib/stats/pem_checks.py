@@ -37,11 +37,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from cxlib.results import Result, result
 
 PH_COLUMNS = ["exposure", "bands", "df", "lr_statistic", "p_value", "n_events", "exposed_events", "verdict",
               "verdict_text"]
@@ -119,9 +121,9 @@ def _fit(y: np.ndarray, X: pd.DataFrame, offset: np.ndarray):
         return sm.GLM(y, X, family=sm.families.Poisson(), offset=offset).fit(tol=1e-10, maxiter=200)
 
 
-@dataclass(frozen=True)
-class ProportionalHazardsCheck:
-    """Result of :func:`proportional_hazards_test`.
+@result
+class ProportionalHazardsCheck(Result):
+    """Result of :func:`proportional_hazards_test` (see its examples).
 
     Attributes
     ----------
@@ -132,11 +134,20 @@ class ProportionalHazardsCheck:
         :data:`BAND_COLUMNS`: each exposure's hazard ratio per tenure band from its interaction model.
     bands : list of int
         Lower bounds of the tenure bands, in days.
+
+    Examples
+    --------
+    >>> ProportionalHazardsCheck.title
+    'Proportional hazards: exposure × tenure-band interactions'
     """
 
+    title: ClassVar[str] = "Proportional hazards: exposure × tenure-band interactions"
     summary: pd.DataFrame
     by_band: pd.DataFrame
     bands: list
+
+    def _lines(self) -> list[str]:
+        return [f"tenure bands from day {', '.join(str(b) for b in self.bands)}"]
 
     def to_frame(self) -> pd.DataFrame:
         return self.summary
@@ -278,6 +289,14 @@ def lag_sensitivity_flags(table: pd.DataFrame, exposure: str = "exposure", lag: 
         True when the shortest-lag interval lies above 1 and the excess retained is below
         ``retained_below``. Protective associations (HR < 1) are never flagged: reverse causation
         by churn-day complaints inflates hazard ratios, it does not create protective ones.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"exposure": ["poor_app", "poor_app"], "lag_days": [0, 30],
+    ...                       "hazard_ratio": [1.9, 1.1], "ci_lower": [1.5, 0.8], "ci_upper": [2.4, 1.5]})
+    >>> lag_sensitivity_flags(table)[["exposure", "excess_shortest", "excess_longest", "flag"]].round(2)
+       exposure  excess_shortest  excess_longest  flag
+    0  poor_app              0.9             0.1  True
     """
     rows = []
     for name, g in table.groupby(exposure, sort=False):

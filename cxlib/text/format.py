@@ -36,12 +36,24 @@ def short(value: Any, limit: int = MAX_CELL_CHARS) -> Any:
 
 
 def escape(value: Any) -> str:
-    """HTML-escape any value (quotes too)."""
+    """HTML-escape any value (quotes too).
+
+    Examples
+    --------
+    >>> escape('<img src=x onerror="alert(1)">')
+    '&lt;img src=x onerror=&quot;alert(1)&quot;&gt;'
+    """
     return html.escape(str(value), quote=True)
 
 
 def fmt_number(x: Any, digits: int = 2) -> str:
-    """A number for prose: thousands separators, fixed digits, '—' for missing."""
+    """A number for prose: thousands separators, fixed digits, '—' for missing.
+
+    Examples
+    --------
+    >>> fmt_number(1204), fmt_number(3.14159), fmt_number(float("nan")), fmt_number(None)
+    ('1,204', '3.14', '—', '—')
+    """
     if x is None or (isinstance(x, float) and not np.isfinite(x)) or pd.isna(x):
         return "—"
     if isinstance(x, (int, np.integer)):
@@ -50,7 +62,13 @@ def fmt_number(x: Any, digits: int = 2) -> str:
 
 
 def fmt_pct(x: Any, digits: int = 1) -> str:
-    """A share in [0, 1] as a percentage."""
+    """A share in [0, 1] as a percentage.
+
+    Examples
+    --------
+    >>> fmt_pct(0.1234), fmt_pct(1), fmt_pct(None)
+    ('12.3%', '100.0%', '—')
+    """
     return "—" if x is None or pd.isna(x) else f"{100 * float(x):.{digits}f}%"
 
 
