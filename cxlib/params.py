@@ -145,6 +145,12 @@ class RunParams(_Strict):
     touchpoints: list[str] | None = None
     poor_csat_max: int = Field(2, ge=1, le=4)
     exposure_window_days: int = Field(90, ge=1)
+    exposure_lag_days: int = Field(1, ge=0, description="an experience on day d counts on days d + lag … d + lag + window − 1")
+    lag_sensitivity_days: list[Annotated[int, Field(ge=0)]] = Field(
+        default_factory=lambda: [0, 1, 7, 30], min_length=1,
+        description="exposure lags of the reverse-causation sensitivity table (one cell build each)")
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = Field(
+        None, description="ISO 4217 code of monthly_revenue (money is shown as plain numbers without it)")
     exposures: list[ExposureRule] | None = None
     survey_drivers: list[Identifier] = Field(default_factory=list)
     survey_since: dt.date | None = None
@@ -183,6 +189,8 @@ class RunParams(_Strict):
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
                 raise ValueError(f"exposure names must be unique; repeated: {', '.join(dupes)}")
+        if len(set(self.lag_sensitivity_days)) != len(self.lag_sensitivity_days):
+            raise ValueError("lag_sensitivity_days must not repeat a value")
         if len(set(self.horizons_days)) != len(self.horizons_days):
             raise ValueError("horizons_days must not repeat a value")
         pieces = self.tenure_pieces_days

@@ -23,7 +23,10 @@ RESULT_COLUMNS: dict[str, list[str]] = {
     "drivers": ["driver", "coefficient", "ci_lower", "ci_upper", "p_value", "importance",
                 "importance_ci_lower", "importance_ci_upper", "performance", "quadrant"],
     "impact": ["touchpoint", "exposure_share", "hazard_ratio", "attributable_churn_share",
-               "churners_attributable", "revenue_at_risk", "exposure"],
+               "churners_attributable", "revenue_at_risk", "exposure",
+               "attributable_churn_share_ci_lower", "attributable_churn_share_ci_upper",
+               "churners_attributable_ci_lower", "churners_attributable_ci_upper",
+               "revenue_at_risk_ci_lower", "revenue_at_risk_ci_upper"],
     "metric_validity": ["metric", "touchpoint", "hazard_ratio_per_sd", "ci_lower", "ci_upper", "concordance_gain"],
 }
 ALL = "all"  # value of an aggregated dimension in metrics.csv

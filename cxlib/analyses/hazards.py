@@ -10,6 +10,10 @@
 * Model ``touchpoints_cox_tv``: where the data are small enough, the time-varying Cox model on the
   same exposure intervals as a cross-check (:func:`cross_check_intervals`, then
   :func:`cxlib.stats.cox.fit_time_varying_cox`).
+* Checks of model ``touchpoints``: proportional hazards by an exposure × tenure-band likelihood-ratio
+  test on its cells (:func:`touchpoint_ph_check`), and the reverse-causation guard: the model refitted
+  with the exposures counted from ``lag`` days after the experience, for each of
+  ``lag_sensitivity_days`` (:func:`lag_sensitivity`).
 
 Every function takes the tables and the values it needs; caching between notebooks is the caller's
 (``wb.cached(name, lambda: ...)``). A model that cannot be fitted on the data raises
@@ -19,8 +23,10 @@ Every function takes the tables and the values it needs; caching between noteboo
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import ClassVar
+
+import numpy as np
 
 import ibis.expr.types as ir
 import pandas as pd
@@ -44,6 +50,7 @@ from cxlib.stats.cox import (
     fit_stratified,
 )
 from cxlib.stats.pem import PiecewiseExponentialResult, fit_piecewise_exponential
+from cxlib.stats.pem_checks import ProportionalHazardsCheck, lag_sensitivity_flags, proportional_hazards_test
 
 __all__ = [
     "CovariateModels",
@@ -52,8 +59,12 @@ __all__ = [
     "fit_covariate_models",
     "fit_touchpoint_model",
     "hazard_ratios",
+    "lag_sensitivity",
+    "LagSensitivity",
     "touchpoint_model_cells",
+    "touchpoint_ph_check",
 ]
+LAG_COLUMNS = ["exposure", "lag_days", "hazard_ratio", "ci_lower", "ci_upper", "p_value", "n_events"]
 
 
 def _example() -> tuple[ir.Table, ir.Table, list[ExposureRule]]:
@@ -218,7 +229,7 @@ def fit_covariate_models(customers: ir.Table, covariates: Sequence[Covariate], *
 
 def touchpoint_model_cells(customers: ir.Table, interactions: ir.Table, covariates: Sequence[Covariate],
                            rules: Sequence[ExposureRule], *, as_of: dt.date, window_days: int,
-                           pieces: Sequence[int]) -> pd.DataFrame:
+                           pieces: Sequence[int], lag_days: int = 1) -> pd.DataFrame:
     """The cells of model ``touchpoints``, built in the engine (cache them: both retention and impact use them).
 
     Parameters
@@ -233,6 +244,8 @@ def touchpoint_model_cells(customers: ir.Table, interactions: ir.Table, covariat
         ``exposure_window_days``.
     pieces : sequence of int
         ``tenure_pieces_days``.
+    lag_days : int
+        ``exposure_lag_days`` (see :mod:`cxlib.features.exposures`).
 
     Raises
     ------
@@ -253,7 +266,7 @@ def touchpoint_model_cells(customers: ir.Table, interactions: ir.Table, covariat
                            model="touchpoints")
     _check_names("touchpoints", covariates, rules)
     people = customers_as_of(customers, as_of, covariates)
-    return touchpoint_cells(people, interactions, rules, window_days, pieces, covariates)
+    return touchpoint_cells(people, interactions, rules, window_days, pieces, covariates, lag_days=lag_days)
 
 
 def fit_touchpoint_model(cells: pd.DataFrame, covariates: Sequence[Covariate],
@@ -273,7 +286,7 @@ def fit_touchpoint_model(cells: pd.DataFrame, covariates: Sequence[Covariate],
 
 def cross_check_intervals(customers: ir.Table, interactions: ir.Table, covariates: Sequence[Covariate],
                           rules: Sequence[ExposureRule], *, as_of: dt.date, window_days: int,
-                          max_rows: int) -> pd.DataFrame | None:
+                          max_rows: int, lag_days: int = 1) -> pd.DataFrame | None:
     """The exposure intervals of the time-varying Cox cross-check, or None above ``max_rows``.
 
     The cap is the caller's choice of cost, not a property of the data: the Cox fit grows with
@@ -293,7 +306,7 @@ def cross_check_intervals(customers: ir.Table, interactions: ir.Table, covariate
     >>> iv = cross_check_intervals(customers, interactions, [], rules, as_of=dt.date(2025, 2, 1), window_days=7,
     ...                            max_rows=100)
     >>> iv.sort_values(["customer_id", "start"]).to_numpy().tolist()
-    [['a', 0, 4, 0, 0], ['a', 4, 11, 0, 1], ['a', 11, 21, 1, 0], ['b', 0, 31, 0, 0]]
+    [['a', 0, 5, 0, 0], ['a', 5, 12, 0, 1], ['a', 12, 21, 1, 0], ['b', 0, 31, 0, 0]]
     >>> cross_check_intervals(customers, interactions, [], rules, as_of=dt.date(2025, 2, 1), window_days=7,
     ...                       max_rows=3) is None
     True
@@ -309,7 +322,7 @@ def cross_check_intervals(customers: ir.Table, interactions: ir.Table, covariate
         people = people.filter(people[cov.name].notnull())
     if people.count().execute() > max_rows:
         return None
-    iv = exposure_intervals(people, interactions, rules, window_days)
+    iv = exposure_intervals(people, interactions, rules, window_days, lag_days=lag_days)
     pattern = people.select("customer_id", **{c.name: c.cell_value(people) for c in covariates})
     frame = iv.join(pattern, "customer_id").limit(max_rows + 1).execute()
     return None if len(frame) > max_rows else frame
@@ -338,3 +351,123 @@ def hazard_ratios(models: Sequence[CovariateModels | PiecewiseExponentialResult 
     frames = [m.to_frame() for m in models if m is not None]
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RESULT_COLUMNS["hazard_ratios"])
     return out[~out["term"].isin(hidden)]
+
+
+# ---- checks of model touchpoints -----------------------------------------------------------------
+
+
+def touchpoint_ph_check(tp: PiecewiseExponentialResult, n_bands: int = 3) -> ProportionalHazardsCheck:
+    """Proportional hazards of each exposure of model ``touchpoints``: exposure × tenure band on its cells.
+
+    The covariates enter exactly as in the fitted model (its own design columns), so the test's
+    main model is model ``touchpoints``; see :func:`cxlib.stats.pem_checks.proportional_hazards_test`.
+
+    Raises
+    ------
+    NotEstimable
+        When the model was not fitted.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(3)
+    >>> cells = pd.DataFrame([(p, x) for p in (0, 30, 90, 180) for x in (0, 1)], columns=["piece", "poor_a"])
+    >>> cells["person_days"] = 200_000
+    >>> cells["events"] = rng.poisson(cells.person_days * 0.001 * np.where(cells.poor_a == 1, 2.0, 1.0))
+    >>> rules = [ExposureRule(name="poor_a", touchpoint="a", csat_max=2)]
+    >>> check = touchpoint_ph_check(fit_touchpoint_model(cells, [], rules))
+    >>> check.summary.loc[0, ["exposure", "verdict"]].tolist()
+    ['poor_a', 'proportional']
+    """
+    if tp.glm is None or tp.cells is None:
+        raise NotEstimable("model touchpoints was not fitted", model="touchpoints")
+    names = list(tp.glm.model.exog_names)
+    design = pd.DataFrame(np.asarray(tp.glm.model.exog, dtype=float), columns=names, index=tp.cells.index)
+    exposures = [e for e in tp.exposures if e in names]
+    covariates = design[[c for c in names if not c.startswith("piece[") and c not in tp.exposures]]
+    return proportional_hazards_test(tp.cells, exposures, covariates=covariates, n_bands=n_bands)
+
+
+@result
+class LagSensitivity(Result):
+    """Model ``touchpoints`` refitted at each exposure lag, and the exposures whose excess hazard falls with it.
+
+    Attributes
+    ----------
+    summary : DataFrame
+        ``exposure, lag_days, hazard_ratio, ci_lower, ci_upper, p_value, n_events``: one row per
+        exposure × lag (missing estimates where the model could not be fitted at that lag).
+    flags : DataFrame
+        :func:`cxlib.stats.pem_checks.lag_sensitivity_flags` of ``summary``: ``flag`` is True where
+        the excess hazard ``HR − 1`` at the longest lag is below two thirds of the shortest lag's.
+    lags : tuple of int
+    notes : tuple of str
+        Lags at which the model could not be fitted, and why.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"exposure": ["poor_a"] * 2, "lag_days": [0, 30], "hazard_ratio": [2.0, 1.1],
+    ...                   "ci_lower": [1.6, 0.9], "ci_upper": [2.5, 1.3], "p_value": [0.001, 0.4], "n_events": [500, 480]})
+    >>> res = LagSensitivity(s, lag_sensitivity_flags(s), (0, 30))
+    >>> res.flagged, res.printer().lines[0]
+    (['poor_a'], 'Model touchpoints at exposure lags 0, 30 days; 1 exposure(s) flagged.')
+    """
+
+    title: ClassVar[str] = "Exposure-lag sensitivity of model touchpoints"
+    summary: pd.DataFrame
+    flags: pd.DataFrame
+    lags: tuple[int, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def flagged(self) -> list[str]:
+        """Exposures whose excess hazard falls by more than a third from the shortest to the longest lag."""
+        return [str(e) for e in self.flags.loc[self.flags["flag"].astype(bool), "exposure"]] if len(self.flags) else []
+
+    def _lines(self) -> list[str]:
+        return [f"Model touchpoints at exposure lags {', '.join(map(str, self.lags))} days; "
+                f"{len(self.flagged)} exposure(s) flagged.", *self.notes]
+
+
+def lag_sensitivity(cells_at: Callable[[int], pd.DataFrame], covariates: Sequence[Covariate],
+                    rules: Sequence[ExposureRule], lags: Sequence[int]) -> LagSensitivity:
+    """Each exposure's hazard ratio with the exposures counted from ``lag`` days after the experience.
+
+    Poor ratings logged on or just before the churn day can be the *consequence* of a decision to
+    leave (the cancellation call). An exposure whose hazard ratio rests on those days loses its
+    excess hazard as the lag grows; one with a lasting association keeps it.
+
+    Parameters
+    ----------
+    cells_at : callable
+        ``lag -> cells`` of model ``touchpoints`` built with that ``exposure_lag_days`` (one cell
+        build per lag; pass the run's cached cells for its own lag).
+    covariates : sequence of Covariate
+    rules : sequence of ExposureRule
+    lags : sequence of int
+        ``lag_sensitivity_days``.
+
+    Examples
+    --------
+    >>> rules = [ExposureRule(name="poor_a", touchpoint="a", csat_max=2)]
+    >>> cells = {0: pd.DataFrame({"piece": [0, 0], "poor_a": [0, 1], "events": [100, 60], "person_days": [100_000, 20_000]}),
+    ...          7: pd.DataFrame({"piece": [0, 0], "poor_a": [0, 1], "events": [140, 20], "person_days": [100_000, 20_000]})}
+    >>> res = lag_sensitivity(cells.__getitem__, [], rules, [0, 7])
+    >>> res.summary[["lag_days", "hazard_ratio"]].round(2).values.tolist(), res.flagged
+    ([[0.0, 3.0], [7.0, 0.71]], ['poor_a'])
+    """
+    names = [r.name for r in rules]
+    rows, notes = [], []
+    lags = sorted({int(lag) for lag in lags})
+    for lag in lags:
+        try:
+            fit = fit_touchpoint_model(cells_at(lag), covariates, rules)
+        except NotEstimable as exc:
+            notes.append(f"at a lag of {lag} days model touchpoints could not be fitted: {exc.reason}")
+            rows += [[e, lag, np.nan, np.nan, np.nan, np.nan, np.nan] for e in names]
+            continue
+        s = fit.summary.set_index("term")
+        for e in names:
+            est = [float(s.loc[e, c]) if e in s.index else np.nan for c in ("hazard_ratio", "ci_lower", "ci_upper", "p_value")]
+            rows.append([e, lag, *est, fit.n_events])
+    table = pd.DataFrame(rows, columns=LAG_COLUMNS)
+    return LagSensitivity(summary=table, flags=lag_sensitivity_flags(table), lags=tuple(lags), notes=tuple(notes))

@@ -1,22 +1,29 @@
 """Business impact of poor touchpoint experiences: attributable churn, revenue at risk, what-if retention.
 
 Everything starts from model ``touchpoints``, the piecewise-exponential (PEM) Poisson model of churn
-on the exposures (``poor_<touchpoint>`` or the params' own) and the covariates. The arithmetic —
-Levin's attributable fraction, churners and revenue attributable, standardized what-if retention —
-is in :mod:`cxlib.stats.attribution`; this module takes the fitted model, the period's churners
-(:func:`cxlib.features.churners.period_churners`) and the run's settings, and returns one
-:class:`ImpactResult`.
+on the exposures (``poor_<touchpoint>`` or the params' own) and the covariates. Attributable churn is
+the case-based (Miettinen) fraction that model implies (:mod:`cxlib.stats.paf`): for the reporting
+period's churners grouped by their exposure pattern at churn (one engine query,
+:func:`cxlib.features.churners.churner_exposures`), per exposure ``T``
 
-Churners attributable and revenue at risk refer to the reporting period (the calendar quarter or
-month containing ``as_of``, counted up to ``as_of``). These are associations from observational
-data: the numbers say what the model implies if the exposures' hazard ratios were causal, not that
-they are.
+* ``churners_attributable`` = Σ over the period's churners exposed to ``T`` at churn of ``1 − 1/HR_T``;
+* ``attributable_churn_share`` = that ÷ the period's churners;
+* ``revenue_at_risk`` = Σ of the same weights × each such churner's own ``monthly_revenue`` × 12:
+  a year of revenue of the attributable churners.
+
+Intervals are percentiles over the parametric draws of the model's coefficients that the what-if
+retention (:mod:`cxlib.stats.attribution`) uses too; the churners, their patterns and revenue are
+the period's facts and held fixed. The same fraction over every churn event of the model's history
+(from its cells) is the whole-history share shown beside. These are associations from
+observational data: the numbers say what the model implies if the exposures' hazard ratios were
+causal, not that they are.
 
 Examples
 --------
->>> from cxlib.stats.attribution import attributable_fraction
->>> float(attributable_fraction(0.2, 2.0))
-0.16666666666666669
+>>> from cxlib.stats.paf import attributable_churn
+>>> patterns = pd.DataFrame({"poor_x": [1, 0], "churners": [30, 70]})
+>>> float(attributable_churn(patterns, {"poor_x": np.log(2.0)}, revenue=None)["attributable_churn_share"].iloc[0])
+0.15
 """
 
 from __future__ import annotations
@@ -24,23 +31,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
 from cxlib.errors import NotEstimable
-from cxlib.features.churners import period_churners
 from cxlib.params import ExposureRule
 from cxlib.periods import ReportingPeriod
 from cxlib.results import RESULT_COLUMNS, Result, result
-from cxlib.stats.attribution import (
-    WHAT_IF_DAYS,
-    WHAT_IF_DRAWS,
-    impact_table,
-    rank_by_value,
-    what_if_retention,
-)
+from cxlib.stats.attribution import WHAT_IF_DAYS, WHAT_IF_DRAWS, rank_by_value, what_if_retention
+from cxlib.stats.paf import attributable_churn, coefficient_draws, joint_attributable_churn
 from cxlib.stats.pem import PiecewiseExponentialResult
+
+
+PERIOD_ESTIMATES = ["attributable_churn_share", "churners_attributable", "revenue_at_risk"]
+PERIOD_COLUMNS = [*PERIOD_ESTIMATES, *[f"{c}_ci_{end}" for c in PERIOD_ESTIMATES for end in ("lower", "upper")]]
 
 
 @result
@@ -50,28 +54,38 @@ class ImpactResult(Result):
     Attributes
     ----------
     summary : DataFrame
-        One row per exposure: ``touchpoint`` (its label), ``exposure`` (the model term), the columns of
-        :func:`cxlib.stats.attribution.impact_table` and :func:`cxlib.stats.attribution.what_if_retention`,
-        ``exposed_events`` and ``suppressed``; sorted by revenue at risk (attributable churners
-        when there is no revenue), largest first.
+        One row per exposure: ``touchpoint`` (its label), ``exposure`` (the model term),
+        ``exposure_share``, ``hazard_ratio`` with ``hr_ci_lower`` / ``hr_ci_upper``, the period's
+        ``churners``, ``churners_exposed`` (exposed at churn), ``churners_attributable``,
+        ``attributable_churn_share``, ``revenue_exposed`` (their monthly revenue), ``revenue_at_risk``
+        (each with ``_ci_lower`` / ``_ci_upper``), ``history_share`` with its interval (the same
+        fraction over every churn event of the model), the columns of
+        :func:`cxlib.stats.attribution.what_if_retention`, ``exposed_events``, ``suppressed``
+        (fewer than ``min_cell_size`` churn events while exposed: every estimate emptied) and
+        ``period_suppressed`` (fewer than ``min_cell_size`` of the period's churners exposed: the
+        period's figures emptied); sorted by revenue at risk (attributable churners when there is
+        no revenue), largest first.
     period : ReportingPeriod
     churners : int
         Churners in the period.
-    mean_monthly_revenue : float or None
+    revenue_recorded : bool
+        Whether the customers table has ``monthly_revenue``.
     reduction : float
         The what-if's share of exposed person-time removed.
     days : int
         Tenure at which the what-if reads retention.
     draws : int
-        Parametric draws behind the what-if intervals.
+        Parametric draws behind the intervals.
+    joint : DataFrame or None
+        :func:`cxlib.stats.paf.joint_attributable_churn` of all exposures together (one row).
 
     Examples
     --------
     >>> import datetime as dt
     >>> from cxlib.periods import reporting_period
     >>> s = pd.DataFrame({c: [1.0] for c in RESULT_COLUMNS["impact"]}).assign(touchpoint="billing", exposure="poor_billing")
-    >>> res = ImpactResult(s, reporting_period(dt.date(2026, 9, 30)), 120, None, 0.5, 365, 2000)
-    >>> res.to_frame().columns[-1], res.printer().lines[0]
+    >>> res = ImpactResult(s, reporting_period(dt.date(2026, 9, 30)), 120, True, 0.5, 365, 2000)
+    >>> res.to_frame().columns[6], res.printer().lines[0]
     ('exposure', '120 churners in 2026Q3; what-if: 50% fewer poor experiences, retention at 365 days.')
     """
 
@@ -79,13 +93,14 @@ class ImpactResult(Result):
     summary: pd.DataFrame
     period: ReportingPeriod
     churners: int
-    mean_monthly_revenue: float | None
+    revenue_recorded: bool
     reduction: float
     days: int
     draws: int
+    joint: pd.DataFrame | None = None
 
     def to_frame(self) -> pd.DataFrame:
-        """The ``impact.csv`` contract table (the fixed columns, then ``exposure``)."""
+        """The ``impact.csv`` contract table (the fixed columns, ``exposure``, then the intervals)."""
         return self.summary[RESULT_COLUMNS["impact"]].reset_index(drop=True)
 
     def _lines(self) -> list[str]:
@@ -180,17 +195,31 @@ def exposure_rows(pem: PiecewiseExponentialResult, labels: Mapping[str, str]) ->
     })
 
 
-def touchpoint_impact(pem: PiecewiseExponentialResult, customers: ir.Table, period: ReportingPeriod,
+def _history_share(cells: pd.DataFrame, exposures: list[str], coef: pd.Series, draws: pd.DataFrame) -> pd.DataFrame:
+    """The case-based share over every churn event of the model's history (its cells' events)."""
+    patterns = cells.groupby(exposures, as_index=False)["events"].sum().rename(columns={"events": "churners"})
+    if patterns["churners"].sum() == 0:
+        return pd.DataFrame(columns=["exposure", "history_share", "history_share_ci_lower", "history_share_ci_upper"])
+    out = attributable_churn(patterns, coef[exposures], draws=draws, revenue=None)
+    return out.rename(columns={"attributable_churn_share": "history_share",
+                               "attributable_churn_share_ci_lower": "history_share_ci_lower",
+                               "attributable_churn_share_ci_upper": "history_share_ci_upper"})[
+        ["exposure", "history_share", "history_share_ci_lower", "history_share_ci_upper"]]
+
+
+def touchpoint_impact(pem: PiecewiseExponentialResult, patterns: pd.DataFrame, period: ReportingPeriod,
                       labels: Mapping[str, str], *, tenure_pieces: Sequence[int], reduction: float,
                       min_cell_size: int, seed: int, draws: int = WHAT_IF_DRAWS) -> ImpactResult:
-    """Everything of the impact section, from the fitted touchpoint model.
+    """Everything of the impact section, from the fitted touchpoint model and the period's churners.
 
     Parameters
     ----------
     pem : PiecewiseExponentialResult
         Model ``touchpoints``, fitted: ``summary``, ``cells``, ``glm``, ``exposure_share``.
-    customers : ibis Table
-        For the churners of the reporting period and their revenue.
+    patterns : DataFrame
+        The reporting period's churners per exposure pattern at churn
+        (:func:`cxlib.features.churners.churner_exposures`: one 0/1 column per exposure,
+        ``churners``, ``revenue``), built with the model's window and lag.
     period : ReportingPeriod
         The reporting period (:func:`cxlib.periods.reporting_period` of ``as_of`` and ``period``).
     labels : mapping of str to str
@@ -200,21 +229,23 @@ def touchpoint_impact(pem: PiecewiseExponentialResult, customers: ir.Table, peri
     reduction : float
         The what-if's share of exposed person-time removed (``what_if_reduction``).
     min_cell_size : int
-        An exposure with fewer churn events while exposed is suppressed: its row stays, its
-        estimates are emptied.
+        An exposure with fewer churn events while exposed is suppressed (its row stays, its
+        estimates are emptied); one with fewer of the period's churners exposed at churn keeps its
+        hazard ratio and what-if, but its period figures are emptied (they would show the count
+        and mean revenue of a small group).
     seed : int
-        Seed of the what-if's parametric draws.
+        Seed of the parametric draws (the what-if's and the attribution's: the same draws).
     draws : int
-        Parametric draws of the coefficients behind the what-if intervals.
+        Parametric draws of the coefficients behind the intervals.
 
     Raises
     ------
     NotEstimable
-        When the touchpoint model was not fitted.
+        When the touchpoint model was not fitted, or nobody churned in the period.
 
     Examples
     --------
-    >>> import datetime as dt, ibis, statsmodels.api as sm
+    >>> import datetime as dt, statsmodels.api as sm
     >>> from cxlib.periods import reporting_period
     >>> cells = pd.DataFrame({"piece": [0, 0, 90, 90], "poor_x": [0, 1, 0, 1], "events": [50, 12, 40, 8],
     ...                       "person_days": [45000, 5000, 45000, 5000]})
@@ -225,23 +256,43 @@ def touchpoint_impact(pem: PiecewiseExponentialResult, customers: ir.Table, peri
     ...                   "ci_upper": [np.exp(b + 1.96 * se)]})
     >>> pem = PiecewiseExponentialResult("touchpoints", "PEM", s, 110, cells=cells, glm=glm,
     ...                                  exposure_share={"poor_x": 0.1})
-    >>> customers = ibis.memtable({"churn_date": [dt.date(2026, 8, 1)] * 60, "monthly_revenue": [50.0] * 60})
-    >>> res = touchpoint_impact(pem, customers, reporting_period(dt.date(2026, 9, 30)), {"poor_x": "x"},
+    >>> patterns = pd.DataFrame({"poor_x": [0, 1], "churners": [40, 20], "revenue": [2000.0, 1500.0]})
+    >>> res = touchpoint_impact(pem, patterns, reporting_period(dt.date(2026, 9, 30)), {"poor_x": "x"},
     ...                         tenure_pieces=[0, 90], reduction=0.5, min_cell_size=10, seed=1, draws=100)
-    >>> res.to_frame()[["touchpoint", "hazard_ratio", "churners_attributable", "exposure"]].round(2)
-      touchpoint  hazard_ratio  churners_attributable exposure
-    0          x           2.0                   5.45   poor_x
+    >>> res.to_frame()[["touchpoint", "hazard_ratio", "churners_attributable", "revenue_at_risk"]].round(2)
+      touchpoint  hazard_ratio  churners_attributable  revenue_at_risk
+    0          x           2.0                   10.0           9000.0
     """
-    churners, revenue = period_churners(customers, period)
     cells, design, coef, cov = model_arrays(pem)
-    table = impact_table(exposure_rows(pem, labels), churners, revenue)
+    table = exposure_rows(pem, labels).rename(columns={"ci_lower": "hr_ci_lower", "ci_upper": "hr_ci_upper"})
     fitted = [e for e in table["exposure"] if e in coef.index]
+    # the what-if draws these too (same construction, same seed): one set of draws behind every interval
+    coef_draws = coefficient_draws(coef, cov, draws, np.random.default_rng(seed))
+    missing = [e for e in table["exposure"] if e not in patterns.columns]
+    patterns = patterns.assign(**{e: 0 for e in missing})
+    revenue = "revenue" if "revenue" in patterns.columns and patterns["revenue"].notna().any() else None
+    churners = int(patterns["churners"].sum())
+    joint = None
+    if churners > 0:
+        period_part = attributable_churn(patterns, coef[fitted], draws=coef_draws, revenue=revenue)
+        period_part = period_part.drop(columns=["hazard_ratio", "churners", "churners_exposed"])
+        joint = joint_attributable_churn(patterns, coef[fitted], draws=coef_draws, revenue=revenue)
+    else:  # nobody churned in the period: no period figures, the model's own still stand
+        period_part = pd.DataFrame({"exposure": fitted}).reindex(columns=["exposure", *PERIOD_COLUMNS, "revenue_exposed"])
+    history = _history_share(cells, fitted, coef, coef_draws)
     what_if = what_if_retention(cells, design, coef, cov, fitted, list(tenure_pieces), reduction, draws=draws, seed=seed)
-    summary = table.merge(what_if, on="exposure", how="left")
+    summary = table.merge(period_part, on="exposure", how="left").merge(history, on="exposure", how="left")
+    summary = summary.merge(what_if, on="exposure", how="left")
+    summary["churners"] = churners
+    summary["churners_exposed"] = [int(patterns.loc[patterns[e] == 1, "churners"].sum()) for e in summary["exposure"]]
     summary["exposed_events"] = [int(cells.loc[cells[e] == 1, "events"].sum()) for e in summary["exposure"]]
     summary["suppressed"] = summary["exposed_events"] < min_cell_size
-    estimates = [c for c in summary.columns if c not in ("touchpoint", "exposure", "exposed_events", "suppressed",
-                                                           "churners_in_period", "mean_monthly_revenue")]
+    summary["period_suppressed"] = summary["suppressed"] | (summary["churners_exposed"] < min_cell_size)
+    kept = ("touchpoint", "exposure", "exposed_events", "suppressed", "period_suppressed", "churners")
+    estimates = [c for c in summary.columns if c not in kept]
     summary.loc[summary["suppressed"], estimates] = np.nan
-    return ImpactResult(summary=rank_by_value(summary), period=period, churners=churners, mean_monthly_revenue=revenue,
-                        reduction=reduction, days=WHAT_IF_DAYS, draws=draws)
+    period_columns = [*PERIOD_COLUMNS, "churners_exposed", "revenue_exposed"]
+    summary.loc[summary["period_suppressed"], period_columns] = np.nan
+    return ImpactResult(summary=rank_by_value(summary), period=period, churners=churners,
+                        revenue_recorded=revenue is not None, reduction=reduction, days=WHAT_IF_DAYS, draws=draws,
+                        joint=joint)

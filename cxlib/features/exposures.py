@@ -10,11 +10,14 @@ Tenure is counted in whole days since ``signup_date``: tenure day ``j`` is the c
 ``signup_date + j`` and the interval ``(j, j + 1]``. A customer is at risk on days ``0 … d`` when
 they churned on day ``d`` (the event closes the churn day: ``risk_end = d + 1``) and on days
 ``0 … D − 1`` when censored at ``D = as_of − signup_date`` (``risk_end = D``, observed until the
-start of ``as_of``). An interaction on tenure day ``k`` that matches an exposure rule opens the
-interval ``(k, k + window]``: exposure ``poor_<T>`` is 1 on day ``j`` iff a poor experience
-happened on a day in ``(j − window, j]``, the DESIGN definition on the day grid. A poor experience
-on the churn day therefore counts as preceding the churn (interactions after a churn do not
-exist), and a churn on the signup day is one full day at risk: no zero-length tenure remains.
+start of ``as_of``). An interaction on tenure day ``k`` that matches an exposure rule counts
+toward the exposure on days ``k + lag … k + lag + window − 1`` (``lag = exposure_lag_days``,
+default 1): exposure ``poor_<T>`` is 1 on day ``j`` iff a poor experience happened on a day in
+``[j − lag − window + 1, j − lag]``, the DESIGN definition on the day grid. With the default lag
+a poor rating logged on the churn day (often the cancellation contact itself) never explains that
+churn: reverse causation by contacts made because the customer was already leaving would
+otherwise inflate the hazard ratio. ``lag = 0`` makes the experience day itself exposed. A churn
+on the signup day is one full day at risk: no zero-length tenure remains.
 Events and changes of exposure that share a day are handled the same way by every model, so the
 piecewise-exponential and Cox estimates agree; against continuous time the grid moves each event
 and each window edge by less than a day, which biases a hazard ratio by about ``0.5 / window``
@@ -22,8 +25,8 @@ and each window edge by less than a day, which biases a hazard ratio by about ``
 
 Exposure intervals without a range join
 ---------------------------------------
-Per customer, every matching interaction emits ``+1`` at its tenure day ``k`` and ``−1`` at
-``k + window`` (one column per exposure rule); the tenure-piece boundaries, 0 and ``risk_end`` are
+Per customer, every matching interaction emits ``+1`` at tenure day ``k + lag`` and ``−1`` at
+``k + lag + window`` (one column per exposure rule); the tenure-piece boundaries, 0 and ``risk_end`` are
 points with no change. Summing the changes per ``(customer, t)`` and taking a running sum over ``t``
 gives each rule's number of open windows; the rule is on while that count reaches ``min_count``.
 Consecutive points are the intervals, and a churned customer's last interval carries the event.
@@ -69,7 +72,7 @@ def _rule_condition(x: ir.Table, rule: ExposureRule) -> ir.BooleanValue:
 
 
 def exposure_intervals(people: ir.Table, interactions: ir.Table, rules: Sequence[ExposureRule],
-                       window_days: int, pieces: Sequence[int] | None = None) -> ir.Table:
+                       window_days: int, pieces: Sequence[int] | None = None, *, lag_days: int = 1) -> ir.Table:
     """Per customer, the intervals ``(start, stop]`` on the day grid over which no exposure changes.
 
     Parameters
@@ -86,6 +89,8 @@ def exposure_intervals(people: ir.Table, interactions: ir.Table, rules: Sequence
         Tenure-piece lower bounds (``tenure_pieces_days``): intervals are also split there and get
         a ``piece`` column (the lower bound of their piece). Without it, intervals change only with
         an exposure (for the time-varying Cox model).
+    lag_days : int
+        ``exposure_lag_days``: an experience on day ``d`` counts on days ``d + lag … d + lag + window − 1``.
 
     Returns
     -------
@@ -101,15 +106,18 @@ def exposure_intervals(people: ir.Table, interactions: ir.Table, rules: Sequence
     >>> people = customers_as_of(customers, dt.date(2025, 2, 1))
     >>> exposure_intervals(people, interactions, rules, 7).order_by(["customer_id", "start"]).execute()
       customer_id  start  stop  event  poor_billing
-    0           a      0     4      0             0
-    1           a      4    11      0             1
-    2           a     11    21      1             0
+    0           a      0     5      0             0
+    1           a      5    12      0             1
+    2           a     12    21      1             0
     3           b      0    31      0             0
+
+    The poor billing experience of day 4 counts on days 5 … 11 (lag 1, window 7); with lag 0 on days 4 … 10.
     """
     names = [r.name for r in rules]
     p = people.filter(people.risk_end > 0).select("customer_id", "signup_date", "churned", "risk_end")
     x = interactions.join(p, "customer_id")
-    day = x.timestamp.date().delta(x.signup_date, unit="day").cast("int64")
+    # the day from which the experience counts: a lag of 1 keeps a churn-day rating from explaining that churn
+    day = x.timestamp.date().delta(x.signup_date, unit="day").cast("int64") + int(lag_days)
     match = {r.name: _rule_condition(x, r) for r in rules}
     any_match = ibis.literal(False)
     for cond in match.values():
@@ -167,7 +175,8 @@ def exposure_intervals(people: ir.Table, interactions: ir.Table, rules: Sequence
 
 
 def touchpoint_cells(people: ir.Table, interactions: ir.Table, rules: Sequence[ExposureRule],
-                     window_days: int, pieces: Sequence[int], covariates: Sequence[Covariate]) -> pd.DataFrame:
+                     window_days: int, pieces: Sequence[int], covariates: Sequence[Covariate], *,
+                     lag_days: int = 1) -> pd.DataFrame:
     """Churn events and person-days per tenure piece × covariate pattern × exposure pattern.
 
     These are the sufficient statistics of the piecewise-exponential model: one GROUP BY in the
@@ -189,18 +198,18 @@ def touchpoint_cells(people: ir.Table, interactions: ir.Table, rules: Sequence[E
     >>> people = customers_as_of(customers, dt.date(2025, 2, 1), covs)
     >>> touchpoint_cells(people, interactions, rules, 7, [0, 10], covs)
        piece plan  poor_billing  events  person_days
-    0      0    x             0       0            4
-    1      0    x             1       0            6
+    0      0    x             0       0            5
+    1      0    x             1       0            5
     2      0    y             0       0           10
-    3     10    x             0       1           10
-    4     10    x             1       0            1
+    3     10    x             0       1            9
+    4     10    x             1       0            2
     5     10    y             0       0           21
     """
     cov_names = [c.name for c in covariates]
     complete = people
     for name in cov_names:
         complete = complete.filter(complete[name].notnull())
-    iv = exposure_intervals(complete, interactions, rules, window_days, pieces)
+    iv = exposure_intervals(complete, interactions, rules, window_days, pieces, lag_days=lag_days)
     pattern = complete.select("customer_id", **{c.name: c.cell_value(complete) for c in covariates})
     iv = iv.join(pattern, "customer_id")
     keys = ["piece", *cov_names, *[r.name for r in rules]]

@@ -1,16 +1,8 @@
-"""Attributable churn and what-if retention from a fitted piecewise-exponential model: pure arithmetic.
+"""What-if retention from a fitted piecewise-exponential model, and the impact table's ranking: pure arithmetic.
 
-Attributable churn share
-    Levin's population attributable fraction ``PAF = p (HR − 1) / (1 + p (HR − 1))`` with ``p`` the
-    share of person-time exposed and ``HR`` the adjusted hazard ratio: the share of the churn hazard
-    that would not occur if the exposure's excess hazard were removed, everything else unchanged.
-    Its interval is the exact transformation of the Wald interval of ``log HR`` with ``p`` held fixed
-    (the PAF increases with the HR, so the ends of the HR interval map onto the ends of the PAF
-    interval). Each exposure's PAF is computed on its own; PAFs of different exposures do not add up.
-Churners attributable and revenue at risk
-    ``PAF × churners in the reporting period``, and, when revenue is recorded, ``churners
-    attributable × the mean monthly revenue of the period's churners × 12`` (a year of revenue).
-    The intervals carry the PAF interval through; the churner count and mean revenue are taken as known.
+Attributable churn is the case-based (Miettinen) fraction of :mod:`cxlib.stats.paf`; this module
+holds the rest of the impact arithmetic.
+
 What-if retention
     Standardized retention at ``days`` (365) after signup, ``S = exp(−Σ_k Δ_k h_k)``, where ``h_k``
     is the average hazard in tenure piece ``k`` over the person-time observed in it (every cell's
@@ -19,18 +11,19 @@ What-if retention
     the observed piecewise life table. The what-if moves a share of the person-time exposed to an
     exposure to the same cell unexposed (rate divided by its HR), leaving the covariates and other
     exposures as observed. Intervals: percentiles over parametric draws of the GLM coefficients from
-    their estimated normal distribution. The mix is held fixed: fewer poor experiences would also
-    leave more customers at risk later, which this first-order what-if ignores.
+    their estimated normal distribution (:func:`cxlib.stats.paf.coefficient_draws` with the same
+    seed gives the same draws, which the attributable-churn intervals use). The mix is held fixed:
+    fewer poor experiences would also leave more customers at risk later, which this first-order
+    what-if ignores.
 
 Examples
 --------
->>> float(attributable_fraction(0.2, 2.0))
-0.16666666666666669
+>>> s = pd.DataFrame({"touchpoint": ["a", "b"], "revenue_at_risk": [10.0, 30.0], "churners_attributable": [1.0, 3.0]})
+>>> rank_by_value(s)["touchpoint"].tolist()
+['b', 'a']
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,72 +32,6 @@ WHAT_IF_DAYS = 365
 WHAT_IF_DRAWS = 2000
 WHAT_IF_COLUMNS = ["exposure", "retention", "retention_ci_lower", "retention_ci_upper",
                    "what_if_retention", "retention_gain", "gain_ci_lower", "gain_ci_upper"]
-
-
-def attributable_fraction(p: Any, hr: Any) -> Any:
-    """Levin's population attributable fraction ``p (HR − 1) / (1 + p (HR − 1))``.
-
-    Parameters
-    ----------
-    p : float or array
-        Share of person-time exposed (0–1).
-    hr : float or array
-        Hazard ratio of the exposed against the unexposed.
-
-    Examples
-    --------
-    >>> float(attributable_fraction(0.25, 3.0))
-    0.3333333333333333
-    >>> float(attributable_fraction(0.5, 0.5))  # a protective exposure: negative
-    -0.3333333333333333
-    """
-    excess = np.multiply(p, np.subtract(hr, 1.0))
-    return excess / (1.0 + excess)
-
-
-def impact_table(exposures: pd.DataFrame, churners: int, mean_monthly_revenue: float | None) -> pd.DataFrame:
-    """PAF, churners attributable and revenue at risk (with intervals) per exposure.
-
-    Parameters
-    ----------
-    exposures : DataFrame
-        One row per exposure: ``touchpoint``, ``exposure``, ``exposure_share``, ``hazard_ratio``,
-        ``ci_lower``, ``ci_upper`` (the hazard ratio's interval).
-    churners : int
-        Churners in the reporting period.
-    mean_monthly_revenue : float or None
-        Their mean monthly revenue; None leaves revenue at risk empty.
-
-    Returns
-    -------
-    DataFrame
-        The input columns (the interval renamed ``hr_ci_lower``/``hr_ci_upper``) plus
-        ``attributable_churn_share``, ``paf_ci_lower``, ``paf_ci_upper``, ``churners_in_period``,
-        ``churners_attributable``, ``churners_ci_lower``, ``churners_ci_upper``,
-        ``mean_monthly_revenue``, ``revenue_at_risk``, ``revenue_ci_lower``, ``revenue_ci_upper``.
-
-    Examples
-    --------
-    >>> e = pd.DataFrame({"touchpoint": ["billing"], "exposure": ["poor_billing"], "exposure_share": [0.2],
-    ...                   "hazard_ratio": [2.0], "ci_lower": [1.5], "ci_upper": [2.5]})
-    >>> impact_table(e, 120, 50.0)[["churners_attributable", "revenue_at_risk"]].round(6).to_dict("records")
-    [{'churners_attributable': 20.0, 'revenue_at_risk': 12000.0}]
-    """
-    out = exposures.rename(columns={"ci_lower": "hr_ci_lower", "ci_upper": "hr_ci_upper"}).copy()
-    p = out["exposure_share"]
-    out["attributable_churn_share"] = attributable_fraction(p, out["hazard_ratio"])
-    out["paf_ci_lower"] = attributable_fraction(p, out["hr_ci_lower"])
-    out["paf_ci_upper"] = attributable_fraction(p, out["hr_ci_upper"])
-    out["churners_in_period"] = churners
-    for col, paf in (("churners_attributable", "attributable_churn_share"),
-                     ("churners_ci_lower", "paf_ci_lower"), ("churners_ci_upper", "paf_ci_upper")):
-        out[col] = out[paf] * churners
-    annual = np.nan if mean_monthly_revenue is None else 12.0 * mean_monthly_revenue
-    out["mean_monthly_revenue"] = np.nan if mean_monthly_revenue is None else mean_monthly_revenue
-    out["revenue_at_risk"] = out["churners_attributable"] * annual
-    out["revenue_ci_lower"] = out["churners_ci_lower"] * annual
-    out["revenue_ci_upper"] = out["churners_ci_upper"] * annual
-    return out
 
 
 def rank_by_value(summary: pd.DataFrame) -> pd.DataFrame:
