@@ -26,6 +26,7 @@ def _numbers(sentence: str) -> list[tuple[float, float, bool]]:
     """(value, half a unit of the last digit shown, is a percentage) for every number in the sentence."""
     text = _plain(sentence).replace("95% CI", "CI")
     text = re.sub(r"R²", "R", text)
+    text = re.sub(r"\b\d+–\d+ recommend scale", "recommend scale", text)  # the scale's name, not a number
     out = []
     for m in _NUMBER.finditer(text):
         token = m.group().replace(",", "").replace("−", "-")
@@ -60,11 +61,20 @@ def _write(run_dir: Path, name: str, rows: list[dict]) -> None:
 def hand_run(tmp_path: Path) -> tuple[Path, dict]:
     _write(tmp_path, "impact", [
         {"touchpoint": "support", "exposure_share": 0.05, "hazard_ratio": 1.6, "attributable_churn_share": 0.0291,
-         "churners_attributable": 14.6, "revenue_at_risk": 95_000.4, "exposure": "poor_support"},
+         "churners_attributable": 14.6, "revenue_at_risk": 95_000.4, "exposure": "poor_support",
+         "attributable_churn_share_ci_lower": 0.021, "attributable_churn_share_ci_upper": 0.036,
+         "churners_attributable_ci_lower": 10.5, "churners_attributable_ci_upper": 18.1,
+         "revenue_at_risk_ci_lower": 68_000.0, "revenue_at_risk_ci_upper": 118_000.0},
         {"touchpoint": "<b>billing</b>", "exposure_share": 0.12, "hazard_ratio": 2.05, "attributable_churn_share": 0.1119,
-         "churners_attributable": 56.0, "revenue_at_risk": 388_123.0, "exposure": "poor_b_billing_b"},
+         "churners_attributable": 56.0, "revenue_at_risk": 388_123.0, "exposure": "poor_b_billing_b",
+         "attributable_churn_share_ci_lower": 0.1, "attributable_churn_share_ci_upper": 0.123,
+         "churners_attributable_ci_lower": 50.1, "churners_attributable_ci_upper": 61.4,
+         "revenue_at_risk_ci_lower": 347_000.0, "revenue_at_risk_ci_upper": 425_600.0},
         {"touchpoint": "app", "exposure_share": 0.3, "hazard_ratio": 1.02, "attributable_churn_share": 0.006,
-         "churners_attributable": 3.0, "revenue_at_risk": 20_000.0, "exposure": "poor_app"},
+         "churners_attributable": 3.0, "revenue_at_risk": 20_000.0, "exposure": "poor_app",
+         "attributable_churn_share_ci_lower": -0.03, "attributable_churn_share_ci_upper": 0.04,
+         "churners_attributable_ci_lower": -15.0, "churners_attributable_ci_upper": 20.0,
+         "revenue_at_risk_ci_lower": -100_000.0, "revenue_at_risk_ci_upper": 130_000.0},
     ])
     _write(tmp_path, "hazard_ratios", [
         {"model": "covariates", "term": "segment[smb]", "hazard_ratio": 0.8, "ci_lower": 0.7, "ci_upper": 0.9, "p_value": 0.001},
@@ -91,7 +101,8 @@ def hand_run(tmp_path: Path) -> tuple[Path, dict]:
     _write(tmp_path, "retention", [
         {"group": "all", "days": 365, "survival": 0.783, "ci_lower": 0.771, "ci_upper": 0.794, "at_risk": 5000},
     ])
-    manifest = {"as_of": "2026-09-30", "params": {"covariates": ["segment", "plan"], "period": "quarter"}}
+    manifest = {"as_of": "2026-09-30", "params": {"covariates": ["segment", "plan"], "period": "quarter",
+                                                  "currency": "EUR"}}
     return tmp_path, manifest
 
 
@@ -104,16 +115,21 @@ def test_findings_are_ranked_traced_and_escaped(hand_run):
     assert "billing" in _plain(s["findings"][0]) and "support" in _plain(s["findings"][1])
     assert not any("app" in _plain(f).split() for f in s["findings"][:2])
     assert "&lt;b&gt;billing&lt;/b&gt;" in s["findings"][0] and "<b>billing" not in s["findings"][0]
-    assert "388,123 of annual revenue" in s["findings"][0] and "95% CI 1.80 to 2.33" in s["findings"][0]
-    # drivers: the top driver (a priority), then the metric whose interval excludes 1
-    assert _plain(s["findings"][2]).startswith("sat_support is the strongest driver")
+    assert "EUR 388,123 (95% CI EUR 347,000 to EUR 425,600), a year of revenue of the attributable churners" in s["findings"][0]
+    assert "95% CI 1.80 to 2.33" in s["findings"][0] and "are associated with 2.05 times" in s["findings"][0]
+    assert "annual revenue" not in " ".join(s["findings"]) and "account" not in " ".join(s["findings"])
+    # drivers: the top driver (a priority, named from the vocabulary), then the metric whose interval excludes 1
+    assert _plain(s["findings"][2]).startswith("Support satisfaction is the strongest driver")
+    assert "1.20 points on the 0–10 recommend scale" in s["findings"][2] and "NPS points" not in s["findings"][2]
     assert "below the median" in s["findings"][2]
     assert "mean CSAT across all touchpoints" in s["findings"][3]
-    assert _plain(s["findings"][4]).startswith("sat_billing is also a priority")
+    assert _plain(s["findings"][4]).startswith("Billing satisfaction is also a priority")
     assert len(s["findings"]) == 5
     methods = html.unescape(s["methods"])
     assert "associations" in methods and "segment, plan" in methods
     assert "30 September 2026" in methods and "2026Q3 (1 July 2026 to 30 September 2026)" in methods
+    assert "Miettinen" in methods and "Levin" not in methods and "(in EUR)" in methods
+    assert "never explains that churn" in methods
 
 
 def test_without_revenue_churners_rank_the_touchpoints(hand_run):
@@ -137,7 +153,7 @@ def test_custom_exposures_are_named_as_such(hand_run):
     write_result(run_dir / "results", "hazard_ratios", hr)
     s = executive_summary(run_dir, manifest)
     assert_traced(run_dir, s)
-    assert _plain(s["findings"][1]).startswith("Exposure unresolved_support goes with 1.60 times")
+    assert _plain(s["findings"][1]).startswith("Exposure unresolved_support is associated with 1.60 times")
 
 
 def test_the_summary_reads_exposure_and_quadrant_from_the_result_files(hand_run):
@@ -150,7 +166,7 @@ def test_the_summary_reads_exposure_and_quadrant_from_the_result_files(hand_run)
         write_result(results, name, df)
     s = executive_summary(run_dir, manifest)
     assert_traced(run_dir, s)
-    assert _plain(s["findings"][0]).startswith("Poor <b>billing</b> experiences go with 2.05 times")
+    assert _plain(s["findings"][0]).startswith("Poor <b>billing</b> experiences are associated with 2.05 times")
     top = next(f for f in s["findings"] if "strongest driver" in f)
     assert "below the median" not in top and not any("also a priority" in f for f in s["findings"])
 

@@ -4,7 +4,7 @@ The outcome is the 0–10 likelihood-to-recommend answer of a relationship surve
 the 1–5 attribute ratings named in ``survey_drivers`` (one row per response:
 :func:`cxlib.features.ratings.survey_ratings`). Two questions are answered per driver:
 
-* **Effect** — the OLS coefficient (NPS points per rating point, the other drivers held fixed) with a
+* **Effect** — the OLS coefficient (points on the 0–10 recommend scale per rating point, the other drivers held fixed) with a
   heteroscedasticity-robust HC3 interval. NPS is bounded and its residual spread changes with the
   ratings, so classical OLS errors would be too narrow.
 * **Importance** — general dominance (Budescu 1993), the Shapley decomposition of R²: each driver's

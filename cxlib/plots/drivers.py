@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cxlib.plots import PALETTE
+from cxlib.text.vocabulary import driver_label
 
 
 def _example() -> pd.DataFrame:
@@ -48,7 +49,7 @@ def importance_bars(summary: pd.DataFrame) -> Figure:
     --------
     >>> fig = importance_bars(_example())  # sat_app was not estimated: not drawn
     >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    ['sat_support', 'sat_billing']
+    ['support satisfaction', 'billing satisfaction']
     >>> plt.close(fig)
     """
     d = _estimated(summary)
@@ -58,7 +59,7 @@ def importance_bars(summary: pd.DataFrame) -> Figure:
     ax.barh(y, d["importance"], color=PALETTE[0], alpha=0.85)
     if np.isfinite(err).all():
         ax.errorbar(d["importance"], y, xerr=err, fmt="none", ecolor="#333", capsize=3, lw=1)
-    ax.set_yticks(y, d["driver"])
+    ax.set_yticks(y, [driver_label(x) for x in d["driver"]])
     ax.invert_yaxis()
     right = float(np.nanmax(d[["importance", "importance_ci_upper"]].to_numpy()))
     for yi, (_, r) in zip(y, d.iterrows()):
@@ -88,7 +89,7 @@ def importance_performance(summary: pd.DataFrame) -> Figure:
     --------
     >>> fig = importance_performance(_example())
     >>> sorted(t.get_text() for t in fig.axes[0].texts)
-    ['priority: important, rated low', 'sat_billing', 'sat_support']
+    ['billing satisfaction', 'priority: important, rated low', 'support satisfaction']
     >>> plt.close(fig)
     """
     d = _estimated(summary)
@@ -101,7 +102,7 @@ def importance_performance(summary: pd.DataFrame) -> Figure:
                     xerr=xerr[:, [i]] if np.isfinite(xerr[:, i]).all() else None,
                     yerr=yerr[:, [i]] if np.isfinite(yerr[:, i]).all() else None,
                     fmt="o", color=colours[i], ecolor=colours[i], capsize=3, ms=7, lw=1)
-        ax.annotate(r["driver"], (r["performance"], r["importance"]), xytext=(6, 6),
+        ax.annotate(driver_label(r["driver"]), (r["performance"], r["importance"]), xytext=(6, 6),
                     textcoords="offset points", fontsize=9, color=colours[i])
     ax.axvline(d["performance"].median(), ls="--", lw=0.8, color="#888")
     ax.axhline(d["importance"].median(), ls="--", lw=0.8, color="#888")

@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cxlib.plots import PALETTE
+from cxlib.text.format import fmt_money
 from cxlib.text.names import display_name
 
 
@@ -30,7 +31,8 @@ def _example() -> pd.DataFrame:
     """A tiny impact summary for the examples."""
     return pd.DataFrame({
         "touchpoint": ["billing", "support", "app"], "attributable_churn_share": [0.12, 0.05, 0.01],
-        "paf_ci_lower": [0.09, 0.02, -0.01], "paf_ci_upper": [0.15, 0.08, 0.03],
+        "attributable_churn_share_ci_lower": [0.09, 0.02, -0.01],
+        "attributable_churn_share_ci_upper": [0.15, 0.08, 0.03],
         "churners_attributable": [60.0, 25.0, 5.0], "revenue_at_risk": [36000.0, 15000.0, 3000.0],
         "retention_gain": [0.02, 0.008, 0.001], "gain_ci_lower": [0.015, 0.004, -0.002],
         "gain_ci_upper": [0.025, 0.012, 0.004], "suppressed": [False, False, True],
@@ -53,14 +55,19 @@ def _hbar(ax: plt.Axes, labels: list[str], value: np.ndarray, lo: np.ndarray, hi
     ax.invert_yaxis()
 
 
-def attributable_churn(summary: pd.DataFrame) -> Figure:
+def attributable_churn(summary: pd.DataFrame, period_label: str = "the period", currency: str | None = None) -> Figure:
     """Attributable churn share per touchpoint with its interval, annotated with churners and revenue.
 
     Parameters
     ----------
     summary : DataFrame
-        ``ImpactResult.summary`` (touchpoint, attributable_churn_share, paf_ci_lower, paf_ci_upper,
-        churners_attributable, revenue_at_risk, suppressed); drawn in its order (by value at stake).
+        ``ImpactResult.summary`` (touchpoint, attributable_churn_share and its ``_ci_lower`` /
+        ``_ci_upper``, churners_attributable, revenue_at_risk, suppressed); drawn in its order (by
+        value at stake).
+    period_label : str
+        The reporting period, for the axis label.
+    currency : str, optional
+        ISO code of the revenue.
 
     Examples
     --------
@@ -70,17 +77,18 @@ def attributable_churn(summary: pd.DataFrame) -> Figure:
     >>> plt.close(fig)
     """
     d = _shown(summary, "attributable_churn_share")
+    lo, hi = d["attributable_churn_share_ci_lower"].to_numpy(), d["attributable_churn_share_ci_upper"].to_numpy()
     fig, ax = plt.subplots(figsize=(8, 0.55 * len(d) + 1.6))
     _hbar(ax, [_label(t) for t in d["touchpoint"]], 100 * d["attributable_churn_share"].to_numpy(),
-          100 * d["paf_ci_lower"].to_numpy(), 100 * d["paf_ci_upper"].to_numpy(), PALETTE[1])
-    right = float(np.nanmax(np.r_[100 * d["paf_ci_upper"].to_numpy(), 0.1]))
+          100 * lo, 100 * hi, PALETTE[1])
+    right = float(np.nanmax(np.r_[100 * hi, 0.1]))
     for y, (_, r) in enumerate(d.iterrows()):
         note = f"{r['churners_attributable']:,.0f} churners"
         if pd.notna(r["revenue_at_risk"]):
-            note += f", {r['revenue_at_risk']:,.0f} revenue/yr"
-        ax.text(right * 1.05, y, note, va="center", fontsize=8, color="#444")
+            note += f", {fmt_money(r['revenue_at_risk'], currency)} a year"
+        ax.text(right * 1.05, y, _label(note), va="center", fontsize=8, color="#444")
     ax.set_xlim(right=right * 1.6)
-    ax.set_xlabel("Share of churn attributable (%), 95% interval")
+    ax.set_xlabel(f"Share of the churn of {period_label} attributable (%), 95% interval")
     ax.set_title("Churn attributable to poor experiences")
     return fig
 

@@ -19,9 +19,10 @@ import pandas as pd
 from cxlib.periods import reporting_period
 from cxlib.results import ALL, read_result
 from cxlib.run.layout import RunFolder
-from cxlib.text.format import fmt_date, fmt_interval, fmt_number, fmt_pct
+from cxlib.text.format import fmt_date, fmt_interval, fmt_money, fmt_number, fmt_pct
 from cxlib.text.impact import metric_name
 from cxlib.text.names import display_name
+from cxlib.text.vocabulary import driver_label
 
 
 def headline_numbers(run_dir: Path, manifest: dict[str, Any]) -> list[dict[str, str]]:
@@ -95,11 +96,19 @@ def _name(value: Any) -> str:
     return escape(display_name(value))
 
 
-def _impact_findings(impact: pd.DataFrame | None, hazard_ratios: pd.DataFrame | None, period: str) -> list[Finding]:
+def _with_ci(value: str, lo: Any, hi: Any, fmt: Callable[[Any], str] = fmt_number) -> str:
+    """``value (95% CI lo to hi)``, or the value alone when the result file has no interval."""
+    return value if pd.isna(lo) or pd.isna(hi) else f"{value} ({_ci(lo, hi, fmt)})"
+
+
+def _impact_findings(impact: pd.DataFrame | None, hazard_ratios: pd.DataFrame | None, period: str,
+                     currency: str | None = None) -> list[Finding]:
     """Touchpoints with a hazard ratio above 1 (interval too), ranked by revenue at risk (else churners).
 
     Each impact row names its model term in ``exposure``; a custom exposure is labelled by its own
-    name (its ``touchpoint`` equals its ``exposure``).
+    name (its ``touchpoint`` equals its ``exposure``). The shares are the case-based attributable
+    fraction of the reporting period's churners; the wording keeps the model's associations
+    conditional ("if that association were causal").
     """
     if impact is None or hazard_ratios is None or impact.empty:
         return []
@@ -115,14 +124,24 @@ def _impact_findings(impact: pd.DataFrame | None, hazard_ratios: pd.DataFrame | 
         if not h["ci_lower"] > 1:
             continue
         custom = row["exposure"] == row["touchpoint"]
-        subject, goes, it = ((f"Exposure <strong>{_name(row['exposure'])}</strong>", "goes", "it accounts") if custom else
-                             (f"Poor <strong>{_name(row['touchpoint'])}</strong> experiences", "go", "they account"))
-        text = (f"{subject} {goes} with {fmt_number(h['hazard_ratio'])} times the churn hazard of comparable customers "
-                f"({_ci(h['ci_lower'], h['ci_upper'])}). With {fmt_pct(row['exposure_share'])} of customer "
-                f"time exposed, {it} for an estimated {fmt_pct(row['attributable_churn_share'])} of churn: "
-                f"about {_r0(row['churners_attributable'])} of this {period}'s churners")
+        subject, verb, they = ((f"Exposure <strong>{_name(row['exposure'])}</strong>", "is", "it") if custom else
+                               (f"Poor <strong>{_name(row['touchpoint'])}</strong> experiences", "are", "they"))
+        text = (f"{subject} {verb} associated with {fmt_number(h['hazard_ratio'])} times the churn hazard of comparable "
+                f"customers ({_ci(h['ci_lower'], h['ci_upper'])}). If that association were causal, {they} would "
+                f"explain an estimated "
+                + _with_ci(fmt_pct(row["attributable_churn_share"]), row.get("attributable_churn_share_ci_lower"),
+                           row.get("attributable_churn_share_ci_upper"), fmt_pct)
+                + f" of this {period}'s churn: about "
+                + _with_ci(_r0(row["churners_attributable"]), row.get("churners_attributable_ci_lower"),
+                           row.get("churners_attributable_ci_upper"), _r0)
+                + " churners")
         if pd.notna(row["revenue_at_risk"]):
-            text += f" and {_r0(row['revenue_at_risk'])} of annual revenue at risk"
+            def money(x: Any) -> str:
+                return fmt_money(x, currency)
+            text += (" and "
+                     + _with_ci(money(row["revenue_at_risk"]), row.get("revenue_at_risk_ci_lower"),
+                                row.get("revenue_at_risk_ci_upper"), money)
+                     + ", a year of revenue of the attributable churners")
         out.append(Finding(text + ".", [{"file": "impact", "row": int(i)}, {"file": "hazard_ratios", "row": int(j)}]))
         if len(out) == MAX_IMPACT_FINDINGS:
             break
@@ -137,10 +156,11 @@ def _driver_findings(drivers: pd.DataFrame | None) -> list[Finding]:
     priority = d["quadrant"] == "priority"
     top_i = d.index[0]
     top = d.loc[top_i]
-    text = (f"<strong>{_name(top['driver'])}</strong> is the strongest driver of NPS: importance "
+    label = escape(driver_label(str(top["driver"])))
+    text = (f"<strong>{label[:1].upper() + label[1:]}</strong> is the strongest driver of NPS: importance "
             f"{_r3(top['importance'])} in R² units ({_ci(top['importance_ci_lower'], top['importance_ci_upper'], _r3)}); "
-            f"one rating point more goes with {fmt_number(top['coefficient'])} NPS points "
-            f"({_ci(top['ci_lower'], top['ci_upper'])})")
+            f"one rating point more is associated with {fmt_number(top['coefficient'])} points on the "
+            f"0–10 recommend scale ({_ci(top['ci_lower'], top['ci_upper'])}), the other ratings held fixed")
     if priority[top_i]:
         text += f", and its mean rating of {fmt_number(top['performance'])} is below the median of the drivers"
     out = [Finding(text + ".", [{"file": "drivers", "row": int(top_i)}])]
@@ -148,8 +168,9 @@ def _driver_findings(drivers: pd.DataFrame | None) -> list[Finding]:
     if len(others):
         j = others.index[0]
         r = others.loc[j]
+        label = escape(driver_label(str(r["driver"])))
         out.append(Finding(
-            f"<strong>{_name(r['driver'])}</strong> is also a priority: important (importance "
+            f"<strong>{label[:1].upper() + label[1:]}</strong> is also a priority: important (importance "
             f"{_r3(r['importance'])}, {_ci(r['importance_ci_lower'], r['importance_ci_upper'], _r3)}) "
             f"but rated below the median (mean rating {fmt_number(r['performance'])}).",
             [{"file": "drivers", "row": int(j)}]))
@@ -195,6 +216,12 @@ def _methods(manifest: dict[str, Any], metrics: pd.DataFrame | None) -> str:
     adjust = (f"adjust for the customer attributes {', '.join(covariates)}" if covariates
               else "adjust for no customer attributes (none are named in the params file)")
     period = reporting_period(as_of, params.get("period", "quarter"))
+    lag_days = int(params.get("exposure_lag_days", 1))
+    lag = ("A poor experience counts from its own day, so a rating logged on the churn day counts as preceding that "
+           "churn." if lag_days == 0 else
+           f"A poor experience counts from {lag_days} day{'s' if lag_days > 1 else ''} after it, so a rating logged "
+           "on the churn day never explains that churn.")
+    money = f" (in {params['currency']})" if params.get("currency") else ""
     span = ""
     if metrics is not None:
         periods = sorted(p for p in metrics["period"].astype(str).unique() if p != ALL)
@@ -203,10 +230,11 @@ def _methods(manifest: dict[str, Any], metrics: pd.DataFrame | None) -> str:
     text = (f"These findings are associations in observational data, not proof that changing an experience would "
             f"change churn or NPS. The churn models (Cox and piecewise-exponential) {adjust}, and the "
             f"touchpoint model adjusts each poor experience for the others; the NPS key-driver regression adjusts "
-            f"each rating for the others. Attributable churn uses Levin's formula with the adjusted hazard ratio and "
-            f"the share of customer time exposed; churners are counted in {period.label} ({fmt_date(period.start)} "
-            f"to {fmt_date(period.end)}) and revenue at risk is a year of their mean monthly revenue. "
-            f"Data up to {fmt_date(as_of)}.{span}")
+            f"each rating for the others. {lag} Attributable churn is the case-based (Miettinen) fraction the "
+            f"touchpoint model implies: each churner of {period.label} ({fmt_date(period.start)} to "
+            f"{fmt_date(period.end)}) exposed at churn contributes 1 − 1/HR of the exposure, and revenue at risk is "
+            f"a year of those churners' own monthly revenue, weighted the same way{money}; shares of different "
+            f"touchpoints overlap. Data up to {fmt_date(as_of)}.{span}")
     return escape(text)
 
 
@@ -247,7 +275,8 @@ def executive_summary(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]
               ("impact", "hazard_ratios", "drivers", "metric_validity", "retention", "metrics")}
     period = manifest.get("params", {}).get("period", "quarter")
     drivers = _driver_findings(tables["drivers"])
-    findings = (_impact_findings(tables["impact"], tables["hazard_ratios"], period)
+    currency = manifest.get("params", {}).get("currency")
+    findings = (_impact_findings(tables["impact"], tables["hazard_ratios"], period, currency)
                 + drivers[:1] + _validity_finding(tables["metric_validity"]) + drivers[1:])
     if len(findings) < 3:
         findings += _retention_finding(tables["retention"])

@@ -12,8 +12,15 @@ import pandas as pd
 
 from cxlib.text.format import fmt_date, fmt_interval, fmt_number, fmt_pct
 from cxlib.text.names import display_name
+from cxlib.text.vocabulary import driver_label
 
-EFFECTS_CAPTION = ("Effect: NPS points per rating point with its HC3 95% interval. Importance: general dominance "
+
+def _driver(column: str) -> str:
+    """A survey-driver column in words (the one vocabulary), made safe to show."""
+    return display_name(driver_label(str(column)))
+
+EFFECTS_CAPTION = ("Effect: points on the 0–10 recommend scale per rating point (1–5), the other ratings held fixed, "
+                   "with its HC3 95% interval. Importance: general dominance "
                    "weight (R² units) with its 95% bootstrap interval. VIF: variance inflation factor. "
                    "Performance: mean rating (1–5) over all responses that rated the attribute.")
 
@@ -72,7 +79,7 @@ def effects_view(summary: pd.DataFrame) -> pd.DataFrame:
         return f"{int(r.rank_ci_lower)}–{int(r.rank_ci_upper)}" if pd.notna(r.rank_ci_lower) else "—"
 
     shown = pd.DataFrame({
-        "driver": summary["driver"].map(display_name),
+        "driver": summary["driver"].map(_driver),
         "effect": summary.apply(effect, axis=1),
         "p_value": summary["p_value"].map(lambda v: "<0.001" if v < 0.001 else fmt_number(v, 3)),
         "vif": summary["vif"],
@@ -101,14 +108,15 @@ def top_driver_sentence(summary: pd.DataFrame) -> str:
     ...                   "importance_ci_lower": [0.25], "importance_ci_upper": [0.35], "coefficient": [1.5],
     ...                   "ci_lower": [1.2], "ci_upper": [1.8]})
     >>> print(top_driver_sentence(s))
-    sat_a explains the most: 60.0% of the explained variation (importance 0.300, 95% bootstrap interval 0.250 to 0.350). One rating point more on sat_a goes with +1.50 NPS points (HC3 95% CI +1.20 to +1.80), the other ratings held fixed.
+    a satisfaction explains the most: 60.0% of the explained variation (importance 0.300, 95% bootstrap interval 0.250 to 0.350). One rating point more on a satisfaction is associated with +1.50 points on the 0–10 recommend scale (HC3 95% CI +1.20 to +1.80), the other ratings held fixed.
     """
     top = summary.iloc[0]
-    driver = display_name(top["driver"])
+    driver = _driver(top["driver"])
     return (f"{driver} explains the most: {fmt_pct(top['importance_share'])} of the explained variation (importance "
             f"{fmt_number(top['importance'], 3)}, 95% bootstrap interval "
             f"{fmt_interval(top['importance_ci_lower'], top['importance_ci_upper'], lambda v: fmt_number(v, 3))}). "
-            f"One rating point more on {driver} goes with {_signed(top['coefficient'])} NPS points (HC3 95% CI "
+            f"One rating point more on {driver} is associated with {_signed(top['coefficient'])} points on the 0–10 "
+            f"recommend scale (HC3 95% CI "
             f"{fmt_interval(top['ci_lower'], top['ci_upper'], _signed)}), the other ratings held fixed.")
 
 
@@ -135,7 +143,7 @@ def priorities_sentence(summary: pd.DataFrame) -> str:
         return "No driver is both above the median in importance and below the median in mean rating."
     first = priorities.iloc[0]
     median = summary.loc[summary["importance"].notna(), "performance"].median()
-    return (f"Priorities: {', '.join(priorities['driver'].map(display_name))}. The most important of them, "
-            f"{display_name(first['driver'])}, has a mean rating of {fmt_number(first['performance'])} (95% CI "
+    return (f"Priorities: {', '.join(priorities['driver'].map(_driver))}. The most important of them, "
+            f"{_driver(first['driver'])}, has a mean rating of {fmt_number(first['performance'])} (95% CI "
             f"{fmt_interval(first['performance_ci_lower'], first['performance_ci_upper'])}) against a median of "
             f"{fmt_number(median)} across the drivers.")

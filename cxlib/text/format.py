@@ -72,6 +72,29 @@ def fmt_pct(x: Any, digits: int = 1) -> str:
     return "—" if x is None or pd.isna(x) else f"{100 * float(x):.{digits}f}%"
 
 
+def fmt_money(x: Any, currency: str | None = None, digits: int = 0) -> str:
+    """An amount of money for prose and tables: the ISO currency code first when known, '—' for missing.
+
+    Parameters
+    ----------
+    x : number
+    currency : str, optional
+        ISO 4217 code (params ``currency``); without it the amount is a plain number.
+    digits : int
+        Decimals shown.
+
+    Examples
+    --------
+    >>> fmt_money(151205.63, "EUR"), fmt_money(151205.63), fmt_money(-2227.5, "USD"), fmt_money(None, "EUR")
+    ('EUR 151,206', '151,206', 'USD −2,228', '—')
+    """
+    text = fmt_number(x, digits)
+    if text == "—":
+        return text
+    text = text.replace("-", "−")
+    return f"{currency} {text}" if currency else text
+
+
 def fmt_interval(lo: Any, hi: Any, fmt: Callable[[Any], str] = fmt_number) -> str:
     """An interval for prose, ``lo to hi`` in the given number format; "—" when an end is missing.
 

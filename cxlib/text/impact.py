@@ -13,7 +13,7 @@ import pandas as pd
 
 from cxlib.periods import ReportingPeriod
 from cxlib.results import ALL
-from cxlib.text.format import fmt_date, fmt_interval, fmt_number, fmt_pct
+from cxlib.text.format import fmt_date, fmt_interval, fmt_money, fmt_number, fmt_pct
 from cxlib.text.names import display_name
 from cxlib.text.vocabulary import METRIC_WORDS
 
@@ -29,6 +29,20 @@ def _with_interval(value: str, lo: float, hi: float, fmt) -> str:
     return f"{value} ({fmt_interval(lo, hi, fmt)})"
 
 
+REVENUE_LABEL = "a year of revenue of the attributable churners"
+
+
+def revenue_label(currency: str | None = None) -> str:
+    """The one name of ``revenue_at_risk`` in tables and sentences, with the currency when known.
+
+    Examples
+    --------
+    >>> revenue_label("EUR"), revenue_label()
+    ('a year of revenue of the attributable churners (EUR)', 'a year of revenue of the attributable churners')
+    """
+    return f"{REVENUE_LABEL} ({currency})" if currency else REVENUE_LABEL
+
+
 def evidence_notes(summary: pd.DataFrame) -> pd.Series:
     """A plain-language note per exposure row on what its estimate can support (empty when clear).
 
@@ -39,84 +53,113 @@ def evidence_notes(summary: pd.DataFrame) -> pd.Series:
 
     Examples
     --------
-    >>> s = pd.DataFrame({"hazard_ratio": [2.0, 1.1, 0.7, None], "hr_ci_lower": [1.5, 0.9, 0.5, None],
-    ...                   "hr_ci_upper": [2.5, 1.3, 0.9, None], "suppressed": [False, False, False, False]})
+    >>> s = pd.DataFrame({"hazard_ratio": [2.0, 1.1, 0.7, None, 2.0], "hr_ci_lower": [1.5, 0.9, 0.5, None, 1.5],
+    ...                   "hr_ci_upper": [2.5, 1.3, 0.9, None, 2.5], "suppressed": [False] * 5,
+    ...                   "period_suppressed": [False] * 4 + [True]})
     >>> evidence_notes(s).str.split(":").str[0].tolist()
-    ['', 'no clear effect', 'less churn', 'not in the model']
+    ['', 'no clear association', 'less churn', 'not in the model', 'period figures suppressed']
     """
     lo, hi = summary["hr_ci_lower"], summary["hr_ci_upper"]
+    period = summary["period_suppressed"].astype(bool) if "period_suppressed" in summary else False
     notes = np.select(
-        [summary["suppressed"].astype(bool), summary["hazard_ratio"].isna(), hi < 1, lo <= 1],
+        [summary["suppressed"].astype(bool), summary["hazard_ratio"].isna(), hi < 1, lo <= 1, period],
         ["suppressed: fewer than min_cell_size churn events while exposed",
          "not in the model: nobody had this exposure",
-         "less churn: poor experiences here go with lower churn, so the share is negative",
-         "no clear effect: the hazard-ratio interval includes 1, so the share may be zero"],
+         "less churn: poor experiences here are associated with lower churn, so the share is negative",
+         "no clear association: the hazard-ratio interval includes 1, so the share may be zero",
+         "period figures suppressed: fewer than min_cell_size of the period's churners were exposed"],
         "")
     return pd.Series(notes, index=summary.index, name="note")
 
 
-def impact_view(summary: pd.DataFrame) -> pd.DataFrame:
+def _pair(s: pd.DataFrame, col: str, fmt) -> list[str]:
+    return [_with_interval(fmt(v), lo, hi, fmt)
+            for v, lo, hi in zip(s[col], s[f"{col}_ci_lower"], s[f"{col}_ci_upper"])]
+
+
+def impact_view(summary: pd.DataFrame, period_label: str, currency: str | None = None,
+                revenue: bool = True) -> pd.DataFrame:
     """The impact summary as the section shows it: each estimate with its interval, and a note.
 
-    The ``note`` column (:func:`evidence_notes`) is kept only when some row has one.
+    The period's attributable share stands beside the whole-history share (the same fraction over
+    every churn event of the model); the ``note`` column (:func:`evidence_notes`) is kept only
+    when some row has one, the revenue column only when revenue is recorded.
 
     Examples
     --------
-    >>> s = pd.DataFrame({"touchpoint": ["billing"], "exposure_share": [0.2], "hazard_ratio": [2.0],
-    ...                   "hr_ci_lower": [1.5], "hr_ci_upper": [2.5], "attributable_churn_share": [1 / 6],
-    ...                   "paf_ci_lower": [0.09], "paf_ci_upper": [0.23], "churners_attributable": [20.0],
-    ...                   "churners_ci_lower": [11.0], "churners_ci_upper": [28.0], "revenue_at_risk": [None],
-    ...                   "revenue_ci_lower": [None], "revenue_ci_upper": [None], "suppressed": [False]})
-    >>> impact_view(s).iloc[0].tolist()
-    ['billing', '20.0%', '2.00 (1.50 to 2.50)', '16.7% (9.0% to 23.0%)', '20 (11 to 28)', '— (—)']
+    >>> s = pd.DataFrame({"touchpoint": ["billing"], "hazard_ratio": [2.0], "hr_ci_lower": [1.5], "hr_ci_upper": [2.5],
+    ...     "churners_exposed": [40.0], "churners": [120], "attributable_churn_share": [1 / 6],
+    ...     "attributable_churn_share_ci_lower": [0.125], "attributable_churn_share_ci_upper": [0.2],
+    ...     "history_share": [0.15], "history_share_ci_lower": [0.12], "history_share_ci_upper": [0.18],
+    ...     "churners_attributable": [20.0], "churners_attributable_ci_lower": [15.0],
+    ...     "churners_attributable_ci_upper": [24.0], "revenue_at_risk": [12000.0], "revenue_at_risk_ci_lower": [9000.0],
+    ...     "revenue_at_risk_ci_upper": [14400.0], "suppressed": [False]})
+    >>> impact_view(s, "2026Q3", "EUR").iloc[0].tolist()
+    ['billing', '2.00 (1.50 to 2.50)', '40 of 120', '16.7% (12.5% to 20.0%)', '15.0% (12.0% to 18.0%)', '20 (15 to 24)', 'EUR 12,000 (EUR 9,000 to EUR 14,400)']
     """
     s = summary
+
+    def money(x: float) -> str:
+        return fmt_money(x, currency)
+
     shown = pd.DataFrame({
         "touchpoint": s["touchpoint"].map(display_name),
-        "time exposed": s["exposure_share"].map(fmt_pct),
         "hazard ratio (95% CI)": [_with_interval(fmt_number(h), lo, hi, fmt_number)
                                   for h, lo, hi in zip(s["hazard_ratio"], s["hr_ci_lower"], s["hr_ci_upper"])],
-        "attributable share (95% CI)": [_with_interval(fmt_pct(v), lo, hi, fmt_pct) for v, lo, hi in
-                                        zip(s["attributable_churn_share"], s["paf_ci_lower"], s["paf_ci_upper"])],
-        "churners attributable": [_with_interval(_whole(v), lo, hi, _whole) for v, lo, hi in
-                                  zip(s["churners_attributable"], s["churners_ci_lower"], s["churners_ci_upper"])],
-        "revenue at risk per year": [_with_interval(_whole(v), lo, hi, _whole) for v, lo, hi in
-                                     zip(s["revenue_at_risk"], s["revenue_ci_lower"], s["revenue_ci_upper"])],
+        f"{period_label} churners exposed at churn": [f"{_whole(e)} of {_whole(n)}" if pd.notna(e) else "—"
+                                                     for e, n in zip(s["churners_exposed"], s["churners"])],
+        f"attributable share of {period_label} churn (95% CI)": _pair(s, "attributable_churn_share", fmt_pct),
+        "attributable share of all churn to date (95% CI)": _pair(s, "history_share", fmt_pct),
+        "churners attributable (95% CI)": _pair(s, "churners_attributable", _whole),
+        revenue_label(currency) + " (95% CI)": _pair(s, "revenue_at_risk", money),
         "note": evidence_notes(s),
     })
+    if not revenue:
+        shown = shown.drop(columns=revenue_label(currency) + " (95% CI)")
     return shown if shown["note"].any() else shown.drop(columns="note")
 
 
-def impact_caption(period_label: str) -> str:
+def impact_caption(period_label: str, draws: int) -> str:
     """The caption of :func:`impact_view`'s table.
 
     Examples
     --------
-    >>> impact_caption("2026Q3").endswith("churners in 2026Q3 and a year of their revenue. Ranked by revenue at risk.")
+    >>> impact_caption("2026Q3", 2000).startswith("Per touchpoint: adjusted hazard ratio")
     True
     """
-    return ("Per touchpoint: share of customer time within the exposure window after a poor experience, adjusted "
-            "hazard ratio (Wald interval), attributable churn share (Levin's formula; interval from the hazard "
-            f"ratio's interval with the exposed share held fixed), churners in {period_label} and a year of their "
-            "revenue. Ranked by revenue at risk.")
+    return ("Per touchpoint: adjusted hazard ratio of model touchpoints (Wald interval); the churners of "
+            f"{period_label} exposed at their churn; the case-based attributable share (Miettinen): the sum over "
+            "those churners of 1 − 1/HR, divided by the period's churners, beside the same share over every churn "
+            "to date; the churners attributable, and a year of their own monthly revenue. Intervals: "
+            f"{draws:,} parametric draws of the model's coefficients. Ranked by revenue at risk. Shares of "
+            "different touchpoints overlap and do not add up.")
 
 
-def churners_sentence(churners: int, period: ReportingPeriod, mean_monthly_revenue: float | None) -> str:
-    """The period's churners (and their mean revenue), and why attributable shares do not add up.
+def churners_sentence(churners: int, period: ReportingPeriod, joint: pd.DataFrame | None = None,
+                      currency: str | None = None) -> str:
+    """The period's churners, and the churn attributable to all poor experiences together.
 
     Examples
     --------
     >>> from cxlib.periods import reporting_period
-    >>> print(churners_sentence(120, reporting_period(dt.date(2026, 9, 30)), 50.0))
-    120 customers churned in 2026Q3 (1 July 2026 to 30 September 2026) (mean monthly revenue 50.00). Attributable shares of different touchpoints overlap (a customer can have several poor experiences), so they do not add up.
+    >>> j = pd.DataFrame({"churners_attributable": [30.2], "churners_attributable_ci_lower": [26.0],
+    ...                   "churners_attributable_ci_upper": [34.1], "attributable_churn_share": [30.2 / 120],
+    ...                   "revenue_at_risk": [40000.0]})
+    >>> print(churners_sentence(120, reporting_period(dt.date(2026, 9, 30)), j, "EUR"))
+    120 customers churned in 2026Q3 (1 July 2026 to 30 September 2026). If the model's associations were causal, all poor experiences together would explain about 30 of them (95% CI 26 to 34; 25.2% of the period's churn). A customer can have several poor experiences, so the touchpoints' own shares overlap and do not add up to this.
     """
-    revenue = "" if mean_monthly_revenue is None else f" (mean monthly revenue {fmt_number(mean_monthly_revenue)})"
-    return (f"{churners:,} customers churned in {period.label} ({fmt_date(period.start)} to {fmt_date(period.end)}){revenue}. "
-            "Attributable shares of different touchpoints overlap (a customer can have several poor experiences), "
-            "so they do not add up.")
+    text = f"{churners:,} customers churned in {period.label} ({fmt_date(period.start)} to {fmt_date(period.end)})."
+    if joint is not None and len(joint) and pd.notna(joint["churners_attributable"].iloc[0]):
+        j = joint.iloc[0]
+        text += (" If the model's associations were causal, all poor experiences together would explain about "
+                 f"{_whole(j['churners_attributable'])} of them (95% CI "
+                 f"{fmt_interval(j['churners_attributable_ci_lower'], j['churners_attributable_ci_upper'], _whole)}; "
+                 f"{fmt_pct(j['attributable_churn_share'])} of the period's churn). A customer can have several poor "
+                 "experiences, so the touchpoints' own shares overlap and do not add up to this.")
+    return text
 
 
-def attributable_sentence(summary: pd.DataFrame, period_label: str) -> str:
+def attributable_sentence(summary: pd.DataFrame, period_label: str, currency: str | None = None) -> str:
     """The touchpoint, among those whose hazard-ratio interval lies above 1, with most churn attributable.
 
     Parameters
@@ -125,28 +168,35 @@ def attributable_sentence(summary: pd.DataFrame, period_label: str) -> str:
         The impact summary, ranked by value at stake (``suppressed`` rows are skipped).
     period_label : str
         The reporting period.
+    currency : str, optional
+        ISO code of the revenue.
 
     Examples
     --------
     >>> s = pd.DataFrame({"touchpoint": ["app", "billing"], "suppressed": [False, False], "hr_ci_lower": [0.9, 1.5],
-    ...                   "attributable_churn_share": [0.01, 1 / 6], "paf_ci_lower": [-0.01, 0.09],
-    ...                   "paf_ci_upper": [0.03, 0.23], "churners_attributable": [1.0, 20.0],
-    ...                   "revenue_at_risk": [None, None]})
-    >>> print(attributable_sentence(s, "2026Q3"))
-    Of the touchpoints whose poor experiences clearly raise churn, billing accounts for the most: an estimated 16.7% of churn (95% CI 9.0% to 23.0%), about 20 of the 2026Q3 churners.
+    ...                   "attributable_churn_share": [0.01, 1 / 6], "attributable_churn_share_ci_lower": [-0.01, 0.09],
+    ...                   "attributable_churn_share_ci_upper": [0.03, 0.23], "churners_attributable": [1.0, 20.0],
+    ...                   "revenue_at_risk": [None, 12000.0], "revenue_at_risk_ci_lower": [None, 6480.0],
+    ...                   "revenue_at_risk_ci_upper": [None, 16560.0]})
+    >>> print(attributable_sentence(s, "2026Q3", "EUR"))
+    Of the touchpoints whose poor experiences are associated with clearly more churn, billing has the most churn attributable to it under the model: an estimated 16.7% of the churn of 2026Q3 (95% CI 9.0% to 23.0%), about 20 churners and EUR 12,000 (95% CI EUR 6,480 to EUR 16,560) — a year of revenue of the attributable churners.
     """
-    clear = summary[~summary["suppressed"].astype(bool) & (summary["hr_ci_lower"] > 1)]
+    shown = summary[~summary["suppressed"].astype(bool) & summary["attributable_churn_share"].notna()]
+    clear = shown[shown["hr_ci_lower"] > 1]
     if clear.empty:
-        return ("No touchpoint's poor experiences are clearly linked to more churn in this model (every hazard-ratio "
-                "interval includes 1 or lies below it), so no churn or revenue can be attributed to one with confidence.")
+        return ("No touchpoint's poor experiences are associated with clearly more churn in this model (every "
+                "hazard-ratio interval includes 1 or lies below it), so no churn or revenue can be attributed to one "
+                "with confidence.")
     top = clear.iloc[0]
     money = ("" if pd.isna(top["revenue_at_risk"]) else
-             f" and {_whole(top['revenue_at_risk'])} of annual revenue "
-             f"(95% CI {fmt_interval(top['revenue_ci_lower'], top['revenue_ci_upper'], _whole)})")
-    return (f"Of the touchpoints whose poor experiences clearly raise churn, {display_name(top['touchpoint'])} accounts "
-            f"for the most: an estimated {fmt_pct(top['attributable_churn_share'])} of churn (95% CI "
-            f"{fmt_interval(top['paf_ci_lower'], top['paf_ci_upper'], fmt_pct)}), about "
-            f"{_whole(top['churners_attributable'])} of the {period_label} churners{money}.")
+             f" and {fmt_money(top['revenue_at_risk'], currency)} (95% CI "
+             f"{fmt_interval(top['revenue_at_risk_ci_lower'], top['revenue_at_risk_ci_upper'], lambda v: fmt_money(v, currency))})"
+             f" — {REVENUE_LABEL}")
+    return (f"Of the touchpoints whose poor experiences are associated with clearly more churn, "
+            f"{display_name(top['touchpoint'])} has the most churn attributable to it under the model: an estimated "
+            f"{fmt_pct(top['attributable_churn_share'])} of the churn of {period_label} (95% CI "
+            f"{fmt_interval(top['attributable_churn_share_ci_lower'], top['attributable_churn_share_ci_upper'], fmt_pct)}), "
+            f"about {_whole(top['churners_attributable'])} churners{money}.")
 
 
 def what_if_sentence(summary: pd.DataFrame, reduction: float, days: int, draws: int) -> str:

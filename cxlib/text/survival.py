@@ -6,7 +6,7 @@ through :func:`cxlib.text.names.display_name`); the caller escapes it for HTML.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import pandas as pd
 
@@ -15,6 +15,7 @@ from cxlib.results import ALL
 from cxlib.stats.cox import CoxResult, PHCheck
 from cxlib.stats.km import KaplanMeierResult, LogRankResult
 from cxlib.stats.pem import PiecewiseExponentialResult
+from cxlib.stats.pem_checks import ProportionalHazardsCheck, format_p
 from cxlib.text.format import fmt_number, fmt_pct
 from cxlib.text.names import display_name
 
@@ -28,7 +29,10 @@ __all__ = [
     "hazard_sentence",
     "hazard_view",
     "horizon_table",
+    "lag_view",
+    "lag_warning",
     "ph_sentence",
+    "touchpoint_ph_sentence",
     "retention_sentence",
     "segment_sentence",
 ]
@@ -164,8 +168,8 @@ def covariate_sentence(cox: CoxResult, hidden: Collection[str] = ()) -> str:
     s = cox.summary
     significant = s[(s["p_value"] < SIGNIFICANCE) & ~s["term"].isin(hidden)]
     if significant.empty:
-        return ("No customer attribute changes the churn rate detectably (every 95% interval includes 1); "
-                f"concordance {cox.concordance:.3f}.")
+        return ("No customer attribute is associated with a detectably different churn rate (every 95% interval "
+                f"includes 1); concordance {cox.concordance:.3f}.")
     top = significant.assign(size=significant["coef"].abs() / significant["se"]).sort_values("size").iloc[-1]
     return (f"{len(significant)} of {len(s)} terms differ detectably from 1; the clearest is {display_name(top['term'])}: "
             f"hazard ratio {top['hazard_ratio']:.2f} (95% interval {top['ci_lower']:.2f}–{top['ci_upper']:.2f}). The "
@@ -174,7 +178,7 @@ def covariate_sentence(cox: CoxResult, hidden: Collection[str] = ()) -> str:
 
 
 def ph_sentence(ph: PHCheck) -> str:
-    """The proportional-hazards check in plain words.
+    """The proportional-hazards check in plain words: "no evidence of departure", never "holds".
 
     Examples
     --------
@@ -182,16 +186,125 @@ def ph_sentence(ph: PHCheck) -> str:
     ...                   "p_value": [0.0026, 0.0073]})
     >>> print(ph_sentence(PHCheck(s, violated=("age", "wexp"), n_sample=432, threshold=0.01)))
     The effect of age, wexp changes with tenure (the strongest departure: age, p = 0.0026, on 432 customers), so its hazard ratio is an average over tenure; a model stratified on it is shown beside the plain one.
+    >>> print(ph_sentence(PHCheck(s.assign(p_value=[0.2, 0.034]), violated=(), n_sample=5000, threshold=0.01)))
+    Proportional hazards: no evidence of departure for any covariate (Grambsch–Therneau test, smallest p = 0.034, n = 5,000 customers; a departure is flagged at p < 0.01), so each hazard ratio is read as one number for all tenures. No evidence is not proof: with few churn events the test has little power.
     """
     s = ph.summary
     if not ph.violated:
-        return (f"The proportional-hazards assumption holds for every covariate (no term has p < {ph.threshold:g}; "
-                f"smallest p = {s['p_value'].min():.3g}, on {ph.n_sample:,} customers): each hazard ratio can be read "
-                "as one number for all tenures.")
+        return (f"Proportional hazards: no evidence of departure for any covariate (Grambsch–Therneau test, smallest "
+                f"p = {s['p_value'].min():.2g}, n = {ph.n_sample:,} customers; a departure is flagged at "
+                f"p < {ph.threshold:g}), so each hazard ratio is read as one number for all tenures. No evidence is "
+                "not proof: with few churn events the test has little power.")
     worst = s[s["p_value"] < ph.threshold].sort_values("p_value").iloc[0]
     return (f"The effect of {', '.join(display_name(v) for v in ph.violated)} changes with tenure (the strongest "
             f"departure: {display_name(worst['term'])}, p = {worst['p_value']:.2g}, on {ph.n_sample:,} customers), so "
             "its hazard ratio is an average over tenure; a model stratified on it is shown beside the plain one.")
+
+
+def touchpoint_ph_sentence(check: ProportionalHazardsCheck, names: Mapping[str, str]) -> str:
+    """Proportional hazards of model touchpoints, exposure by exposure (exposure × tenure-band test).
+
+    Parameters
+    ----------
+    check : ProportionalHazardsCheck
+        :func:`cxlib.stats.pem_checks.proportional_hazards_test` of the model.
+    names : mapping of str to str
+        Exposure term → its name in words (e.g. ``a poor billing experience``).
+
+    Examples
+    --------
+    >>> from cxlib.stats.pem_checks import PH_COLUMNS
+    >>> rows = [["poor_a", "days 0–89, days 90+", 1, 0.7, 0.41, 5321, 800, "proportional", ""],
+    ...         ["poor_b", "days 0–89, days 90+", 1, 9.1, 0.0026, 5321, 400, "changes_with_tenure", ""]]
+    >>> check = ProportionalHazardsCheck(pd.DataFrame(rows, columns=PH_COLUMNS), pd.DataFrame(), [0, 90])
+    >>> print(touchpoint_ph_sentence(check, {"poor_a": "a poor app experience", "poor_b": "a poor billing experience"}))
+    Proportional hazards in model touchpoints (each exposure × tenure bands days 0–89, days 90+, likelihood-ratio test): a poor app experience: no evidence of departure (p = 0.41, n = 5,321 churn events); a poor billing experience: the association changes with tenure (p = 0.0026, n = 5,321 churn events), so its hazard ratio is an average over tenure (per band in the table below). No evidence is not proof: with few churn events the test has little power.
+    """
+    s = check.summary
+    if s.empty:
+        return "Proportional hazards in model touchpoints could not be checked: the model has no exposure."
+    parts = []
+    for _, r in s.iterrows():
+        name = names.get(r["exposure"], display_name(r["exposure"]))
+        n = f"n = {int(r['n_events']):,} churn events"
+        if r["verdict"] == "proportional":
+            parts.append(f"{name}: no evidence of departure ({format_p(r['p_value'])}, {n})")
+        elif r["verdict"] == "changes_with_tenure":
+            parts.append(f"{name}: the association changes with tenure ({format_p(r['p_value'])}, {n}), so its hazard "
+                         "ratio is an average over tenure (per band in the table below)")
+        else:
+            parts.append(f"{name}: {r['verdict_text']}")
+    return (f"Proportional hazards in model touchpoints (each exposure × tenure bands {s['bands'].iloc[0]}, "
+            f"likelihood-ratio test): {'; '.join(parts)}. No evidence is not proof: with few churn events the test "
+            "has little power.")
+
+
+def lag_view(table: pd.DataFrame, names: Mapping[str, str], used: int) -> pd.DataFrame:
+    """The lag-sensitivity table as shown: a row per exposure, a column per lag, ``HR (lower–upper)``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"exposure": ["poor_a"] * 2, "lag_days": [0, 1], "hazard_ratio": [2.0, 1.1],
+    ...                   "ci_lower": [1.6, 0.9], "ci_upper": [2.5, 1.3]})
+    >>> lag_view(t, {"poor_a": "app"}, used=1).values.tolist()
+    [['app', '2.00 (1.60–2.50)', '1.10 (0.90–1.30)']]
+    >>> list(lag_view(t, {"poor_a": "app"}, used=1).columns)
+    ['exposure', 'lag 0 days', 'lag 1 day (this report)']
+    """
+    def cell(r: pd.Series) -> str:
+        if pd.isna(r["hazard_ratio"]):
+            return "—"
+        return f"{fmt_number(r['hazard_ratio'])} ({fmt_number(r['ci_lower'])}–{fmt_number(r['ci_upper'])})"
+
+    def column(lag: int) -> str:
+        return f"lag {lag} day{'' if lag == 1 else 's'}" + (" (this report)" if lag == used else "")
+
+    shown = table.assign(_cell=table.apply(cell, axis=1), _lag=table["lag_days"].astype(int).map(column))
+    wide = shown.pivot(index="exposure", columns="_lag", values="_cell")
+    order = [column(lag) for lag in sorted(table["lag_days"].astype(int).unique())]
+    exposures = list(dict.fromkeys(table["exposure"]))
+    wide = wide.reindex(index=exposures, columns=order).rename_axis(index="exposure", columns=None).reset_index()
+    wide["exposure"] = wide["exposure"].map(lambda e: names.get(e, display_name(e)))
+    return wide
+
+
+def lag_warning(flags: pd.DataFrame, names: Mapping[str, str]) -> str | None:
+    """The reverse-causation warning naming every flagged exposure; None when none is flagged.
+
+    Parameters
+    ----------
+    flags : DataFrame
+        :func:`cxlib.stats.pem_checks.lag_sensitivity_flags`.
+    names : mapping of str to str
+        Exposure term → its touchpoint (or custom exposure) name.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"exposure": ["poor_support"], "shortest_lag": [0], "longest_lag": [30],
+    ...                   "excess_shortest": [0.65], "excess_longest": [0.2], "flag": [True]})
+    >>> print(lag_warning(f, {"poor_support": "support"}))
+    Possible reverse causation at support: the excess churn hazard of a poor experience there falls from +65% at an exposure lag of 0 days to +20% at 30 days (an experience counting only from that many days after it) — by more than a third. That is the signature of contacts made because the customer was already leaving: its hazard ratio and attributable churn may overstate what the experience itself does.
+    >>> lag_warning(f.assign(flag=False), {}) is None
+    True
+    """
+    hit = flags[flags["flag"].astype(bool)] if len(flags) else flags
+    if hit.empty:
+        return None
+    sentences = []
+    for _, r in hit.iterrows():
+        sentences.append(
+            f"{names.get(r['exposure'], display_name(r['exposure']))}: the excess churn hazard of a poor experience "
+            f"there falls from {_signed_pct(r['excess_shortest'])} at an exposure lag of {int(r['shortest_lag'])} days "
+            f"to {_signed_pct(r['excess_longest'])} at {int(r['longest_lag'])} days (an experience counting only from "
+            "that many days after it) — by more than a third")
+    many = len(sentences) > 1
+    return (f"Possible reverse causation at {'; at '.join(sentences)}. That is the signature of contacts made because "
+            f"the customer was already leaving: {'their' if many else 'its'} hazard ratio"
+            f"{'s' if many else ''} and attributable churn may overstate what the experience itself does.")
+
+
+def _signed_pct(x: float) -> str:
+    return f"{100 * x:+.0f}%".replace("-", "−")
 
 
 def exposure_label(rule: ExposureRule, poor_csat_max: int) -> str:
@@ -224,33 +337,39 @@ def exposure_label(rule: ExposureRule, poor_csat_max: int) -> str:
 
 
 def hazard_sentence(row: pd.Series | dict, rule: ExposureRule, window_days: int, poor_csat_max: int) -> str:
-    """One sentence on an exposure's hazard ratio.
+    """One sentence on an exposure's hazard ratio, worded as the association it is.
 
     Examples
     --------
     >>> rule = ExposureRule(name="poor_billing", touchpoint="billing", csat_max=2)
     >>> hazard_sentence({"hazard_ratio": 2.1, "ci_lower": 1.9, "ci_upper": 2.3}, rule, 90, 2)
-    'Customers with a poor billing experience in the last 90 days churn at 2.1× (1.9–2.3) the rate of others.'
+    'A poor billing experience in the last 90 days is associated with a churn rate 2.1× (1.9–2.3) that of comparable customers without one.'
     """
     hr = float(row["hazard_ratio"])
-    direction = "" if hr >= 1 else ", i.e. less often"
-    return (f"Customers with {exposure_label(rule, poor_csat_max)} in the last {rule.window_days or window_days} days "
-            f"churn at {hr:.1f}× ({float(row['ci_lower']):.1f}–{float(row['ci_upper']):.1f}) the rate of "
-            f"others{direction}.")
+    direction = "" if hr >= 1 else ", i.e. lower"
+    return (f"{_capital(exposure_label(rule, poor_csat_max))} in the last {rule.window_days or window_days} days is "
+            f"associated with a churn rate {hr:.1f}× ({float(row['ci_lower']):.1f}–{float(row['ci_upper']):.1f}) that of "
+            f"comparable customers without one{direction}.")
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def exposure_sentences(tp: PiecewiseExponentialResult, rules: Sequence[ExposureRule], window_days: int,
                        poor_csat_max: int) -> list[str]:
-    """A sentence per exposure with a detectable effect (largest hazard ratio first), then those without.
+    """A sentence per exposure with a clear association (largest hazard ratio first), then those without.
 
     Examples
     --------
-    >>> rules = [ExposureRule(name="poor_billing", touchpoint="billing", csat_max=2)]
-    >>> tp = PiecewiseExponentialResult("touchpoints", "", _summary_example(), 300, exposures=("poor_billing", "age"))
+    >>> rules = [ExposureRule(name="poor_billing", touchpoint="billing", csat_max=2),
+    ...          ExposureRule(name="poor_app", touchpoint="app", csat_max=2)]
+    >>> s = _summary_example().assign(term=["plan[premium]", "poor_app", "poor_billing"])
+    >>> tp = PiecewiseExponentialResult("touchpoints", "", s, 300, exposures=("poor_billing", "poor_app"))
     >>> for line in exposure_sentences(tp, rules, 90, 2):
     ...     print(line)
-    Customers with a poor billing experience in the last 90 days churn at 2.1× (1.9–2.2) the rate of others.
-    No detectable effect on churn (95% interval includes 1): age.
+    A poor billing experience in the last 90 days is associated with a churn rate 2.1× (1.9–2.2) that of comparable customers without one.
+    No clear association with churn (95% interval includes 1): a poor app experience.
     """
     by_name = {r.name: r for r in rules}
     rows = tp.summary[tp.summary["term"].isin(tp.exposures)]
@@ -258,8 +377,8 @@ def exposure_sentences(tp: PiecewiseExponentialResult, rules: Sequence[ExposureR
     out = [hazard_sentence(row, by_name[row["term"]], window_days, poor_csat_max) for _, row in clear.iterrows()]
     quiet = rows[rows["p_value"] >= SIGNIFICANCE]
     if len(quiet):
-        out.append(f"No detectable effect on churn (95% interval includes 1): "
-                   f"{', '.join(display_name(t) for t in quiet['term'])}.")
+        words = [exposure_label(by_name[t], poor_csat_max) if t in by_name else display_name(t) for t in quiet["term"]]
+        out.append(f"No clear association with churn (95% interval includes 1): {', '.join(words)}.")
     return out
 
 
