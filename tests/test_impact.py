@@ -15,13 +15,14 @@ from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
 from cxlib.analyses import hazards, impact, validity
 from cxlib.errors import NotEstimable
-from cxlib.features.churners import period_churners
+from cxlib.features.churners import churner_exposures
 from cxlib.features.customers import Covariate, covariates_from_frame
 from cxlib.features.landmark import interaction_metrics, landmark_people
 from cxlib.params import ExposureRule, RunParams
 from cxlib.periods import ReportingPeriod, reporting_period
 from cxlib.results import ALL, RESULT_COLUMNS
-from cxlib.stats.attribution import attributable_fraction, impact_table, what_if_retention
+from cxlib.stats.attribution import what_if_retention
+from cxlib.stats.paf import coefficient_draws
 from cxlib.text.impact import evidence_notes
 
 # ---- metrics that matter ---------------------------------------------------------------------
@@ -118,53 +119,60 @@ def test_metric_validity_on_demo(small_workbook):
     assert set(res.covariates) >= {"segment[smb]", "plan[premium]", "monthly_revenue"}
 
 
-# ---- attributable churn and revenue at risk (hand-worked) ------------------------------------
+# ---- the period's churners by exposure pattern at churn (engine query, hand-worked) -------------
 
 
-@pytest.mark.parametrize("p, hr, expected", [
-    (0.2, 2.0, 0.2 / 1.2),      # 0.2 * 1 / (1 + 0.2)
-    (0.25, 3.0, 0.5 / 1.5),     # 0.25 * 2 / (1 + 0.5)
-    (0.1, 1.0, 0.0),
-    (0.5, 0.5, -0.25 / 0.75),   # protective
-    (1.0, 4.0, 0.75),           # everyone exposed: 1 - 1/HR
-])
-def test_attributable_fraction_hand_worked(p, hr, expected):
-    assert attributable_fraction(p, hr) == pytest.approx(expected, abs=1e-15)
-
-
-def test_impact_table_hand_worked():
-    exposures = pd.DataFrame({"touchpoint": ["billing", "app"], "exposure": ["poor_billing", "poor_app"],
-                              "exposure_share": [0.2, 0.1], "hazard_ratio": [2.0, 1.0],
-                              "ci_lower": [1.5, 0.8], "ci_upper": [2.5, 1.25]})
-    got = impact_table(exposures, churners=120, mean_monthly_revenue=50.0).set_index("exposure")
-    b = got.loc["poor_billing"]
-    # PAF 0.2/1.2 = 1/6 -> 20 of 120 churners -> 20 * 50 * 12 = 12,000 a year
-    assert b["attributable_churn_share"] == pytest.approx(1 / 6)
-    assert b["churners_attributable"] == pytest.approx(20.0)
-    assert b["revenue_at_risk"] == pytest.approx(12_000.0)
-    # interval from the HR interval with p fixed: HR 1.5 -> 0.1/1.1; HR 2.5 -> 0.3/1.3
-    assert (b["paf_ci_lower"], b["paf_ci_upper"]) == pytest.approx((0.1 / 1.1, 0.3 / 1.3))
-    assert (b["churners_ci_lower"], b["churners_ci_upper"]) == pytest.approx((120 * 0.1 / 1.1, 120 * 0.3 / 1.3))
-    assert b["revenue_ci_lower"] == pytest.approx(120 * 0.1 / 1.1 * 600)
-    a = got.loc["poor_app"]
-    assert a["attributable_churn_share"] == 0 and a["revenue_at_risk"] == 0
-    assert a["paf_ci_lower"] < 0 < a["paf_ci_upper"]
-    no_revenue = impact_table(exposures, churners=120, mean_monthly_revenue=None)
-    assert no_revenue["revenue_at_risk"].isna().all() and (no_revenue["churners_attributable"] == got["churners_attributable"].to_numpy()).all()
-
-
-def test_reporting_period_and_its_churners():
+def test_reporting_period():
     assert reporting_period(dt.date(2026, 9, 30)) == ReportingPeriod(dt.date(2026, 7, 1), dt.date(2026, 9, 30), "2026Q3")
     assert reporting_period(dt.date(2026, 1, 15)).start == dt.date(2026, 1, 1)
     month = reporting_period(dt.date(2026, 2, 14), "month")
     assert (month.start, month.end, month.label) == (dt.date(2026, 2, 1), dt.date(2026, 2, 14), "2026-02")
-    customers = ibis.memtable(pd.DataFrame({
-        "churn_date": [dt.date(2026, 7, 1), dt.date(2026, 9, 30), dt.date(2026, 6, 30), dt.date(2026, 10, 1), None],
-        "monthly_revenue": [10.0, None, 99.0, 99.0, 99.0],
-    }))
-    assert period_churners(customers, reporting_period(dt.date(2026, 9, 30))) == (2, 10.0)
-    no_revenue = ibis.memtable(pd.DataFrame({"churn_date": [dt.date(2026, 8, 1)], "monthly_revenue": [None]},).astype({"monthly_revenue": float}))
-    assert period_churners(no_revenue, reporting_period(dt.date(2026, 9, 30))) == (1, None)
+
+
+def _churners_example():
+    d = dt.date
+    customers = pd.DataFrame({
+        "customer_id": ["a", "b", "c", "d", "e", "f", "g"],
+        "signup_date": [d(2026, 1, 1)] * 7,
+        "churn_date": [d(2026, 7, 10), d(2026, 8, 1), d(2026, 9, 30), d(2026, 6, 30), d(2026, 10, 1), None, d(2026, 9, 1)],
+        "monthly_revenue": [10.0, 20.0, 40.0, 99.0, 99.0, 99.0, None],
+    })
+    ts = lambda day, h=12: dt.datetime(day.year, day.month, day.day, h)  # noqa: E731
+    interactions = pd.DataFrame([
+        ("a", ts(d(2026, 7, 10)), "billing", 1),   # on the churn day: counts with lag 0 only
+        ("a", ts(d(2026, 4, 12)), "support", 2),   # 89 days before churn: inside 1 + 90 − 1 = 90 days
+        ("b", ts(d(2026, 7, 31)), "billing", 2),   # the day before churn: counts with lag 1
+        ("b", ts(d(2026, 7, 31), 13), "billing", 5),  # not poor
+        ("c", ts(d(2026, 6, 1)), "support", 1),    # 121 days: outside the window
+        ("d", ts(d(2026, 6, 29)), "billing", 1),   # churned before the period
+        ("g", ts(d(2026, 8, 20)), "support", 1),   # 12 days before churn; revenue unknown
+    ], columns=["customer_id", "timestamp", "touchpoint", "csat"])
+    rules = [ExposureRule(name="poor_billing", touchpoint="billing", csat_max=2),
+             ExposureRule(name="poor_support", touchpoint="support", csat_max=2)]
+    return ibis.memtable(customers), ibis.memtable(interactions), rules
+
+
+def test_churner_exposures_hand_worked():
+    customers, interactions, rules = _churners_example()
+    q3 = reporting_period(dt.date(2026, 9, 30))
+    got = churner_exposures(customers, interactions, rules, q3, as_of=dt.date(2026, 9, 30), window_days=90)
+    # lag 1: a support only (its billing is on the churn day); b billing; c none; g support (revenue unknown: 0)
+    assert got.to_dict("list") == {"poor_billing": [0, 0, 1], "poor_support": [0, 1, 0], "churners": [1, 2, 1],
+                                   "revenue": [40.0, 10.0, 20.0]}
+    lag0 = churner_exposures(customers, interactions, rules, q3, as_of=dt.date(2026, 9, 30), window_days=90,
+                             lag_days=0)
+    # lag 0: a's churn-day rating counts too; its support rating, 89 days back, is on the window's last day
+    assert lag0.to_dict("list") == {"poor_billing": [0, 0, 1, 1], "poor_support": [0, 1, 0, 1],
+                                    "churners": [1, 1, 1, 1], "revenue": [40.0, 0.0, 20.0, 10.0]}
+    two = [ExposureRule(name="poor_billing", touchpoint="billing", csat_max=2, min_count=2)]
+    assert churner_exposures(customers, interactions, two, q3, as_of=dt.date(2026, 9, 30),
+                             window_days=90)["poor_billing"].tolist() == [0]
+    # a period before the churns, and a table without revenue
+    q1 = reporting_period(dt.date(2026, 3, 31))
+    assert churner_exposures(customers, interactions, rules, q1, as_of=dt.date(2026, 3, 31), window_days=90).empty
+    no_rev = customers.drop("monthly_revenue")
+    assert churner_exposures(no_rev, interactions, rules, q3, as_of=dt.date(2026, 9, 30), window_days=90)[
+        "revenue"].isna().all()
 
 
 def test_exposure_labels_default_and_custom():
@@ -253,12 +261,11 @@ def test_touchpoint_impact_from_a_fitted_model():
                             "ci_lower": np.exp(b.to_numpy() - 1.959964 * se), "ci_upper": np.exp(b.to_numpy() + 1.959964 * se)})
     exposed = {e: cells.loc[cells[e] == 1, "person_days"].sum() / cells["person_days"].sum() for e in ("poor_billing", "poor_app")}
     pem = SimpleNamespace(summary=summary, cells=cells, glm=fit, exposure_share=exposed)
-    customers = ibis.memtable(pd.DataFrame({
-        "churn_date": [dt.date(2026, 7, 3)] * 30 + [dt.date(2026, 5, 1)] * 7 + [None] * 5,
-        "monthly_revenue": [40.0] * 15 + [60.0] * 15 + [1000.0] * 12,
-    }))
+    # the period's churners by exposure pattern at churn: 15 billing-exposed (3 also app), 15 not
+    patterns = pd.DataFrame({"poor_billing": [0, 0, 1, 1], "poor_app": [0, 1, 0, 1], "churners": [10, 5, 12, 3],
+                             "revenue": [500.0, 250.0, 900.0, 300.0]})
     params = RunParams(run_id="x", as_of="2026-09-30", data={"customers": "c.csv"}, min_cell_size=10, seed=3)
-    res = impact.touchpoint_impact(pem, customers, reporting_period(params.as_of, params.period),
+    res = impact.touchpoint_impact(pem, patterns, reporting_period(params.as_of, params.period),
                                    {"poor_billing": "billing", "poor_app": "app"}, tenure_pieces=params.tenure_pieces_days,
                                    reduction=params.what_if_reduction, min_cell_size=params.min_cell_size,
                                    seed=params.seed, draws=300)
@@ -267,19 +274,93 @@ def test_touchpoint_impact_from_a_fitted_model():
     # impact.csv names each row's model term, so that nothing downstream guesses it from the touchpoint
     assert out["exposure"].tolist() == ["poor_billing", "poor_app"]
     billing = res.summary.set_index("exposure").loc["poor_billing"]
-    hr = np.exp(b["poor_billing"])
-    paf = exposed["poor_billing"] * (hr - 1) / (1 + exposed["poor_billing"] * (hr - 1))
-    assert billing["attributable_churn_share"] == pytest.approx(paf)
-    assert billing["churners_attributable"] == pytest.approx(30 * paf)
-    assert billing["revenue_at_risk"] == pytest.approx(30 * paf * 50.0 * 12)
+    # Miettinen: each of the 15 exposed churners contributes 1 − 1/HR; revenue: their own, a year of it
+    weight = 1 - 1 / np.exp(b["poor_billing"])
+    assert billing["churners_attributable"] == pytest.approx(15 * weight, rel=1e-12)
+    assert billing["attributable_churn_share"] == pytest.approx(15 * weight / 30, rel=1e-12)
+    assert billing["revenue_at_risk"] == pytest.approx(12 * 1200.0 * weight, rel=1e-12)
+    assert billing["churners_exposed"] == 15 and billing["churners"] == 30
+    # intervals: percentiles over the what-if's own parametric draws (same construction, same seed)
+    draws = coefficient_draws(b, V, 300, np.random.default_rng(3))["poor_billing"].to_numpy()
+    assert billing["churners_attributable_ci_lower"] == pytest.approx(np.quantile(15 * (1 - np.exp(-draws)), 0.025))
+    assert billing["revenue_at_risk_ci_upper"] == pytest.approx(np.quantile(14_400 * (1 - np.exp(-draws)), 0.975))
+    rng = np.random.default_rng(3)
+    assert np.array_equal(rng.multivariate_normal(b.to_numpy(), V, size=300, method="eigh")[:, list(b.index).index(
+        "poor_billing")], draws)
+    # the whole-history share: the same fraction over every churn event of the cells
+    exposed_events = cells.loc[cells["poor_billing"] == 1, "events"].sum()
+    assert billing["history_share"] == pytest.approx(exposed_events * weight / cells["events"].sum(), rel=1e-12)
     expected = what_if_retention(cells, X, b, V, ["poor_billing"], list(params.tenure_pieces_days), 0.5,
-                                        draws=300, seed=3).iloc[0]
+                                 draws=300, seed=3).iloc[0]
     assert billing["retention_gain"] == pytest.approx(expected["retention_gain"])
     assert billing["gain_ci_lower"] == pytest.approx(expected["gain_ci_lower"])
+    # all exposures together: each churner's whole excess, never the sum of the per-exposure figures
+    hr_app = np.exp(b["poor_app"])
+    assert res.joint["churners_attributable"].iloc[0] == pytest.approx(
+        12 * weight + 5 * (1 - 1 / hr_app) + 3 * (1 - 1 / (np.exp(b["poor_billing"]) * hr_app)), rel=1e-12)
     # poor app experiences: too few churn events while exposed, so suppressed (row kept, numbers emptied)
     app = res.summary.set_index("exposure").loc["poor_app"]
     assert app["suppressed"] and app["exposed_events"] < 10 and np.isnan(app["hazard_ratio"])
-    assert res.period.label == "2026Q3" and res.churners == 30 and res.mean_monthly_revenue == 50.0
+    assert res.period.label == "2026Q3" and res.churners == 30 and res.revenue_recorded
+    # fewer than min_cell_size of the period's churners exposed: the period's figures go, the model's stay
+    few = impact.touchpoint_impact(pem, patterns.assign(churners=[10, 5, 6, 3]), reporting_period(params.as_of),
+                                   {"poor_billing": "billing", "poor_app": "app"}, tenure_pieces=params.tenure_pieces_days,
+                                   reduction=0.5, min_cell_size=10, seed=3, draws=50).summary.set_index("exposure")
+    assert few.loc["poor_billing", "period_suppressed"] and np.isnan(few.loc["poor_billing", "revenue_at_risk"])
+    assert few.loc["poor_billing", "hazard_ratio"] == pytest.approx(np.exp(b["poor_billing"]))
+    # nobody churned in the period: no period figures, the what-if still stands
+    none = impact.touchpoint_impact(pem, patterns.iloc[:0], reporting_period(params.as_of),
+                                    {"poor_billing": "billing", "poor_app": "app"}, tenure_pieces=params.tenure_pieces_days,
+                                    reduction=0.5, min_cell_size=10, seed=3, draws=50).summary.set_index("exposure")
+    assert np.isnan(none.loc["poor_billing", "churners_attributable"]) and none.loc["poor_billing", "retention_gain"] > 0
+
+
+def test_attribution_equals_a_brute_force_per_churner_computation_on_the_demo(workbook_10k, demo_10k):
+    """The engine query + stats.paf against every churner of 2026Q3 checked one by one in pandas (same model)."""
+    wb, p = workbook_10k, workbook_10k.params
+    covariates = covariates_from_frame(hazards.covariate_table(wb.customers, p.covariates, p.covariate_bins))
+    rules = p.exposure_rules(wb.touchpoints())
+    cells = hazards.touchpoint_model_cells(wb.customers, wb.interactions, covariates, rules, as_of=p.as_of,
+                                           window_days=p.exposure_window_days, pieces=p.tenure_pieces_days,
+                                           lag_days=p.exposure_lag_days)
+    pem = hazards.fit_touchpoint_model(cells, covariates, rules)
+    period = reporting_period(p.as_of, p.period)
+    patterns = churner_exposures(wb.customers, wb.interactions, rules, period, as_of=p.as_of,
+                                 window_days=p.exposure_window_days, lag_days=p.exposure_lag_days)
+    res = impact.touchpoint_impact(pem, patterns, period, impact.exposure_labels(rules, custom=False),
+                                   tenure_pieces=p.tenure_pieces_days, reduction=p.what_if_reduction,
+                                   min_cell_size=p.min_cell_size, seed=p.seed, draws=200)
+    got = res.summary.set_index("exposure")
+    hr = pem.summary.set_index("term")["hazard_ratio"]
+
+    customers = pd.read_parquet(demo_10k / "customers.parquet")
+    x = pd.read_parquet(demo_10k / "interactions.parquet")
+    churn = pd.to_datetime(customers["churn_date"])
+    churners = customers[(churn >= pd.Timestamp(period.start)) & (churn <= pd.Timestamp(period.end))]
+    poor = x[x["csat"].notna() & (x["csat"] <= p.poor_csat_max)].merge(churners, on="customer_id")
+    before = (pd.to_datetime(poor["churn_date"]) - pd.to_datetime(poor["timestamp"]).dt.normalize()).dt.days
+    lag, window = p.exposure_lag_days, p.exposure_window_days
+    poor = poor[(before >= lag) & (before <= lag + window - 1)]
+    expected = {}
+    for rule in rules:
+        exposed_ids = set(poor.loc[poor["touchpoint"] == rule.touchpoint, "customer_id"])
+        weight = 1 - 1 / hr[rule.name]
+        a = r = 0.0
+        for cid, revenue in zip(churners["customer_id"], churners["monthly_revenue"]):  # one churner at a time
+            if cid in exposed_ids:
+                a += weight
+                r += weight * 12 * revenue
+        expected[rule.name] = (a, a / len(churners), r)
+    assert res.churners == len(churners) > 100
+    for name, (a, share, r) in expected.items():
+        row = got.loc[name]
+        if row["period_suppressed"]:
+            continue
+        assert row["churners_attributable"] == pytest.approx(a, rel=1e-9, abs=1e-9)
+        assert row["attributable_churn_share"] == pytest.approx(share, rel=1e-9, abs=1e-12)
+        assert row["revenue_at_risk"] == pytest.approx(r, rel=1e-9, abs=1e-6)
+    billing = got.loc["poor_billing"]
+    assert billing["churners_attributable_ci_lower"] < billing["churners_attributable"] < billing["churners_attributable_ci_upper"]
 
 
 def test_model_rows_must_match_the_cells():
@@ -298,5 +379,5 @@ def test_evidence_notes_flag_what_an_attributable_share_cannot_support():
                       "hr_ci_upper": [2.5, 1.3, 0.9, np.nan, 6.0], "suppressed": [False, False, False, False, True]})
     notes = evidence_notes(s)
     assert notes.iloc[0] == ""
-    assert notes.iloc[1].startswith("no clear effect") and notes.iloc[2].startswith("less churn")
+    assert notes.iloc[1].startswith("no clear association") and notes.iloc[2].startswith("less churn")
     assert notes.iloc[3].startswith("not in the model") and notes.iloc[4].startswith("suppressed")
