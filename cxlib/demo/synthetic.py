@@ -17,11 +17,14 @@ dropped, so every interaction and survey falls on or before ``churn_date`` and b
 (customers are observed until ``as_of 00:00``; ``churn_date < as_of``). A churn on the signup day
 happens (about 0.1 % of customers) and then has one day at risk.
 
-This is the day grid of :mod:`cxlib.features.exposures`, so its models are the true model, not an
-approximation: a churned customer is at risk on days ``0 .. churn_date - signup_date`` (the event
-closes the churn day), an active one on days ``0 .. as_of - signup_date - 1``, a poor experience on
-day ``k`` sets ``poor_<T>`` on days ``k .. k + 89`` (the contract's ``(t - 90, t]`` on whole days,
-a poor experience on the churn day counting as preceding it), and tenure pieces go by day. Using
+This is the day grid of :mod:`cxlib.features.exposures` with ``exposure_lag_days = 0``, so its models
+at that lag are the true model, not an approximation: a churned customer is at risk on days
+``0 .. churn_date - signup_date`` (the event closes the churn day), an active one on days
+``0 .. as_of - signup_date - 1``, a poor experience on day ``k`` sets ``poor_<T>`` on days
+``k .. k + 89`` (a poor experience on the churn day raising that day's hazard), and tenure pieces go
+by day. At the default lag of 1 the model counts each experience from the next day, so one day of
+each 90-day window is counted unexposed: the hazard ratios shrink by about a ninetieth of their log
+(on ``generate(10_000, 42)`` billing 2.05 at lag 1 against 2.07 at lag 0; the truth is 2.0). Using
 fractional tenures (``(timestamp - signup_date 00:00) / 1 day``) instead of whole days gives every
 event the same exposures and moves exposed time by under a day.
 

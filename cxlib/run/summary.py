@@ -132,9 +132,8 @@ def _impact_findings(impact: pd.DataFrame | None, hazard_ratios: pd.DataFrame | 
                 + _with_ci(fmt_pct(row["attributable_churn_share"]), row.get("attributable_churn_share_ci_lower"),
                            row.get("attributable_churn_share_ci_upper"), fmt_pct)
                 + f" of this {period}'s churn: about "
-                + _with_ci(_r0(row["churners_attributable"]), row.get("churners_attributable_ci_lower"),
-                           row.get("churners_attributable_ci_upper"), _r0)
-                + " churners")
+                + _with_ci(f"{_r0(row['churners_attributable'])} churners", row.get("churners_attributable_ci_lower"),
+                           row.get("churners_attributable_ci_upper"), _r0))
         if pd.notna(row["revenue_at_risk"]):
             def money(x: Any) -> str:
                 return fmt_money(x, currency)
