@@ -342,11 +342,11 @@ def test_reserved_names_and_missing_exposures_are_not_estimable():
 def test_hazard_sentences():
     rule = ExposureRule(name="poor_billing", touchpoint="billing", csat_max=2)
     sentence = T.hazard_sentence({"hazard_ratio": 2.06, "ci_lower": 1.91, "ci_upper": 2.21}, rule, 90, 2)
-    assert sentence == ("Customers with a poor billing experience in the last 90 days churn at "
-                        "2.1× (1.9–2.2) the rate of others.")
+    assert sentence == ("A poor billing experience in the last 90 days is associated with a churn rate "
+                        "2.1× (1.9–2.2) that of comparable customers without one.")
     custom = ExposureRule(name="contacts", touchpoint="support", min_count=3, window_days=30)
     assert T.hazard_sentence({"hazard_ratio": 0.8, "ci_lower": 0.7, "ci_upper": 0.9}, custom, 90, 2).startswith(
-        "Customers with 3 or more support interactions in the last 30 days churn at 0.8×")
+        "3 or more support interactions in the last 30 days are associated with a churn rate 0.8×")
     assert T.exposure_label(custom, 2) == "3 or more support interactions"
     assert T.exposure_label(ExposureRule(name="u", touchpoint="support", resolved=False), 2) == "an unresolved support interaction"
     assert T.exposure_label(ExposureRule(name="e", ces_min=6), 2) == "an interaction with effort (CES) ≥ 6"

@@ -347,9 +347,10 @@ def hazard_sentence(row: pd.Series | dict, rule: ExposureRule, window_days: int,
     """
     hr = float(row["hazard_ratio"])
     direction = "" if hr >= 1 else ", i.e. lower"
-    return (f"{_capital(exposure_label(rule, poor_csat_max))} in the last {rule.window_days or window_days} days is "
+    verb, pronoun = ("are", "them") if rule.min_count > 1 else ("is", "one")
+    return (f"{_capital(exposure_label(rule, poor_csat_max))} in the last {rule.window_days or window_days} days {verb} "
             f"associated with a churn rate {hr:.1f}× ({float(row['ci_lower']):.1f}–{float(row['ci_upper']):.1f}) that of "
-            f"comparable customers without one{direction}.")
+            f"comparable customers without {pronoun}{direction}.")
 
 
 def _capital(text: str) -> str:
