@@ -1,14 +1,20 @@
 """The metric cube: sufficient statistics of the portfolio's metrics, computed in the engine.
 
 The engine (Ibis) reduces the interactions and survey responses to sums per period x touchpoint x
-channel x segment, with an ``all`` roll-up on every dimension (a union of group-bys over a cached
-base aggregate, so it runs the same on DuckDB and PySpark). Only that small cube reaches pandas,
+channel x segment, with an ``all`` roll-up on every dimension. Only that small cube reaches pandas,
 where :mod:`cxlib.analyses.portfolio` computes estimates, intervals, tests and suppression.
 
-Distinct customers do not add up over a roll-up. Each roll-up first gets bounds (the largest count
-among its base cells and their sum); with ``min_cell_size`` the few roll-ups whose bounds leave it
-open are counted exactly by one targeted query (:func:`_exact_counts`), which is all suppression
-needs.
+A customer's interactions are not independent, so every ratio metric (:data:`INTERACTION_RATIOS`,
+:data:`SURVEY_RATIOS`) also gets the per-customer sums of the clustered (sandwich) variance of
+:mod:`cxlib.stats.clustered`: the rows are first summed per customer within each cell, then the cell
+is a GROUP BY of those per-customer sums (customers ``m``, ``Σy``, ``Σn``, ``Σy²``, ``Σn²``,
+``Σyn``). A customer can sit in several base cells, so each roll-up (a grouping set) sums its
+customers again over the cells it pools before squaring: the per-customer table of every grouping
+set is a group-by of one cached per-customer table of the finest cells, and the union of all of them
+is grouped once by the cell (a portable GROUPING SETS, the same on DuckDB and PySpark). The distinct
+customers behind each denominator come out of the same query, exact in every cell. The cross sums
+of :func:`cxlib.stats.clustered.ratio_difference_test` (customers present in a cell and in the same
+cell one period earlier) are a join of that per-customer union with itself on the next period.
 
 Examples
 --------
@@ -45,6 +51,17 @@ PROMOTER_MIN, DETRACTOR_MAX = 9, 6
 INTERACTION_SUMS = ("n", "rated", "csat_sum", "csat_sumsq", "top2", "ces_n", "ces_sum", "ces_sumsq",
                     "resolved_n", "resolved")
 SURVEY_SUMS = ("responses", "promoters", "passives", "detractors")
+# metric -> (numerator, denominator) of its ratio, clustered by customer (cxlib.stats.clustered)
+INTERACTION_RATIOS = {"rated_share": ("rated", "n"), "csat_mean": ("csat_sum", "rated"),
+                      "csat_top2": ("top2", "rated"), "ces_mean": ("ces_sum", "ces_n"),
+                      "resolution_rate": ("resolved", "resolved_n")}
+# NPS / 100 is the ratio of (promoter − detractor) answers to answers
+SURVEY_RATIOS = {"nps": ("nps_net", "responses"), "nps_promoters": ("promoters", "responses"),
+                 "nps_passives": ("passives", "responses"), "nps_detractors": ("detractors", "responses")}
+# per ratio metric k: Σy², Σn², Σyn over customers (k_yy, k_nn, k_yn) and, against the previous period,
+# customers in both and Σ y1y2, y1n2, n1y2, n1n2 (k_m_both ...; 1 = previous period)
+CLUSTER_SUFFIXES = ("yy", "nn", "yn")
+CROSS_SUFFIXES = ("m_both", "y1y2", "y1n2", "n1y2", "n1n2")
 # denominator -> distinct customers behind it: a cell of few customers is small however many rows it has
 CUSTOMER_COUNTS = {"n": "customers", "rated": "raters", "ces_n": "ces_customers",
                    "resolved_n": "resolved_customers", "responses": "respondents"}
@@ -64,6 +81,12 @@ def _period_text(key: ir.IntegerValue, period: str) -> ir.StringValue:
     if period == "quarter":
         return (key // 4).cast("string") + "Q" + (key % 4 + 1).cast("string")
     return (key // 12).cast("string") + "-" + (key % 12 + 1).cast("string").lpad(2, "0")
+
+
+def _with_period(t: ir.Table, period: str) -> ir.Table:
+    """The period label and its integer key ``_pkey`` (consecutive periods differ by 1)."""
+    key = _period_key(t.timestamp, period)
+    return t.mutate(period=_period_text(key, period), _pkey=key.cast("int64"))
 
 
 def _end_of(as_of: dt.date) -> ir.TimestampScalar:
@@ -88,67 +111,71 @@ def _relabel_all(base: ir.Table, dims: Sequence[str]) -> ir.Table:
     return base.mutate(**{d: ibis.ifelse(base[d] == ALL, ALL_IN_DATA, base[d]) for d in dims if d != "period"})
 
 
-def _cube(base: ir.Table, dims: Sequence[str], constant: Sequence[str], sums: Sequence[str],
-          counts: Sequence[str] = ()) -> ir.Table:
-    """Union of group-bys over every subset of ``dims`` (a portable GROUPING SETS / CUBE).
+def _grouping_sets(dims: Sequence[str]) -> list[tuple[str, ...]]:
+    """Every subset of ``dims``: the cells and all their roll-ups (a CUBE)."""
+    return [kept for k in range(len(dims), -1, -1) for kept in itertools.combinations(dims, k)]
 
-    ``sums`` add up; a distinct count in ``counts`` does not, so a roll-up gets its bounds: the
-    largest count among its base cells (column ``c``) and their sum (``c_hi``)."""
+
+def _per_customer(finest: ir.Table, dims: Sequence[str], constant: Sequence[str],
+                  row_sums: Sequence[str]) -> ir.Table:
+    """Per-customer sums of every grouping set, one union: ``DIMENSIONS, _pkey, customer_id, sums``.
+
+    ``finest`` holds the per-customer sums of the finest cells; a roll-up sums a customer's cells
+    again (a customer in two channels is one cluster of the channel roll-up)."""
     parts = []
-    for k in range(len(dims) + 1):
-        for kept in itertools.combinations(dims, k):
-            totals = {s: base[s].sum() for s in sums}
-            totals |= {c: base[c].max() for c in counts} | {f"{c}_hi": base[c].sum() for c in counts}
-            g = base.group_by(list(kept)).aggregate(**totals) if kept else base.aggregate(**totals)
-            rolled = {d: ibis.literal(ALL) for d in (*dims, *constant) if d not in kept}
-            parts.append(g.mutate(**rolled).select(*DIMENSIONS, *totals))
+    for kept in _grouping_sets(dims):
+        keys = [*kept, *(["_pkey"] if "period" in kept else []), "customer_id"]
+        g = finest if len(kept) == len(dims) else finest.group_by(keys).aggregate(
+            **{s: finest[s].sum() for s in row_sums})
+        rolled = {d: ibis.literal(ALL) for d in (*dims, *constant) if d not in kept}
+        if "period" not in kept:
+            rolled["_pkey"] = ibis.literal(None, type="int64")
+        parts.append(g.mutate(**rolled).select(*DIMENSIONS, "_pkey", "customer_id", *row_sums))
     return ibis.union(*parts)
 
 
-def _exact_counts(rows: ir.Table, cube: pd.DataFrame, dims: list[str], row_sums: Mapping[str, Any],
-                  counts: Mapping[str, str], min_cell_size: int | None) -> pd.DataFrame:
-    """Replace the bounds of roll-up cells that could be small by their exact distinct counts.
-
-    A roll-up whose largest base cell already has ``min_cell_size`` customers is not small; one whose
-    bounds agree is exact. The rest (few, in practice) are counted in the engine: one query, a
-    semi-join of the rows on those cells' keys per grouping set."""
-    lo = cube[list(counts)].to_numpy()
-    hi = cube[[f"{c}_hi" for c in counts]].to_numpy()
-    open_ = (lo < hi) & ((lo < min_cell_size) if min_cell_size is not None else True)
-    todo = cube[open_.any(axis=1)]
-    if todo.empty:
-        return cube.drop(columns=[f"{c}_hi" for c in counts]).astype({c: "int64" for c in counts})
-    parts = []
-    for kept, cells in todo.groupby(todo[dims].eq(ALL).apply(tuple, axis=1), sort=False):
-        kept = [d for d, rolled in zip(dims, kept) if not rolled]
-        sub = rows.semi_join(ibis.memtable(cells[kept].drop_duplicates()), kept) if kept else rows
-        exact = {c: sub.customer_id.nunique(where=row_sums[d](sub) > 0) for c, d in counts.items()}
-        g = sub.group_by(kept).aggregate(**exact) if kept else sub.aggregate(**exact)
-        parts.append(g.mutate(**{d: ibis.literal(ALL) for d in dims if d not in kept}).select(*dims, *counts))
-    exact = ibis.union(*parts).execute().set_index(dims)
-    out = cube.drop(columns=[f"{c}_hi" for c in counts]).set_index(dims)
-    out.update(exact)
-    return out.reset_index().astype({c: "int64" for c in counts})
+def _cross_sums(pc: ir.Table, ratios: Mapping[str, tuple[str, str]]) -> ir.Table:
+    """Per cell, the :data:`CROSS_SUFFIXES` sums over customers also in the cell one period earlier."""
+    cur = pc.filter(pc._pkey.notnull())
+    cols = sorted({c for pair in ratios.values() for c in pair})
+    prev = cur.select(_p_tp=cur.touchpoint, _p_ch=cur.channel, _p_seg=cur.segment, _p_cid=cur.customer_id,
+                      _p_next=cur._pkey + 1, **{f"_p_{c}": cur[c] for c in cols})
+    j = cur.join(prev, [cur.touchpoint == prev._p_tp, cur.channel == prev._p_ch, cur.segment == prev._p_seg,
+                        cur.customer_id == prev._p_cid, cur._pkey == prev._p_next])
+    sums = {}
+    for k, (y, n) in ratios.items():
+        y1, n1, y2, n2 = j[f"_p_{y}"], j[f"_p_{n}"], j[y], j[n]
+        sums |= {f"{k}_m_both": ((n1 > 0) & (n2 > 0)).cast("int64").sum(), f"{k}_y1y2": (y1 * y2).sum(),
+                 f"{k}_y1n2": (y1 * n2).sum(), f"{k}_n1y2": (n1 * y2).sum(), f"{k}_n1n2": (n1 * n2).sum()}
+    return j.group_by(list(DIMENSIONS)).aggregate(**sums)
 
 
 def _sums_cube(rows: ir.Table, dims: list[str], constant: list[str], row_sums: Mapping[str, Any],
-               counts: Mapping[str, str], min_cell_size: int | None) -> pd.DataFrame:
-    """The cube of ``row_sums`` (per-row values, summed) plus distinct customers per denominator.
+               counts: Mapping[str, str], ratios: Mapping[str, tuple[str, str]]) -> pd.DataFrame:
+    """The cube of ``row_sums`` with distinct customers and the clustered sums of each ratio.
 
-    ``row_sums`` maps a sum's name to a function of the rows table giving each row's value;
-    ``counts`` maps a distinct-count column to the denominator sum a customer must contribute to."""
+    ``row_sums`` maps a sum's name to a function of the rows table giving each row's value (never
+    missing); ``counts`` maps a distinct-count column to the denominator sum a customer must contribute
+    to; ``ratios`` maps a metric to its (numerator, denominator) sums. One query, one pull of the cube."""
     rows = _relabel_all(rows, dims)
-    per_customer = rows.group_by([*dims, "customer_id"]).aggregate(**{s: f(rows).sum() for s, f in row_sums.items()})
-    base = per_customer.group_by(dims).aggregate(
-        **{s: per_customer[s].sum() for s in row_sums},
-        **{c: (per_customer[d] > 0).cast("int64").sum() for c, d in counts.items()},
-    )
-    # the base aggregate is small; caching it lets the roll-ups read it instead of the raw rows
-    with base.cache() as cached:
-        df = _cube(cached, dims, constant, list(row_sums), list(counts)).execute()
-    # a sum over no values is NULL (for example ces_sum where nobody answered CES)
-    df[list(row_sums)] = df[list(row_sums)].apply(pd.to_numeric).fillna(0)
-    return _exact_counts(rows, df, dims, row_sums, counts, min_cell_size)
+    finest = rows.group_by([*dims, "_pkey", "customer_id"]).aggregate(**{s: f(rows).sum() for s, f in row_sums.items()})
+    # the per-customer table of the finest cells is read by every grouping set: compute it once
+    with finest.cache() as cached:
+        pc = _per_customer(cached, dims, constant, list(row_sums))
+        cells = {s: pc[s].sum() for s in row_sums}
+        cells |= {c: (pc[d] > 0).cast("int64").sum() for c, d in counts.items()}
+        cells |= {f"{n}_max": pc[n].max() for n in dict.fromkeys(n for _, n in ratios.values())}
+        for k, (y, n) in ratios.items():
+            cells |= {f"{k}_yy": (pc[y] * pc[y]).sum(), f"{k}_nn": (pc[n] * pc[n]).sum(), f"{k}_yn": (pc[y] * pc[n]).sum()}
+        cube = pc.group_by(list(DIMENSIONS)).aggregate(**cells)
+        cross = _cross_sums(pc, ratios)
+        cube = cube.left_join(cross, [cube[d] == cross[d] for d in DIMENSIONS]).select(
+            *[cube[c] for c in cube.columns], *[cross[c] for c in cross.columns if c not in DIMENSIONS])
+        df = cube.execute()
+    numeric = [c for c in df.columns if c not in DIMENSIONS]
+    # no customer in both periods: the cross sums are 0
+    df[numeric] = df[numeric].apply(pd.to_numeric).fillna(0)
+    return df.astype({c: "int64" for c in counts})
 
 
 def _indicator(condition: ir.BooleanValue) -> ir.IntegerValue:
@@ -156,25 +183,28 @@ def _indicator(condition: ir.BooleanValue) -> ir.IntegerValue:
 
 
 def _float(col: str) -> Any:
-    return lambda t: t[col].cast("float64")
+    # a missing answer adds 0 (its indicator is 0 too), so no per-customer sum is ever missing
+    return lambda t: t[col].cast("float64").fill_null(0)
 
 
 INTERACTION_ROW_SUMS = {
     "n": lambda t: _indicator(t.customer_id.notnull()),  # a column, so that it can be summed
     "rated": lambda t: _indicator(t.csat.notnull()),
     "csat_sum": _float("csat"),
-    "csat_sumsq": lambda t: t.csat.cast("float64") * t.csat.cast("float64"),
+    "csat_sumsq": lambda t: _float("csat")(t) * _float("csat")(t),
     "top2": lambda t: _indicator(t.csat >= TOP2_MIN),
     "ces_n": lambda t: _indicator(t.ces.notnull()),
     "ces_sum": _float("ces"),
-    "ces_sumsq": lambda t: t.ces.cast("float64") * t.ces.cast("float64"),
+    "ces_sumsq": lambda t: _float("ces")(t) * _float("ces")(t),
     "resolved_n": lambda t: _indicator(t.resolved.notnull()),
     "resolved": lambda t: _indicator(t.resolved),
 }
 SURVEY_ROW_SUMS = {
     "responses": lambda t: _indicator(t.customer_id.notnull()),
     "promoters": lambda t: _indicator(t.nps >= PROMOTER_MIN),
+    "passives": lambda t: _indicator((t.nps > DETRACTOR_MAX) & (t.nps < PROMOTER_MIN)),
     "detractors": lambda t: _indicator(t.nps <= DETRACTOR_MAX),
+    "nps_net": lambda t: _indicator(t.nps >= PROMOTER_MIN) - _indicator(t.nps <= DETRACTOR_MAX),
 }
 
 
@@ -196,17 +226,19 @@ def pool_touchpoints(interactions: ir.Table, touchpoints: Sequence[str]) -> ir.T
 
 
 def interaction_sums(interactions: ir.Table, customers: ir.Table | None, as_of: dt.date,
-                     period: str = "quarter", min_cell_size: int | None = None) -> pd.DataFrame:
+                     period: str = "quarter") -> pd.DataFrame:
     """Sufficient statistics of the interaction metrics per period x touchpoint x channel x segment.
 
     Runs in the engine; returns one row per non-empty cell including every ``all`` roll-up, with
     columns ``period, touchpoint, channel, segment``, :data:`INTERACTION_SUMS` (interactions
     ``n``, ``rated`` (CSAT present), ``csat_sum``, ``csat_sumsq``, ``top2`` (CSAT ≥ 4), ``ces_n``,
     ``ces_sum``, ``ces_sumsq``, ``resolved_n`` (resolved present) and ``resolved`` (true)) and the
-    distinct customers behind each denominator (:data:`CUSTOMER_COUNTS`). Distinct counts do not
-    add up over a roll-up; with ``min_cell_size`` they are exact below it and otherwise a lower
-    bound that already reaches it, which is all suppression needs and saves a distinct count per
-    roll-up over the raw rows.
+    distinct customers behind each denominator (:data:`CUSTOMER_COUNTS`, exact in every cell), and
+    for each metric ``k`` of :data:`INTERACTION_RATIOS` the clustered sums ``k_yy``, ``k_nn``,
+    ``k_yn`` (over customers of the cell, of ``y_i²``, ``n_i²``, ``y_i n_i``) and the cross sums
+    against the same cell one period earlier ``k_m_both``, ``k_y1y2``, ``k_y1n2``, ``k_n1y2``,
+    ``k_n1n2`` (0 in ``all``-period rows and the first period), and ``<n>_max``, the most any one
+    customer contributes to the denominator ``<n>``.
 
     Parameters
     ----------
@@ -217,8 +249,6 @@ def interaction_sums(interactions: ir.Table, customers: ir.Table | None, as_of: 
     as_of : datetime.date
         Rows up to the end of this day count.
     period : {"quarter", "month"}
-    min_cell_size : int, optional
-        Distinct counts are exact below it.
 
     Examples
     --------
@@ -234,22 +264,30 @@ def interaction_sums(interactions: ir.Table, customers: ir.Table | None, as_of: 
            all  3      2     1          2
            app  2      2     1          1
            web  1      0     0          1
+
+    Customer ``a`` gave both app ratings (5 and 2): one cluster, ``y = 1`` top-2 box of ``n = 2``.
+
+    >>> app = q3[q3["touchpoint"] == "app"].iloc[0]
+    >>> [float(app[c]) for c in ("csat_top2_yy", "csat_top2_nn", "csat_top2_yn", "rated_max")]
+    [1.0, 4.0, 2.0, 2.0]
     """
     t = interactions.filter(interactions.timestamp < _end_of(as_of))
     t, has_segment = _with_segment(t, customers)
-    t = t.mutate(period=_period_text(_period_key(t.timestamp, period), period))
+    t = _with_period(t, period)
     dims = ["period", "touchpoint", "channel"] + (["segment"] if has_segment else [])
     counts = {c: d for d, c in CUSTOMER_COUNTS.items() if d in INTERACTION_SUMS}
-    return _sums_cube(t, dims, [] if has_segment else ["segment"], INTERACTION_ROW_SUMS, counts, min_cell_size)
+    return _sums_cube(t, dims, [] if has_segment else ["segment"], INTERACTION_ROW_SUMS, counts, INTERACTION_RATIOS)
 
 
 def survey_sums(surveys: ir.Table, customers: ir.Table | None, as_of: dt.date,
-                period: str = "quarter", min_cell_size: int | None = None) -> pd.DataFrame:
+                period: str = "quarter") -> pd.DataFrame:
     """Promoter, passive and detractor counts per period x segment (with ``all`` roll-ups).
 
     Touchpoint and channel are ``all``. Columns: ``period, touchpoint, channel, segment``,
-    :data:`SURVEY_SUMS` and ``respondents`` (distinct customers; exact below ``min_cell_size``, as in
-    :func:`interaction_sums`). Responses without an NPS answer do not count.
+    :data:`SURVEY_SUMS`, ``nps_net`` (promoters − detractors), ``respondents`` (distinct customers),
+    ``responses_max`` (the most responses of one customer in the cell: NPS is clustered by customer
+    where it exceeds 1) and the clustered and cross sums of :data:`SURVEY_RATIOS`, as in
+    :func:`interaction_sums`. Responses without an NPS answer do not count.
 
     Examples
     --------
@@ -262,9 +300,7 @@ def survey_sums(surveys: ir.Table, customers: ir.Table | None, as_of: dt.date,
     """
     t = surveys.filter(surveys.timestamp < _end_of(as_of), surveys.nps.notnull())
     t, has_segment = _with_segment(t, customers)
-    t = t.mutate(period=_period_text(_period_key(t.timestamp, period), period))
+    t = _with_period(t, period)
     dims = ["period"] + (["segment"] if has_segment else [])
     constant = ["touchpoint", "channel"] + ([] if has_segment else ["segment"])
-    df = _sums_cube(t, dims, constant, SURVEY_ROW_SUMS, {"respondents": "responses"}, min_cell_size)
-    df.insert(df.columns.get_loc("detractors"), "passives", df["responses"] - df["promoters"] - df["detractors"])
-    return df
+    return _sums_cube(t, dims, constant, SURVEY_ROW_SUMS, {"respondents": "responses"}, SURVEY_RATIOS)
