@@ -81,6 +81,8 @@ def test_cube_variance_equals_direct_sandwich_on_raw_rows(cube, raw, cell, metri
     y, n = RATIO_ROWS[metric]
     rows = _in_cell(raw, cell)
     rows = rows[rows[n] > 0]
+    if rows.empty:
+        pytest.skip(f"no {metric} in {cell} (the metric has no row there)")
     r_direct, v_direct = _sandwich(rows[y].to_numpy(), rows[n].to_numpy(), rows["customer_id"].to_numpy())
     sums = M._clustered_sums(cube.loc[[cell]].reset_index(), metric)
     assert sums["m"][0] == rows["customer_id"].nunique()
