@@ -39,7 +39,7 @@ SEED = 7
 TV_COX_MAX_ROWS = 25_000
 PARAMS = {"bootstrap": 50, "cox_time_varying_max_rows": TV_COX_MAX_ROWS}
 # allowed pulls that only some data sets need (a roll-up whose distinct customers the bounds leave open)
-RUNS_ON_SOME_DATA = {("cxlib/features/cube.py", "_exact_counts")}
+RUNS_ON_SOME_DATA: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,6 @@ def allowed_bounds(data_dir: Path) -> dict[tuple[str, str], int]:
     cells = len(params.get("tenure_pieces_days", [0, 30, 90, 180, 365, 730])) * patterns * 2 ** len(params["touchpoints"])
     return {
         ("cxlib/features/cube.py", "_sums_cube"): cube,
-        ("cxlib/features/cube.py", "_exact_counts"): cube,  # exact distinct customers of some roll-up cells
         ("cxlib/features/exposures.py", "touchpoint_cells"): cells,
         ("cxlib/features/ratings.py", "survey_ratings"): len(surveys),
         ("cxlib/analyses/hazards.py", "cross_check_intervals"): TV_COX_MAX_ROWS + 1,

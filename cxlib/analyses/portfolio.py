@@ -12,16 +12,23 @@ Metrics (the ``metric`` column of ``metrics.csv``) and what ``n`` counts for eac
 metric             value                                                  n                           95 % interval
 =================  =====================================================  ==========================  ===================
 volume             number of interactions                                 interactions                none (a census)
-rated_share        share of interactions with a CSAT rating               interactions                Wilson
-csat_mean          mean CSAT (1–5)                                        rated interactions          Student t
-csat_top2          top-2-box share: CSAT of 4 or 5                        rated interactions          Wilson
-ces_mean           mean customer-effort score (1–7, higher = easier)      interactions with a CES     Student t
-resolution_rate    share resolved among interactions with ``resolved``    interactions with resolved  Wilson
+rated_share        share of interactions with a CSAT rating               interactions                Wilson, n_eff
+csat_mean          mean CSAT (1–5)                                        rated interactions          clustered t
+csat_top2          top-2-box share: CSAT of 4 or 5                        rated interactions          Wilson, n_eff
+ces_mean           mean customer-effort score (1–7, higher = easier)      interactions with a CES     clustered t
+resolution_rate    share resolved among interactions with ``resolved``    interactions with resolved  Wilson, n_eff
 nps                relationship NPS, 100 x (promoters − detractors) / n   survey responses            normal, see below
 nps_promoters      share of responses 9–10                                survey responses            Wilson
 nps_passives       share of responses 7–8                                 survey responses            Wilson
 nps_detractors     share of responses 0–6                                 survey responses            Wilson
 =================  =====================================================  ==========================  ===================
+
+The interaction metrics' intervals are customer-clustered (a customer's interactions are not
+independent): the sandwich variance of a ratio estimator from per-customer sums computed in the
+engine (:mod:`cxlib.stats.clustered`); a mean gets ``R ± t_{m−1} se`` on its answer scale, a share
+Wilson's interval at the effective sample size ``n_eff`` (design effect floored at 1). NPS and its
+shares are clustered in the same way in cells where a customer answered the survey more than once,
+and per response elsewhere.
 
 NPS rows have ``touchpoint`` and ``channel`` = ``all`` (a relationship survey is not about one
 touchpoint). The NPS interval is normal with Var(NPS/100) = (p + d − (p − d)²) / n, p and d the
@@ -31,8 +38,10 @@ pool every period. The segment is the customer's ``segment`` column (``unspecifi
 ``all`` when the customers table has no such column). A metric whose ``n`` is 0 in a cell has no row.
 A touchpoint, channel or segment whose value in the data is ``all`` is shown as ``all (in data)``.
 
-Period-over-period change compares each cell with the same cell one period earlier: a two-sample z
-test of proportions (pooled under the null; the interval of the difference is unpooled Wald), Welch's
+Period-over-period change compares each cell with the same cell one period earlier: for every
+clustered metric the customer-clustered t test of the ratio difference with the covariance of the
+customers present in both periods (:func:`cxlib.stats.clustered.ratio_difference_test`); otherwise
+(unclustered NPS cells, hand-built cubes) a two-sample z test of proportions (pooled under the null; the interval of the difference is unpooled Wald), Welch's
 t test for means (computed from the sums), and a z test for the NPS difference with the variance
 above. Volume is a census count with no sampling error, so it is not tested. The p-values of the whole
 change table are adjusted together with Benjamini–Hochberg (false discovery rate ``fdr``); only changes
