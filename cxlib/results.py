@@ -27,7 +27,10 @@ RESULT_COLUMNS: dict[str, list[str]] = {
                "attributable_churn_share_ci_lower", "attributable_churn_share_ci_upper",
                "churners_attributable_ci_lower", "churners_attributable_ci_upper",
                "revenue_at_risk_ci_lower", "revenue_at_risk_ci_upper"],
-    "metric_validity": ["metric", "touchpoint", "hazard_ratio_per_sd", "ci_lower", "ci_upper", "concordance_gain"],
+    # fixed columns, then the own sample's size and the comparison on the common sample (issue 12)
+    "metric_validity": ["metric", "touchpoint", "hazard_ratio_per_sd", "ci_lower", "ci_upper", "concordance_gain",
+                        "n", "common_n", "gain_common", "gain_ci_lower", "gain_ci_upper", "rank", "rank_ci_lower",
+                        "rank_ci_upper", "share_ranked_first"],
 }
 ALL = "all"  # value of an aggregated dimension in metrics.csv
 PRINT_FORMAT = "{:.4g}"  # every number a Printer shows: four significant digits

@@ -12,12 +12,21 @@ Design (a landmark analysis)
   that its average over customers is the NPS the business tracks. Customers without a value for a
   metric are not in that metric's sample.
 * **Models**, per metric, on its sample: a Cox proportional-hazards model (lifelines, Efron ties)
-  of time to churn on the ``covariates`` alone, and the same model plus the metric standardized to
-  mean 0 and SD 1 over the sample. Reported: the metric's **hazard ratio per SD** with its Wald 95%
-  interval, and the **gain in concordance** (Harrell's C, in sample) of the second model over the
-  first. Metrics are ranked by that gain: it measures what a metric adds to what is already known
-  about a customer. A metric whose hazard ratio interval includes 1 has no demonstrated link with
-  churn at this sample size.
+  of time to churn on the ``covariates`` and the **log of tenure at the landmark** (``log_tenure``,
+  days since signup: new customers churn more and interact differently, so every model adjusts for
+  it), and the same model plus the metric standardized to mean 0 and SD 1 over the sample.
+  Reported: the metric's **hazard ratio per SD** with its Wald 95% interval, and the **gain in
+  concordance** (Harrell's C, in sample) of the second model over the first, with the sample's
+  size ``n`` — what a metric adds to what is already known about a customer. A metric whose hazard
+  ratio interval includes 1 has no demonstrated link with churn at this sample size.
+* **Comparison on a common sample**: the metrics with an estimated hazard ratio are compared on the
+  customers who have all of them (:func:`comparison_set`: metrics join in order of their sample size
+  while the common sample keeps at least half the largest one), with
+  :func:`cxlib.stats.concordance.concordance_gains` — a seeded paired bootstrap (``draws`` resamples,
+  params ``bootstrap`` capped at :data:`MAX_DRAWS` for cost) of every gain, with percentile intervals
+  of the gain and of the rank. A metric is named **best** only when its rank interval is [1, 1];
+  otherwise the candidates cannot be told apart at this sample size. Metrics outside the common
+  sample keep their own-sample gain and their own ``n``, with no rank.
 
 The per-customer values come from one engine query per table (:mod:`cxlib.features.landmark`);
 only one row per customer reaches pandas, as the Cox models need it.
@@ -46,9 +55,15 @@ from cxlib.features.landmark import (
     survey_nps,
 )
 from cxlib.results import RESULT_COLUMNS, Result, result
+from cxlib.stats.concordance import concordance_gains
 
 MIN_EVENTS = 10  # churn events a metric's sample needs before its hazard ratio is estimated
 MIN_SAMPLE = 30  # customers a metric's sample needs at least (or min_cell_size when larger)
+MAX_DRAWS = 200  # bootstrap resamples of the comparison: each refits every metric's Cox model
+COMMON_SHARE = 0.5  # the common sample keeps at least this share of the largest metric's sample
+TENURE = "log_tenure"
+COMPARISON_COLUMNS = ["common_n", "gain_common", "gain_ci_lower", "gain_ci_upper", "rank", "rank_ci_lower",
+                      "rank_ci_upper", "share_ranked_first"]
 
 
 @result
@@ -66,7 +81,12 @@ class MetricValidityResult(Result):
     n_at_risk : int
         Customers at risk at the landmark with complete covariates.
     covariates : tuple of str
-        The model terms every model adjusts for.
+        The model terms every model adjusts for (with ``log_tenure``).
+    best : tuple of (str, str) or None
+        ``(metric, touchpoint)`` whose rank interval on the common sample is [1, 1]; None when the
+        compared metrics cannot be told apart (or fewer than two were compared).
+    draws : int
+        Bootstrap resamples of the comparison.
 
     Examples
     --------
@@ -83,6 +103,8 @@ class MetricValidityResult(Result):
     follow_up_end: dt.date
     n_at_risk: int
     covariates: tuple[str, ...]
+    best: tuple[str, str] | None = None
+    draws: int = 0
 
     def to_frame(self) -> pd.DataFrame:
         """The ``metric_validity.csv`` contract table (estimated metrics only)."""
@@ -92,6 +114,85 @@ class MetricValidityResult(Result):
     def _lines(self) -> list[str]:
         return [(f"Landmark {self.landmark} (metrics from {self.window_start}, churn to {self.follow_up_end}); "
                  f"{self.n_at_risk:,} customers at risk.")]
+
+
+def comparison_set(summary: pd.DataFrame, values: pd.DataFrame, people: pd.DataFrame,
+                   min_n: int) -> list[tuple[str, str]]:
+    """The estimated metrics compared on one common sample, largest sample first.
+
+    A metric joins while the customers having every metric so far stay at least
+    :data:`COMMON_SHARE` of the largest metric's sample and at least ``min_n``.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"metric": ["a", "b", "c"], "touchpoint": "all", "n": [100, 90, 10],
+    ...                   "hazard_ratio_per_sd": [0.8, 0.9, 0.7]})
+    >>> v = pd.DataFrame({"customer_id": list(range(100)) + list(range(90)) + list(range(10)),
+    ...                   "metric": ["a"] * 100 + ["b"] * 90 + ["c"] * 10, "touchpoint": "all", "value": 1.0})
+    >>> comparison_set(s, v, pd.DataFrame({"customer_id": range(100)}), min_n=30)
+    [('a', 'all'), ('b', 'all')]
+    """
+    est = summary[summary["hazard_ratio_per_sd"].notna()].sort_values(["n", "metric", "touchpoint"],
+                                                                      ascending=[False, True, True])
+    if est.empty:
+        return []
+    floor = max(min_n, COMMON_SHARE * float(est["n"].iloc[0]))
+    who = {k: set(g["customer_id"]) for k, g in values.groupby(["metric", "touchpoint"])}
+    common, chosen = set(people["customer_id"]), []
+    for key in zip(est["metric"], est["touchpoint"]):
+        narrower = common & who.get(key, set())
+        if len(narrower) >= floor:
+            common, chosen = narrower, [*chosen, key]
+    return chosen
+
+
+def compare_metrics(people: pd.DataFrame, design: pd.DataFrame, values: pd.DataFrame, summary: pd.DataFrame,
+                    min_n: int, draws: int, seed: int, level: float = 0.95) -> tuple[pd.DataFrame, tuple[str, str] | None, int]:
+    """The summary with :data:`COMPARISON_COLUMNS` (paired bootstrap on the common sample) and the best metric.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> n = 600
+    >>> strong, weak = rng.normal(size=n), rng.normal(size=n)
+    >>> t = rng.exponential(300 * np.exp(0.8 * strong))
+    >>> people = pd.DataFrame({"customer_id": range(n), "time": np.minimum(t, 365).round(), "event": (t < 365).astype(int)})
+    >>> values = pd.concat([pd.DataFrame({"customer_id": range(n), "metric": m, "touchpoint": "all", "value": v})
+    ...                     for m, v in (("csat_mean", strong), ("ces_mean", weak))])
+    >>> design = pd.DataFrame(index=people.index)
+    >>> s = score_metrics(people, design, values)
+    >>> out, best, draws = compare_metrics(people, design, values, s, min_n=30, draws=30, seed=1)
+    >>> best, out[["metric", "rank", "rank_ci_lower", "rank_ci_upper"]].values.tolist()
+    (('csat_mean', 'all'), [['csat_mean', 1, 1, 1], ['ces_mean', 2, 2, 2]])
+    """
+    out = summary.reindex(columns=[*summary.columns, *COMPARISON_COLUMNS])
+    chosen = comparison_set(summary, values, people, min_n)
+    if len(chosen) < 2 or draws < 1:
+        return out.astype({c: "Int64" for c in ("common_n", "rank", "rank_ci_lower", "rank_ci_upper")}), None, 0
+    names = [f"m{i}" for i in range(len(chosen))]
+    frame = pd.concat([people[["customer_id", "time", "event"]], design], axis=1)
+    for name, (metric, tp) in zip(names, chosen):
+        v = values[(values["metric"] == metric) & (values["touchpoint"] == tp)].set_index("customer_id")["value"]
+        frame[name] = frame["customer_id"].map(v)
+    frame = frame.dropna()
+    base = [c for c in design.columns if frame[c].nunique() > 1]
+    for name in names:  # standardized on the common sample, as in the per-metric models
+        frame[name] = (frame[name] - frame[name].mean()) / frame[name].std(ddof=1)
+    try:
+        g = concordance_gains(frame, "time", "event", base, names, draws=draws, seed=seed, level=level)
+    except NotEstimable:
+        return out, None, 0
+    res = g.summary.assign(key=g.summary["metric"].map(dict(zip(names, chosen))))
+    at = {k: i for i, k in enumerate(zip(out["metric"], out["touchpoint"]))}
+    for _, r in res.iterrows():
+        i = out.index[at[r["key"]]]
+        out.loc[i, COMPARISON_COLUMNS] = [g.n, r["gain"], r["gain_ci_lower"], r["gain_ci_upper"], r["rank"],
+                                          r["rank_ci_lower"], r["rank_ci_upper"], r["share_ranked_first"]]
+    out = out.astype({c: "Int64" for c in ("common_n", "rank", "rank_ci_lower", "rank_ci_upper")})
+    best = dict(zip(names, chosen))[g.best] if g.best else None
+    out = out.sort_values(["rank", "concordance_gain", "metric", "touchpoint"], ascending=[True, False, True, True],
+                          na_position="last", ignore_index=True)
+    return out, best, g.draws
 
 
 def covariate_design(people: pd.DataFrame, covariates: Sequence[Covariate]) -> pd.DataFrame:
@@ -199,7 +300,8 @@ def score_metrics(people: pd.DataFrame, design: pd.DataFrame, values: pd.DataFra
 
 def metric_validity(customers: ir.Table, interactions: ir.Table | None, surveys: ir.Table | None,
                     covariates: Sequence[Covariate], touchpoints: Sequence[str], as_of: dt.date,
-                    horizon_days: int, baseline_days: int | None = None, min_cell_size: int = 10) -> MetricValidityResult:
+                    horizon_days: int, baseline_days: int | None = None, min_cell_size: int = 10,
+                    bootstrap: int = MAX_DRAWS, seed: int = 0) -> MetricValidityResult:
     """Metrics that matter: landmark Cox models of churn on each candidate metric.
 
     Parameters
@@ -220,6 +322,10 @@ def metric_validity(customers: ir.Table, interactions: ir.Table | None, surveys:
         Length of the window before the landmark that the metrics are computed over; default the horizon.
     min_cell_size : int
         A metric's sample needs at least this many customers (and at least 30) to be estimated.
+    bootstrap : int
+        Resamples of the comparison (params ``bootstrap``), capped at :data:`MAX_DRAWS`.
+    seed : int
+        Seed of the bootstrap (params ``seed``).
 
     Raises
     ------
@@ -251,13 +357,17 @@ def metric_validity(customers: ir.Table, interactions: ir.Table | None, surveys:
                            "the data do not reach back far enough to measure metrics before a full follow-up.",
                            model="metric_validity")
     design = covariate_design(people, covariates)
+    # tenure at the landmark (signup before it, so at least one day): every model adjusts for it
+    design[TENURE] = np.log(people["tenure_days"].astype(float).clip(lower=1))
     parts = []
     if interactions is not None:
         parts.append(interaction_metrics(interactions, people_t, touchpoints, start, landmark))
     if surveys is not None:
         parts.append(survey_nps(surveys, people_t, start, landmark))
     values = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=VALUE_COLUMNS)
-    summary = score_metrics(people, design, values, min_n=max(min_cell_size, MIN_SAMPLE))
+    min_n = max(min_cell_size, MIN_SAMPLE)
+    summary = score_metrics(people, design, values, min_n=min_n)
+    summary, best, draws = compare_metrics(people, design, values, summary, min_n, min(bootstrap, MAX_DRAWS), seed)
     n_at_risk = int(design.notna().all(axis=1).sum())
     return MetricValidityResult(summary=summary, landmark=landmark, window_start=start, follow_up_end=as_of,
-                                n_at_risk=n_at_risk, covariates=tuple(design.columns))
+                                n_at_risk=n_at_risk, covariates=tuple(design.columns), best=best, draws=draws)

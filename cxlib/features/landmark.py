@@ -24,7 +24,8 @@ VALUE_COLUMNS = ["customer_id", "metric", "touchpoint", "value"]
 
 def landmark_people(customers: ir.Table, landmark: dt.date, follow_up_end: dt.date,
                     covariates: Sequence[Covariate]) -> ir.Table:
-    """Customers at risk at ``landmark``: follow-up ``time`` (days after it), ``event`` and covariates.
+    """Customers at risk at ``landmark``: follow-up ``time`` (days after it), ``event``, ``tenure_days``
+    (days from signup to the landmark) and covariates.
 
     At risk: signed up before the landmark and not churned on or before it. Churn after
     ``follow_up_end`` is not an event (the customer is followed to ``follow_up_end``).
@@ -35,9 +36,9 @@ def landmark_people(customers: ir.Table, landmark: dt.date, follow_up_end: dt.da
     ...                    "signup_date": [dt.date(2024, 1, 1)] * 3,
     ...                    "churn_date": [dt.date(2024, 6, 1), dt.date(2025, 3, 1), None]})
     >>> landmark_people(t, dt.date(2025, 1, 1), dt.date(2026, 1, 1), []).execute()
-      customer_id  time  event
-    0           b    59      1
-    1           c   365      0
+      customer_id  time  event  tenure_days
+    0           b    59      1          366
+    1           c   365      0          366
     """
     c = customers
     at_risk = c.filter((c.signup_date < landmark) & (c.churn_date.isnull() | (c.churn_date > landmark)))
@@ -47,6 +48,7 @@ def landmark_people(customers: ir.Table, landmark: dt.date, follow_up_end: dt.da
         customer_id=at_risk.customer_id,
         time=stop.delta(ibis.literal(landmark, "date"), unit="day").cast("int64"),
         event=event.cast("int64"),
+        tenure_days=ibis.literal(landmark, "date").delta(at_risk.signup_date.cast("date"), unit="day").cast("int64"),
         **{cov.name: cov.value(at_risk) for cov in covariates},
     ).order_by("customer_id")
 
