@@ -20,7 +20,7 @@ from cxlib.periods import reporting_period
 from cxlib.results import ALL, read_result
 from cxlib.run.layout import RunFolder
 from cxlib.text.format import fmt_date, fmt_interval, fmt_money, fmt_number, fmt_pct
-from cxlib.text.impact import metric_name
+from cxlib.text.impact import metric_name, separated_best
 from cxlib.text.names import display_name
 from cxlib.text.vocabulary import driver_label
 
@@ -177,21 +177,36 @@ def _driver_findings(drivers: pd.DataFrame | None) -> list[Finding]:
 
 
 def _validity_finding(validity: pd.DataFrame | None) -> list[Finding]:
-    """The candidate metric that adds most to predicting churn, when its hazard ratio excludes 1."""
-    if validity is None or validity.empty:
+    """The candidate metric that adds most to predicting churn, named only when the bootstrap separates it
+    (rank interval [1, 1] on the common sample) and its hazard ratio excludes 1; otherwise, when two or
+    more metrics were compared, that they cannot be told apart at this sample size."""
+    if validity is None or validity.empty or "rank" not in validity.columns:
         return []
-    clear = validity[(validity["ci_upper"] < 1) | (validity["ci_lower"] > 1)]
-    if clear.empty:
+    ranked = validity[validity["rank"].notna()].sort_values("rank")
+    if len(ranked) < 2:
         return []
-    i = clear["concordance_gain"].idxmax()
-    r = clear.loc[i]
-    where = "across all touchpoints" if r["touchpoint"] == ALL else f"at <strong>{_name(r['touchpoint'])}</strong>"
-    metric = escape(metric_name(str(r["metric"])))
+    n = int(ranked["common_n"].iloc[0])
+    i = separated_best(ranked)
+    if i is not None and (validity.loc[i, "ci_upper"] < 1 or validity.loc[i, "ci_lower"] > 1):
+        r = validity.loc[i]
+        where = "across all touchpoints" if r["touchpoint"] == ALL else f"at <strong>{_name(r['touchpoint'])}</strong>"
+        metric = escape(metric_name(str(r["metric"])))
+        return [Finding(
+            f"Of the {len(ranked)} candidate metrics compared on the same {n:,} customers, {metric} {where} adds most to "
+            f"predicting churn (ranked first in {fmt_pct(r['share_ranked_first'], 0)} of bootstrap resamples): a customer "
+            f"scoring one standard deviation higher has {fmt_number(r['hazard_ratio_per_sd'])} times the churn hazard "
+            f"({_ci(r['ci_lower'], r['ci_upper'])}), and the metric adds {_r3(r['gain_common'])} "
+            f"({_ci(r['gain_ci_lower'], r['gain_ci_upper'], _r3)}) to the concordance of a model on customer attributes "
+            "and tenure alone.",
+            [{"file": "metric_validity", "row": int(i)}])]
+    top = ranked.index[0]
+    r = validity.loc[top]
     return [Finding(
-        f"Of the candidate metrics, {metric} {where} predicts churn best: a customer scoring one standard deviation higher "
-        f"has {fmt_number(r['hazard_ratio_per_sd'])} times the churn hazard ({_ci(r['ci_lower'], r['ci_upper'])}), "
-        f"and the metric adds {_r3(r['concordance_gain'])} to the concordance of a model on customer attributes alone.",
-        [{"file": "metric_validity", "row": int(i)}])]
+        f"The {len(ranked)} candidate metrics compared on the same {n:,} customers cannot be told apart at this sample "
+        f"size: the largest concordance gain, {_r3(r['gain_common'])} ({_ci(r['gain_ci_lower'], r['gain_ci_upper'], _r3)}) "
+        f"for {escape(metric_name(str(r['metric'])))}, ranks first in only {fmt_pct(r['share_ranked_first'], 0)} of "
+        "bootstrap resamples, so the report names no best metric.",
+        [{"file": "metric_validity", "row": int(j)} for j in ranked.index])]
 
 
 def _retention_finding(retention: pd.DataFrame | None) -> list[Finding]:

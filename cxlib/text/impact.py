@@ -17,8 +17,10 @@ from cxlib.text.format import fmt_date, fmt_interval, fmt_money, fmt_number, fmt
 from cxlib.text.names import display_name
 from cxlib.text.vocabulary import METRIC_WORDS
 
-VALIDITY_CAPTION = ("Hazard ratio of churn per standard deviation of the metric (Cox, adjusted for the covariates), "
-                    "and the gain in concordance over the covariates alone; ranked by the gain.")
+VALIDITY_CAPTION = ("Hazard ratio of churn per standard deviation of the metric (Cox, adjusted for the covariates and "
+                    "log tenure at the landmark, on the n customers with the metric), the gain in concordance over "
+                    "that model without the metric, and the gain and rank on the common sample (customers with "
+                    "every compared metric) with 95% bootstrap intervals.")
 
 
 def _whole(x: float) -> str:
@@ -253,32 +255,68 @@ def metric_name(metric: str) -> str:
     return METRIC_WORDS.get(metric, metric)
 
 
+def separated_best(summary: pd.DataFrame) -> int | None:
+    """Index of the one compared metric whose rank interval is [1, 1]; None when none is separated.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"rank": [1, 2], "rank_ci_lower": [1, 1], "rank_ci_upper": [2, 2]})
+    >>> separated_best(s) is None, separated_best(s.assign(rank_ci_upper=[1, 2]))
+    (True, 0)
+    """
+    if "rank_ci_lower" not in summary.columns or summary["rank"].notna().sum() < 2:
+        return None
+    sep = summary[(summary["rank_ci_lower"] == 1) & (summary["rank_ci_upper"] == 1)]
+    return int(sep.index[0]) if len(sep) == 1 else None
+
+
+def _label(row: pd.Series) -> str:
+    where = "all touchpoints" if row["touchpoint"] == ALL else display_name(row["touchpoint"])
+    return f"{metric_name(row['metric'])} at {where}"
+
+
 def best_metric_sentence(summary: pd.DataFrame) -> str | None:
-    """The metric (interval excluding 1) that adds most to predicting churn; None when there is none.
+    """Which metric adds most to predicting churn, only when the bootstrap separates it.
+
+    A metric is named only when its rank interval on the common sample is [1, 1]; when two or more
+    metrics were compared and none is separated, the sentence says they cannot be told apart at this
+    sample size. None when fewer than two metrics were compared.
 
     Parameters
     ----------
     summary : DataFrame
-        The metric-validity summary, ranked by concordance gain.
+        The metric-validity summary (or ``metric_validity.csv``) with the comparison columns.
 
     Examples
     --------
-    >>> s = pd.DataFrame({"metric": ["csat_mean"], "touchpoint": ["all"], "n": [4000], "hazard_ratio_per_sd": [0.8],
-    ...                   "ci_lower": [0.7], "ci_upper": [0.9], "concordance_gain": [0.012],
-    ...                   "concordance_covariates": [0.6], "concordance_with_metric": [0.612]})
+    >>> s = pd.DataFrame({"metric": ["csat_mean", "ces_mean"], "touchpoint": ["all", "all"], "rank": [1, 2],
+    ...                   "rank_ci_lower": [1, 1], "rank_ci_upper": [1, 2], "common_n": [4000, 4000],
+    ...                   "gain_common": [0.012, 0.004], "gain_ci_lower": [0.006, 0.0], "gain_ci_upper": [0.018, 0.009],
+    ...                   "share_ranked_first": [0.99, 0.01]})
     >>> print(best_metric_sentence(s))
-    Of those, mean CSAT at all touchpoints adds most to predicting churn: concordance +0.012 over the covariates alone (from 0.600 to 0.612), a hazard ratio of 0.80 per standard deviation (95% CI 0.70 to 0.90; n = 4,000).
+    Of the 2 metrics compared on the same 4,000 customers, mean CSAT at all touchpoints adds most to predicting churn: concordance +0.012 (95% CI 0.006 to 0.018) over the covariates and tenure, ranked first in 99% of bootstrap resamples.
+    >>> print(best_metric_sentence(s.assign(rank_ci_upper=[2, 2])))
+    The 2 metrics compared on the same 4,000 customers cannot be told apart at this sample size: mean CSAT at all touchpoints has the largest concordance gain (+0.012, 95% CI 0.006 to 0.018) but ranks first in only 99% of bootstrap resamples and its rank interval (1 to 2) overlaps the others'.
     """
-    clear = _clear(summary)
-    if clear.empty:
+    if "rank" not in summary.columns:
         return None
-    best = clear.iloc[0]
-    where = "all touchpoints" if best["touchpoint"] == ALL else display_name(best["touchpoint"])
-    return (f"Of those, {metric_name(best['metric'])} at {where} adds most to predicting churn: concordance "
-            f"+{fmt_number(best['concordance_gain'], 3)} over the covariates alone (from "
-            f"{fmt_number(best['concordance_covariates'], 3)} to {fmt_number(best['concordance_with_metric'], 3)}), "
-            f"a hazard ratio of {fmt_number(best['hazard_ratio_per_sd'])} per standard deviation (95% CI "
-            f"{fmt_interval(best['ci_lower'], best['ci_upper'])}; n = {int(best['n']):,}).")
+    ranked = summary[summary["rank"].notna()].sort_values("rank")
+    if len(ranked) < 2:
+        return None
+    i = separated_best(ranked)
+    n = int(ranked["common_n"].iloc[0])
+    if i is not None:
+        b = ranked.loc[i]
+        return (f"Of the {len(ranked)} metrics compared on the same {n:,} customers, {_label(b)} adds most to "
+                f"predicting churn: concordance +{fmt_number(b['gain_common'], 3)} (95% CI "
+                f"{fmt_interval(b['gain_ci_lower'], b['gain_ci_upper'], lambda x: fmt_number(x, 3))}) over the covariates "
+                f"and tenure, ranked first in {fmt_pct(b['share_ranked_first'], 0)} of bootstrap resamples.")
+    top = ranked.iloc[0]
+    return (f"The {len(ranked)} metrics compared on the same {n:,} customers cannot be told apart at this sample size: "
+            f"{_label(top)} has the largest concordance gain (+{fmt_number(top['gain_common'], 3)}, 95% CI "
+            f"{fmt_interval(top['gain_ci_lower'], top['gain_ci_upper'], lambda x: fmt_number(x, 3))}) but ranks first in only "
+            f"{fmt_pct(top['share_ranked_first'], 0)} of bootstrap resamples and its rank interval "
+            f"({int(top['rank_ci_lower'])} to {int(top['rank_ci_upper'])}) overlaps the others'.")
 
 
 def validity_view(summary: pd.DataFrame) -> pd.DataFrame:
@@ -293,5 +331,7 @@ def validity_view(summary: pd.DataFrame) -> pd.DataFrame:
     ('note', 'NPS')
     """
     columns = ["metric", "touchpoint", "n", "events", "hazard_ratio_per_sd", "ci_lower", "ci_upper", "concordance_gain"]
+    columns += [c for c in ("gain_common", "gain_ci_lower", "gain_ci_upper", "rank", "rank_ci_lower", "rank_ci_upper")
+                if c in summary.columns]
     shown = summary.assign(metric=summary["metric"].map(metric_name), touchpoint=summary["touchpoint"].map(display_name))
     return shown[columns + (["note"] if summary["note"].any() else [])]
