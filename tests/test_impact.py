@@ -113,10 +113,12 @@ def test_metric_validity_on_demo(small_workbook):
     assert res.window_start == res.landmark - dt.timedelta(days=max(p.horizons_days))
     out = res.to_frame()
     assert list(out.columns) == RESULT_COLUMNS["metric_validity"] and len(out) >= 10
-    assert out["concordance_gain"].is_monotonic_decreasing
+    ranked = out[out["rank"].notna()]
+    assert len(ranked) >= 2 and ranked["rank"].is_monotonic_increasing and ranked["common_n"].nunique() == 1
+    assert (ranked["gain_ci_lower"] <= ranked["gain_common"]).all() and (ranked["gain_common"] <= ranked["gain_ci_upper"]).all()
     assert ((out["ci_lower"] < out["hazard_ratio_per_sd"]) & (out["hazard_ratio_per_sd"] < out["ci_upper"])).all()
     assert {"csat_mean", "csat_top2", "ces_mean", "resolution_rate", "nps"} <= set(out["metric"])
-    assert set(res.covariates) >= {"segment[smb]", "plan[premium]", "monthly_revenue"}
+    assert set(res.covariates) >= {"segment[smb]", "plan[premium]", "monthly_revenue", "log_tenure"}
 
 
 # ---- the period's churners by exposure pattern at churn (engine query, hand-worked) -------------

@@ -95,8 +95,12 @@ def hand_run(tmp_path: Path) -> tuple[Path, dict]:
          "quadrant": "possible overkill"},
     ])
     _write(tmp_path, "metric_validity", [
-        {"metric": "csat_top2", "touchpoint": "delivery", "hazard_ratio_per_sd": 0.94, "ci_lower": 0.87, "ci_upper": 1.01, "concordance_gain": 0.012},
-        {"metric": "csat_mean", "touchpoint": "all", "hazard_ratio_per_sd": 0.883, "ci_lower": 0.827, "ci_upper": 0.943, "concordance_gain": 0.0095},
+        {"metric": "csat_mean", "touchpoint": "all", "hazard_ratio_per_sd": 0.883, "ci_lower": 0.827, "ci_upper": 0.943,
+         "concordance_gain": 0.0095, "n": 4000, "common_n": 3000, "gain_common": 0.011, "gain_ci_lower": 0.006,
+         "gain_ci_upper": 0.016, "rank": 1, "rank_ci_lower": 1, "rank_ci_upper": 1, "share_ranked_first": 0.99},
+        {"metric": "csat_top2", "touchpoint": "delivery", "hazard_ratio_per_sd": 0.94, "ci_lower": 0.87, "ci_upper": 1.01,
+         "concordance_gain": 0.012, "n": 3200, "common_n": 3000, "gain_common": 0.002, "gain_ci_lower": 0.0,
+         "gain_ci_upper": 0.005, "rank": 2, "rank_ci_lower": 2, "rank_ci_upper": 2, "share_ranked_first": 0.01},
     ])
     _write(tmp_path, "retention", [
         {"group": "all", "days": 365, "survival": 0.783, "ci_lower": 0.771, "ci_upper": 0.794, "at_risk": 5000},

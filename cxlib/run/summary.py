@@ -192,7 +192,7 @@ def _validity_finding(validity: pd.DataFrame | None) -> list[Finding]:
         where = "across all touchpoints" if r["touchpoint"] == ALL else f"at <strong>{_name(r['touchpoint'])}</strong>"
         metric = escape(metric_name(str(r["metric"])))
         return [Finding(
-            f"Of the {len(ranked)} candidate metrics compared on the same {n:,} customers, {metric} {where} adds most to "
+            f"Of the candidate metrics compared on the same {n:,} customers, {metric} {where} adds most to "
             f"predicting churn (ranked first in {fmt_pct(r['share_ranked_first'], 0)} of bootstrap resamples): a customer "
             f"scoring one standard deviation higher has {fmt_number(r['hazard_ratio_per_sd'])} times the churn hazard "
             f"({_ci(r['ci_lower'], r['ci_upper'])}), and the metric adds {_r3(r['gain_common'])} "
@@ -202,7 +202,7 @@ def _validity_finding(validity: pd.DataFrame | None) -> list[Finding]:
     top = ranked.index[0]
     r = validity.loc[top]
     return [Finding(
-        f"The {len(ranked)} candidate metrics compared on the same {n:,} customers cannot be told apart at this sample "
+        f"The candidate metrics compared on the same {n:,} customers cannot be told apart at this sample "
         f"size: the largest concordance gain, {_r3(r['gain_common'])} ({_ci(r['gain_ci_lower'], r['gain_ci_upper'], _r3)}) "
         f"for {escape(metric_name(str(r['metric'])))}, ranks first in only {fmt_pct(r['share_ranked_first'], 0)} of "
         "bootstrap resamples, so the report names no best metric.",
