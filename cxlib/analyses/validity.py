@@ -59,7 +59,7 @@ from cxlib.stats.concordance import concordance_gains
 
 MIN_EVENTS = 10  # churn events a metric's sample needs before its hazard ratio is estimated
 MIN_SAMPLE = 30  # customers a metric's sample needs at least (or min_cell_size when larger)
-MAX_DRAWS = 100  # bootstrap resamples of the comparison: each refits every compared metric's Cox model (about 0.5 s per resample on the demo)
+MAX_DRAWS = 100  # bootstrap resamples of the comparison (each refits every compared metric's Cox model)
 COMMON_SHARE = 0.5  # the common sample keeps at least this share of the largest metric's sample
 TENURE = "log_tenure"
 COMPARISON_COLUMNS = ["common_n", "gain_common", "gain_ci_lower", "gain_ci_upper", "rank", "rank_ci_lower",
