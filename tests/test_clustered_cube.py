@@ -15,6 +15,7 @@ import pytest
 import statsmodels.api as sm
 from conftest import demo_params_dict
 
+from cxlib.analyses import clustering as CLG
 from cxlib.analyses import portfolio as M
 from cxlib.features import cube as C
 from cxlib.ingest.read import clean_view, load_tables
@@ -84,7 +85,7 @@ def test_cube_variance_equals_direct_sandwich_on_raw_rows(cube, raw, cell, metri
     if rows.empty:
         pytest.skip(f"no {metric} in {cell} (the metric has no row there)")
     r_direct, v_direct = _sandwich(rows[y].to_numpy(), rows[n].to_numpy(), rows["customer_id"].to_numpy())
-    sums = M._clustered_sums(cube.loc[[cell]].reset_index(), metric)
+    sums = CLG.clustered_sums(cube.loc[[cell]].reset_index(), metric)
     assert sums["m"][0] == rows["customer_id"].nunique()
     r, v = CL.ratio_variance(*[sums[c] for c in CL.SUM_COLUMNS])
     assert abs(float(r[0]) - r_direct) < 1e-12
@@ -102,7 +103,7 @@ def test_cube_sums_equal_pandas_reference_everywhere(cube, raw):
               for mask in np.ndindex(*(2,) * len(DIMS))]
     rolled = pd.concat(copies, ignore_index=True)
     ref = CL.cluster_sums(rolled, "customer_id", y, by=DIMS, count=n).set_index(DIMS)
-    got = pd.DataFrame(M._clustered_sums(cube.reset_index(), "csat_top2"), index=cube.index)
+    got = pd.DataFrame(CLG.clustered_sums(cube.reset_index(), "csat_top2"), index=cube.index)
     got = got[got["sum_n"] > 0]
     assert len(got) == len(ref) > 500
     np.testing.assert_allclose(got.loc[ref.index, CL.SUM_COLUMNS].to_numpy(), ref[CL.SUM_COLUMNS].to_numpy(), rtol=1e-12)
@@ -115,7 +116,7 @@ def test_cross_period_sums_equal_pandas_reference(cube, raw):
         before = _in_cell(raw.assign(period=raw["period"].where(raw["period"] != "2026Q2", "2026Q3-1")),
                           ("2026Q3-1", *cell[1:]))
         ref = CL.cross_sums(before.assign(k=1), now.assign(k=1), "customer_id", y, by=["k"], count=n).iloc[0]
-        got = M._clustered_sums(cube.loc[[cell]].reset_index(), "csat_mean")
+        got = CLG.clustered_sums(cube.loc[[cell]].reset_index(), "csat_mean")
         assert ref["m_both"] > 100
         np.testing.assert_allclose([got[c][0] for c in CL.CROSS_COLUMNS], ref[CL.CROSS_COLUMNS].to_numpy(dtype=float),
                                    rtol=1e-12)
@@ -154,5 +155,5 @@ def test_nps_clustered_only_where_a_customer_answers_twice(tables):
     # where nobody answered twice the interval is the per-response one
     single = nps[~nps["clustered"]]
     if len(single):
-        v, lo, hi = M.nps_interval(single["x"], single["xx"], single["n"])
+        _, lo, _ = M.nps_interval(single["x"], single["xx"], single["n"])
         np.testing.assert_allclose(single["ci_lower"], lo)

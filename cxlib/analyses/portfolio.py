@@ -23,12 +23,8 @@ nps_passives       share of responses 7–8                                 surv
 nps_detractors     share of responses 0–6                                 survey responses            Wilson
 =================  =====================================================  ==========================  ===================
 
-The interaction metrics' intervals are customer-clustered (a customer's interactions are not
-independent): the sandwich variance of a ratio estimator from per-customer sums computed in the
-engine (:mod:`cxlib.stats.clustered`); a mean gets ``R ± t_{m−1} se`` on its answer scale, a share
-Wilson's interval at the effective sample size ``n_eff`` (design effect floored at 1). NPS and its
-shares are clustered in the same way in cells where a customer answered the survey more than once,
-and per response elsewhere.
+Interaction metrics' intervals are customer-clustered (:mod:`cxlib.analyses.clustering`): mean
+``R ± t_{m−1} se`` on its scale, share Wilson at ``n_eff``; NPS too where a customer answered twice.
 
 NPS rows have ``touchpoint`` and ``channel`` = ``all`` (a relationship survey is not about one
 touchpoint). The NPS interval is normal with Var(NPS/100) = (p + d − (p − d)²) / n, p and d the
@@ -77,11 +73,10 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from cxlib.analyses.clustering import clustered_change, with_clustered
 from cxlib.features.cube import (
     CUSTOMER_COUNTS,
     DIMENSIONS,
-    INTERACTION_RATIOS,
-    SURVEY_RATIOS,
     SURVEY_SUMS,
     interaction_sums,
     pool_touchpoints,
@@ -95,9 +90,8 @@ from cxlib.stats.changes import (
     proportion_difference_test,
     welch_test,
 )
-from cxlib.stats import clustered
 from cxlib.stats.clustered import CROSS_COLUMNS, SUM_COLUMNS
-from cxlib.stats.intervals import mean_interval, normal_quantile, nps_interval, wilson_interval
+from cxlib.stats.intervals import mean_interval, nps_interval, wilson_interval
 from cxlib.stats.suppression import suppression_reasons
 from cxlib.text.format import display_order, format_difference
 from cxlib.text.portfolio import describe_coverage
@@ -114,8 +108,6 @@ GRID_COLUMNS = ["touchpoint", "metric", "value", "ci_lower", "ci_upper", "suppre
 GRID_METRICS = ("volume", "rated_share", "csat_mean", "csat_top2", "ces_mean", "resolution_rate", "nps")
 _TEST_NAMES = {"proportion": "two-proportion z", "mean": "Welch t", "nps": "NPS difference z",
                "clustered": "customer-clustered t"}
-RATIOS = {**INTERACTION_RATIOS, **SURVEY_RATIOS}
-SCALES = {"csat_mean": (1.0, 5.0), "ces_mean": (1.0, 7.0)}  # a mean's interval stays on its answer scale
 _CLUSTER_CARRY = ["clustered", *SUM_COLUMNS, *CROSS_COLUMNS]
 
 
@@ -144,32 +136,6 @@ def _estimate(spec: MetricSpec, n: np.ndarray, x: np.ndarray, xx: np.ndarray | N
     return nps_interval(x, xx, n, level)
 
 
-def _clustered_sums(cube: pd.DataFrame, metric: str) -> dict[str, np.ndarray] | None:
-    """:data:`SUM_COLUMNS` and :data:`CROSS_COLUMNS` of ``metric`` per cube row (None: not in the cube)."""
-    y, n = RATIOS[metric]
-    if f"{metric}_yy" not in cube.columns:
-        return None
-    out = {"m": cube[CUSTOMER_COUNTS[n]], "sum_y": cube[y], "sum_n": cube[n], "sum_yy": cube[f"{metric}_yy"],
-           "sum_nn": cube[f"{metric}_nn"], "sum_yn": cube[f"{metric}_yn"]}
-    out |= {c: cube[f"{metric}_{c.removeprefix('sum_')}"] for c in CROSS_COLUMNS}
-    return {c: v.to_numpy(dtype=float) for c, v in out.items()}
-
-
-def _clustered_estimate(spec: MetricSpec, sums: Mapping[str, np.ndarray],
-                        level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    args = [sums[c] for c in SUM_COLUMNS]
-    if spec.kind == "proportion":
-        r = clustered.share_interval(*args, level=level)
-        return r["estimate"], r["ci_lower"], r["ci_upper"]
-    if spec.kind == "mean":
-        lower, upper = SCALES.get(spec.name, (None, None))
-        r = clustered.mean_interval(*args, level=level, lower=lower, upper=upper)
-        return r["estimate"], r["ci_lower"], r["ci_upper"]
-    ratio, var = clustered.ratio_variance(*args)  # NPS / 100 = (promoters − detractors) / responses
-    half = normal_quantile(level) * 100 * np.sqrt(var)
-    return 100 * ratio, np.clip(100 * ratio - half, -100, 100), np.clip(100 * ratio + half, -100, 100)
-
-
 def estimates(interaction_cube: pd.DataFrame | None, survey_cube: pd.DataFrame | None,
               level: float = 0.95) -> pd.DataFrame:
     """Every metric of every non-empty cell, unsuppressed, in long format.
@@ -180,11 +146,8 @@ def estimates(interaction_cube: pd.DataFrame | None, survey_cube: pd.DataFrame |
     same cell one period earlier, :data:`CROSS_COLUMNS`). Internal: never publish this table as it is
     (see :func:`suppress` and :func:`publishable`).
 
-    Every interaction-level ratio (rated share, CSAT mean and top-2-box, CES mean, resolution rate) is
-    clustered by customer (:mod:`cxlib.stats.clustered`); NPS and its three shares are clustered in
-    the cells where a customer answered more than once (``responses_max > 1``), and per response
-    elsewhere. A cube without the per-customer sums (a hand-built one, as in the examples) gets the
-    unclustered intervals.
+    Which intervals are clustered: :func:`cxlib.analyses.clustering.with_clustered` (a hand-built
+    cube without per-customer sums, as in the examples, gets the unclustered ones).
 
     Examples
     --------
@@ -203,17 +166,10 @@ def estimates(interaction_cube: pd.DataFrame | None, survey_cube: pd.DataFrame |
         x = cube[spec.x].to_numpy(dtype=float)
         xx = cube[spec.xx].to_numpy(dtype=float) if spec.xx else None
         value, lo, hi = _estimate(spec, n, x, xx, level)
-        sums = _clustered_sums(cube, spec.name) if spec.name in RATIOS else None
-        on = np.zeros(len(cube), dtype=bool)
-        if sums is not None:
-            on = np.full(len(cube), True) if spec.name in INTERACTION_RATIOS else cube["responses_max"].to_numpy() > 1
-            c_value, c_lo, c_hi = _clustered_estimate(spec, sums, level)
-            lo, hi = np.where(on, c_lo, lo), np.where(on, c_hi, hi)
+        lo, hi, carried = with_clustered(cube, spec, lo, hi, level)
         parts.append(cube[list(DIMENSIONS)].assign(
             metric=spec.name, n=n.astype("int64"), x=x, xx=np.nan if xx is None else xx,
-            value=value, ci_lower=lo, ci_upper=hi, clustered=on,
-            **{c: np.nan if sums is None else sums[c] for c in (*SUM_COLUMNS, *CROSS_COLUMNS)},
-        ))
+            value=value, ci_lower=lo, ci_upper=hi, **carried))
     if not parts:
         return pd.DataFrame(columns=ESTIMATE_COLUMNS)
     return pd.concat(parts, ignore_index=True)
@@ -321,15 +277,13 @@ def period_changes(est: pd.DataFrame, period: str = "quarter", level: float = 0.
     if pairs.empty:
         return pd.DataFrame(columns=CHANGE_COLUMNS)
     kinds = pairs["metric"].map(lambda m: SPECS[m].kind)
-    if "clustered" in pairs.columns:
-        # clustered when either period's interval is (the same customers answer in both periods)
-        both = pairs["clustered"].astype(bool) | pairs["clustered_previous"].astype(bool)
-        kinds = kinds.where(~both, "clustered")
+    if "clustered" in pairs.columns:  # when either period's interval is: the same customers answer in both
+        kinds = kinds.where(~(pairs["clustered"].astype(bool) | pairs["clustered_previous"].astype(bool)), "clustered")
     parts = []
     for kind, group in pairs.groupby(kinds):
         a = {c: group[c].to_numpy(dtype=float) for c in ("n", "x", "xx", "n_previous", "x_previous", "xx_previous")}
         if kind == "clustered":
-            r = _clustered_change(group, level)
+            r = clustered_change(group, level)
         elif kind == "proportion":
             r = proportion_difference_test(a["x_previous"], a["n_previous"], a["x"], a["n"], level)
         elif kind == "mean":
@@ -342,17 +296,6 @@ def period_changes(est: pd.DataFrame, period: str = "quarter", level: float = 0.
     order = {m: i for i, m in enumerate(METRICS)}
     out = out.assign(_m=out["metric"].map(order)).sort_values(["period", "touchpoint", "channel", "segment", "_m"])
     return out[CHANGE_COLUMNS].reset_index(drop=True)
-
-
-def _clustered_change(pairs: pd.DataFrame, level: float) -> dict[str, np.ndarray]:
-    """:func:`cxlib.stats.clustered.ratio_difference_test` with the cross-period covariance; NPS in points."""
-    first = {c: pairs[f"{c}_previous"].to_numpy(dtype=float) for c in SUM_COLUMNS}
-    second = {c: pairs[c].to_numpy(dtype=float) for c in SUM_COLUMNS}
-    cross = {c: pairs[c].to_numpy(dtype=float) for c in CROSS_COLUMNS}
-    r = clustered.ratio_difference_test(first, second, cross, level)
-    scale = np.where(pairs["metric"].to_numpy() == "nps", 100.0, 1.0)
-    return {"difference": r["difference"] * scale, "ci_lower": r["ci_lower"] * scale, "ci_upper": r["ci_upper"] * scale,
-            "statistic": r["statistic"], "df": r["df"], "p_value": r["p_value"]}
 
 
 def target_status(metrics: pd.DataFrame, targets: Mapping[str, Mapping[str, float]], period: str) -> pd.DataFrame:
