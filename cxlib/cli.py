@@ -58,11 +58,11 @@ def _ensure_demo_data(params: RunParams) -> None:
     import hashlib
     import json
 
-    from cxlib.demo import synthetic, truth
+    from cxlib.demo import causes, synthetic, truth
 
     paths = [Path(p) for t in ("customers", "interactions", "surveys") if (p := params.path(t))]
     target = paths[0].parent
-    generator = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (truth, synthetic)))
+    generator = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (truth, causes, synthetic)))
     spec = {"customers": params.demo.customers, "seed": params.demo.seed, "generator": generator.hexdigest()[:16]}
     stamp = target / ".demo-spec.json"
     if all(p.exists() for p in paths) and stamp.exists() and json.loads(stamp.read_text()) == spec:

@@ -32,6 +32,10 @@ DEFAULT_PARAMS = PROJECT_ROOT / "params" / "demo.yaml"
 TABLES = ("customers", "interactions", "surveys")
 METRIC_NAMES = ("volume", "rated_share", "csat_mean", "csat_top2", "ces_mean", "resolution_rate", "nps")
 
+ALL_CAUSES = "all"  # the one churn cause of a run without churn_causes
+OTHER_CAUSE = "other"  # the cause of a churn reason that churn_causes does not list
+DEFAULT_IMPACT_CAUSE = "voluntary"
+
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
@@ -169,6 +173,11 @@ class RunParams(_Strict):
     ph_check_sample: int = Field(5000, ge=100, description="customers sampled for the Schoenfeld-residual check")
     bootstrap: int = Field(500, ge=0)
     what_if_reduction: float = Field(0.5, gt=0, le=1)
+    churn_causes: dict[Identifier, list[str]] | None = Field(None, description=(
+        "churn causes and their churn_reason values, e.g. {voluntary: [price, competitor], involuntary: [moved]}; "
+        "reasons not listed are cause 'other'"))
+    impact_cause: Identifier | None = Field(None, description="the cause the impact section attributes "
+                                            "(default voluntary when churn_causes are given)")
     seed: int = 20240101
     engine: EngineSpec = Field(default_factory=EngineSpec)
     cell_timeout_seconds: int = Field(1800, ge=10)
@@ -196,7 +205,34 @@ class RunParams(_Strict):
         pieces = self.tenure_pieces_days
         if pieces[0] != 0 or any(b <= a for a, b in zip(pieces, pieces[1:])):
             raise ValueError("tenure_pieces_days must start at 0 and increase")
+        self._check_causes()
         return self
+
+    def _check_causes(self) -> None:
+        """churn_causes: no cause 'all', every reason non-empty and under one cause; impact_cause one of them."""
+        if not self.churn_causes:
+            if self.impact_cause not in (None, ALL_CAUSES):
+                raise ValueError(f"impact_cause {self.impact_cause!r} needs churn_causes (without them there is one "
+                                 f"cause, '{ALL_CAUSES}')")
+            return
+        if ALL_CAUSES in self.churn_causes:
+            raise ValueError(f"churn_causes cannot name a cause '{ALL_CAUSES}' (it means all causes together)")
+        seen: dict[str, str] = {}
+        for cause, reasons in self.churn_causes.items():
+            for reason in reasons:
+                key = reason.strip().lower()  # matched as SQL lower(trim(churn_reason))
+                if not key:
+                    raise ValueError(f"churn_causes: cause {cause!r} lists an empty reason")
+                if seen.get(key, cause) != cause:
+                    raise ValueError(f"churn_causes: reason {key!r} is listed under both {seen[key]!r} and {cause!r}; "
+                                     "give each reason one cause")
+                seen[key] = cause
+        if self.impact_cause is None and DEFAULT_IMPACT_CAUSE not in self.churn_causes:
+            raise ValueError(f"churn_causes has no cause '{DEFAULT_IMPACT_CAUSE}': name the cause the impact section "
+                             f"attributes with impact_cause (one of {', '.join(self.causes)})")
+        if self.impact_cause is not None and self.impact_cause not in self.causes:
+            raise ValueError(f"impact_cause {self.impact_cause!r} is not a cause of churn_causes "
+                             f"({', '.join(self.causes)})")
 
     # ---- derived -------------------------------------------------------------------------
     @property
@@ -211,6 +247,30 @@ class RunParams(_Strict):
             return raw
         p = Path(raw).expanduser()
         return str(p if p.is_absolute() else (self.base_dir / p).resolve())
+
+    @property
+    def causes(self) -> tuple[str, ...]:
+        """The churn causes reported: params order, then ``other`` (reasons not listed); ``('all',)`` without causes.
+
+        Examples
+        --------
+        >>> raw = {"run_id": "q3", "as_of": "2026-09-30", "data": {"customers": "c.csv"}}
+        >>> RunParams.model_validate(raw).causes
+        ('all',)
+        >>> p = RunParams.model_validate({**raw, "churn_causes": {"voluntary": ["price"], "involuntary": ["moved"]}})
+        >>> p.causes, p.cause_of_impact
+        (('voluntary', 'involuntary', 'other'), 'voluntary')
+        """
+        if not self.churn_causes:
+            return (ALL_CAUSES,)
+        return (*[c for c in self.churn_causes if c != OTHER_CAUSE], OTHER_CAUSE)
+
+    @property
+    def cause_of_impact(self) -> str:
+        """The cause the impact section attributes: ``impact_cause``, else ``voluntary``; ``all`` without causes."""
+        if not self.churn_causes:
+            return ALL_CAUSES
+        return self.impact_cause or DEFAULT_IMPACT_CAUSE
 
     def exposure_rules(self, touchpoints: list[str]) -> list[ExposureRule]:
         """The exposures to model: those in params, else ``poor_<touchpoint>`` for each touchpoint."""

@@ -31,6 +31,7 @@ RESULT_COLUMNS: dict[str, list[str]] = {
     "metric_validity": ["metric", "touchpoint", "hazard_ratio_per_sd", "ci_lower", "ci_upper", "concordance_gain",
                         "n", "common_n", "gain_common", "gain_ci_lower", "gain_ci_upper", "rank", "rank_ci_lower",
                         "rank_ci_upper", "share_ranked_first"],
+    "cumulative_incidence": ["group", "cause", "days", "cumulative_incidence", "ci_lower", "ci_upper", "at_risk"],
 }
 ALL = "all"  # value of an aggregated dimension in metrics.csv
 PRINT_FORMAT = "{:.4g}"  # every number a Printer shows: four significant digits

@@ -347,3 +347,82 @@ def test_counts_from_assignment_feed_the_estimator():
     res = cumulative_incidence(cause_counts(df["days"], a.cause), causes=a.causes)
     direct = cumulative_incidence(cause_counts(df["days"], df["cause"]), causes=CAUSES)
     pd.testing.assert_frame_equal(res.to_frame(), direct.to_frame())
+
+
+# ---- wiring: the engine's counts, the retention section, the data-quality counts -----------------
+
+
+def _engine_customers(n: int = 2_000, seed: int = 3) -> pd.DataFrame:
+    """Customers with churn reasons (some unmapped, some missing, one on an active customer)."""
+    import datetime as dt
+
+    rng = np.random.default_rng(seed)
+    signup = [dt.date(2024, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 500, n)]
+    tenure = rng.exponential(400, n).astype(int)
+    churn = [s + dt.timedelta(days=int(t)) if t < 600 else None for s, t in zip(signup, tenure)]
+    reasons = rng.choice(["Price", "competitor ", "moved", "fraud", None], n, p=[0.4, 0.3, 0.2, 0.05, 0.05])
+    reason = [r if c is not None else None for r, c in zip(reasons, churn)]
+    reason[next(i for i, c in enumerate(churn) if c is None)] = "price"  # a reason on an active customer
+    return pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "signup_date": signup, "churn_date": churn,
+                         "segment": rng.choice(["a", "b"], n), "churn_reason": reason})
+
+
+CHURN_CAUSES = {"voluntary": ["price", "competitor"], "involuntary": ["moved"]}
+
+
+def test_engine_counts_equal_pandas_counts_and_feed_both_estimators():
+    import datetime as dt
+
+    import ibis
+
+    from cxlib.analyses import retention as R
+    from cxlib.analyses.quality import churn_reasons
+
+    as_of = dt.date(2025, 9, 30)
+    frame = _engine_customers()
+    customers = ibis.memtable(frame)
+    counts = R.retention_counts(customers, as_of, cause_lookup(CHURN_CAUSES))
+    # pandas reference: the same durations and causes customer by customer
+    end = pd.to_datetime(frame["churn_date"]).where(pd.to_datetime(frame["churn_date"]) <= pd.Timestamp(as_of))
+    churned = end.notna()
+    duration = (end.fillna(pd.Timestamp(as_of)) - pd.to_datetime(frame["signup_date"])).dt.days
+    a = assign_causes(frame["churn_reason"], churned, CHURN_CAUSES)
+    ref = cause_counts(duration, a.cause)
+    got = counts[counts["group"] == "all"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got[ref.columns], ref, check_dtype=False)
+    # one query serves Kaplan–Meier: summed over causes, the counts are those without causes
+    plain = R.retention_counts(customers, as_of)
+    pd.testing.assert_frame_equal(R.km_counts(counts).sort_values(["group", "days"]).reset_index(drop=True),
+                                  plain.sort_values(["group", "days"]).reset_index(drop=True), check_dtype=False)
+    km = R.retention(customers, as_of, min_cell_size=10, counts=counts)
+    ci = R.cause_incidence(counts, cause_order(CHURN_CAUSES), min_cell_size=10, horizons=[90, 365])
+    assert set(ci.summary["group"]) == {"all", "segment=a", "segment=b"}  # no cohorts
+    steps = ci.curves.groupby(["group", "days"])["cumulative_incidence"].sum()
+    surv = km.curves.set_index(["group", "days"])["survival"]
+    both = pd.concat([steps, surv], axis=1, join="inner").dropna()
+    assert len(both) > 100 and np.allclose(both["cumulative_incidence"], 1 - both["survival"], atol=1e-12)
+    assert list(ci.to_frame().columns) == CUMULATIVE_INCIDENCE_COLUMNS
+    # the data-quality counts in the engine equal the customer-by-customer assignment
+    q = churn_reasons(customers, as_of, CHURN_CAUSES)
+    assert (q.n_churners, q.n_unmapped, q.n_missing, q.n_reason_not_churned) == (
+        a.n_churners, a.n_unmapped, a.n_missing, a.n_reason_not_churned)
+    assert q.n_reason_not_churned >= 1 and q.unmapped_reasons == ["fraud"]
+    pd.testing.assert_frame_equal(q.summary.sort_values(["cause", "reason"]).reset_index(drop=True),
+                                  a.summary.sort_values(["cause", "reason"]).reset_index(drop=True))
+
+
+def test_without_causes_one_cause_all_is_one_minus_kaplan_meier():
+    import datetime as dt
+
+    import ibis
+
+    from cxlib.analyses import retention as R
+
+    customers = ibis.memtable(_engine_customers().drop(columns="churn_reason"))
+    counts = R.retention_counts(customers, dt.date(2025, 9, 30))
+    assert "cause" not in counts.columns
+    ci = R.cause_incidence(counts, ("all",), min_cell_size=10)
+    km = R.retention(customers, dt.date(2025, 9, 30), min_cell_size=10)
+    f = ci.curves[ci.curves["group"] == "all"].set_index("days")["cumulative_incidence"]
+    s = km.curves[km.curves["group"] == "all"].set_index("days")["survival"]
+    assert set(ci.causes) == {"all"} and np.allclose(f, 1 - s.reindex(f.index), atol=1e-12)

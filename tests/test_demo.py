@@ -39,6 +39,8 @@ def customers(tables) -> pd.DataFrame:
     c["event"] = c["churn"].notna()
     c["duration"] = (c["churn"].fillna(AS_OF) - c["signup"]).dt.days
     c["risk_end"] = (c["duration"] + c["event"]).astype(float)
+    for cause, reasons in truth.CHURN_CAUSES.items():
+        c[cause] = c["churn_reason"].isin(reasons)
     return c
 
 
@@ -77,6 +79,8 @@ def _exposure_intervals(c: pd.DataFrame, interactions: pd.DataFrame) -> pd.DataF
     iv["cid"], iv["start"], iv["stop"] = cid[keep], t[keep], stop[keep]
     last = ~iv["cid"].duplicated(keep="last").to_numpy()
     iv["event"] = (last & c["event"].to_numpy()[iv["cid"]]).astype(int)
+    for cause in truth.CHURN_CAUSES:  # the churns of one cause; the others' are censorings
+        iv[cause] = (iv["event"].to_numpy() == 1) & c[cause].to_numpy()[iv["cid"]]
     iv["piece"] = np.searchsorted(bounds, iv["start"].to_numpy(), side="right") - 1
     for col in COVARIATES:
         iv[col] = c[col].to_numpy()[iv["cid"]]
@@ -163,8 +167,8 @@ def test_csv_output(tmp_path):
 # ---------------------------------------------------------------------------------------------------
 def test_customers_contract(customers):
     c = customers
-    assert list(c.columns[:7]) == [
-        "customer_id", "signup_date", "churn_date", "segment", "region", "plan", "monthly_revenue"
+    assert list(c.columns[:8]) == [
+        "customer_id", "signup_date", "churn_date", "segment", "region", "plan", "monthly_revenue", "churn_reason"
     ]
     assert c["customer_id"].is_unique and c["customer_id"].str.fullmatch(r"C\d{7}").all()
     assert c["customer_id"].iloc[0] == "C0000001"
@@ -257,11 +261,11 @@ def test_segments_differ_in_churn(customers):
     assert rate["consumer"] > rate["smb"] > rate["enterprise"]
 
 
-def _piecewise_exponential(iv: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+def _piecewise_exponential(iv: pd.DataFrame, alpha: float = 0.05, event: str = "event") -> pd.DataFrame:
     """Poisson GLM on (piece x covariates x exposures) cells with a log person-time offset."""
-    iv = iv.assign(days=iv["stop"] - iv["start"])
+    iv = iv.assign(days=iv["stop"] - iv["start"], events=iv[event].astype(int))
     cells = iv.groupby(["piece", *COVARIATES, *POOR], as_index=False).agg(
-        events=("event", "sum"), days=("days", "sum")
+        events=("events", "sum"), days=("days", "sum")
     )
     pieces = pd.get_dummies(cells["piece"], prefix="piece").astype(float)
     X = pd.concat([pieces, _dummies(cells), cells[POOR].astype(float)], axis=1)
@@ -270,8 +274,13 @@ def _piecewise_exponential(iv: pd.DataFrame, alpha: float = 0.05) -> pd.DataFram
     return pd.DataFrame({"estimate": np.exp(fit.params), "lower": np.exp(ci[0]), "upper": np.exp(ci[1])})
 
 
+# the share of each cause's churners whose reason the generator blanks or replaces (cause 'other')
+KEPT = 1 - truth.P_REASON_MISSING - truth.P_REASON_UNMAPPED
+
+
 def test_piecewise_exponential_recovers_true_hazard_ratios(intervals):
-    est = _piecewise_exponential(intervals)
+    # the true effects are those of voluntary churn: the other causes' churns are censorings
+    est = _piecewise_exponential(intervals, event="voluntary")
     assert not _missed(est, truth.TRUE_TOUCHPOINT_HR), _missed(est, truth.TRUE_TOUCHPOINT_HR)
     for term in ("poor_delivery", "poor_app"):
         assert est.loc[term, "lower"] <= 1.0 <= est.loc[term, "upper"]
@@ -279,8 +288,8 @@ def test_piecewise_exponential_recovers_true_hazard_ratios(intervals):
         assert est.loc[term, "lower"] > 1.2
     # Ten more terms: at 95 % one of them misses in about every other data set (a 60-seed study found
     # no bias), so they are held to the 99 % interval.
-    est99 = _piecewise_exponential(intervals, alpha=0.01)
-    baseline = {f"piece_{k}": h for k, h in enumerate(truth.BASELINE_HAZARD_PER_DAY)}
+    est99 = _piecewise_exponential(intervals, alpha=0.01, event="voluntary")
+    baseline = {f"piece_{k}": KEPT * h for k, h in enumerate(truth.BASELINE_HAZARD_PER_DAY)}
     others = {**truth.TRUE_COVARIATE_HR, **baseline}
     assert not _missed(est99, others), _missed(est99, others)
 
@@ -290,7 +299,8 @@ def test_time_varying_cox_recovers_true_hazard_ratios(intervals):
     from lifelines import CoxTimeVaryingFitter
 
     iv = intervals[intervals["cid"] < 10_000]  # ~100k rows keep lifelines under ~15 s
-    data = pd.concat([iv[["cid", "start", "stop", "event", *POOR]], _dummies(iv)], axis=1)
+    data = pd.concat([iv[["cid", "start", "stop", *POOR]], iv["voluntary"].astype(int).rename("event"), _dummies(iv)],
+                     axis=1)
     ctv = CoxTimeVaryingFitter().fit(
         data, id_col="cid", start_col="start", stop_col="stop", event_col="event"
     )
@@ -303,6 +313,27 @@ def test_time_varying_cox_recovers_true_hazard_ratios(intervals):
         }
     )
     assert not _missed(est, truth.TRUE_TOUCHPOINT_HR), _missed(est, truth.TRUE_TOUCHPOINT_HR)
+
+
+def test_involuntary_churn_has_no_effect(intervals):
+    # ~900 involuntary churns and 15 terms whose truth is 1: at 95 % poor_onboarding misses on this data set
+    # (0.70, 0.51-0.95), by chance: two 60,000-customer data sets (seeds 5, 6) give 0.996 (0.85-1.16) and
+    # 0.976 (0.84-1.14). So every term is held to its 99 % interval.
+    est99 = _piecewise_exponential(intervals, alpha=0.01, event="involuntary")
+    truths = {**truth.TRUE_INVOLUNTARY_HR,
+              **{f"piece_{k}": KEPT * h for k, h in enumerate(truth.INVOLUNTARY_HAZARD_PER_DAY)}}
+    assert not _missed(est99, truths), _missed(est99, truths)
+
+
+def test_churn_reasons(customers):
+    c = customers
+    reasons = {r for rs in truth.CHURN_CAUSES.values() for r in rs}
+    assert c.loc[~c["event"], "churn_reason"].isna().all()
+    churners = c.loc[c["event"], "churn_reason"]
+    assert set(churners.dropna()) == reasons | {truth.UNMAPPED_REASON}
+    assert churners.isna().mean() == pytest.approx(truth.P_REASON_MISSING, abs=0.01)
+    assert (churners == truth.UNMAPPED_REASON).mean() == pytest.approx(truth.P_REASON_UNMAPPED, abs=0.005)
+    assert 0.08 < c.loc[c["event"], "involuntary"].mean() < 0.20  # involuntary is the smaller cause
 
 
 def _nps_score(ratings: pd.DataFrame) -> np.ndarray:

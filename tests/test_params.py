@@ -122,3 +122,44 @@ def test_resolve_params_file_from_notebooks_dir(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     assert resolve_params_file("../params/demo.yaml") == DEFAULT_PARAMS.resolve()
     assert resolve_params_file(None) == DEFAULT_PARAMS
+
+
+def test_churn_causes_and_impact_cause(tmp_path):
+    p = load_params(_write(tmp_path, BASE))
+    assert p.causes == ("all",) and p.cause_of_impact == "all" and p.churn_causes is None
+    causes = "churn_causes:\n  voluntary: [price, competitor]\n  involuntary: [moved]\n"
+    p = load_params(_write(tmp_path, BASE + causes))
+    assert p.causes == ("voluntary", "involuntary", "other") and p.cause_of_impact == "voluntary"
+    p = load_params(_write(tmp_path, BASE + causes + "impact_cause: involuntary\n"))
+    assert p.cause_of_impact == "involuntary"
+    bad = {
+        causes + "impact_cause: fraud\n": "impact_cause 'fraud' is not a cause",
+        "churn_causes:\n  leavers: [price]\n": "no cause 'voluntary'",
+        "churn_causes:\n  voluntary: [price]\n  involuntary: [' Price']\n": "listed under both",
+        "churn_causes:\n  all: [price]\n": "cannot name a cause 'all'",
+        "churn_causes:\n  voluntary: ['']\n": "empty reason",
+        "impact_cause: voluntary\n": "needs churn_causes",
+    }
+    for extra, message in bad.items():
+        with pytest.raises(ParamsError, match=message):
+            load_params(_write(tmp_path, BASE + extra))
+
+
+def test_churn_causes_need_the_churn_reason_column(tmp_path):
+    import pandas as pd
+
+    from cxlib.errors import DataError
+    from cxlib.ingest.clean import clean_tables
+
+    pd.DataFrame({"customer_id": ["a"], "signup_date": ["2025-01-01"], "churn_date": [""]}).to_csv(
+        tmp_path / "c.csv", index=False)
+    params = load_params(_write(tmp_path, BASE + "churn_causes:\n  voluntary: [price]\n"))
+    with pytest.raises(DataError, match="no churn_reason column"):
+        clean_tables(params)
+    # with the column it is read (and only then: without churn_causes it is an unused column)
+    pd.DataFrame({"customer_id": ["a"], "signup_date": ["2025-01-01"], "churn_date": [""],
+                  "churn_reason": ["price"]}).to_csv(tmp_path / "c.csv", index=False)
+    clean, _ = clean_tables(params)
+    assert "churn_reason" in clean.tables["customers"].columns
+    clean, _ = clean_tables(load_params(_write(tmp_path, BASE)))
+    assert "churn_reason" not in clean.tables["customers"].columns and clean.unused["customers"] == ["churn_reason"]

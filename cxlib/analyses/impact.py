@@ -17,6 +17,10 @@ the period's facts and held fixed. The same fraction over every churn event of t
 (from its cells) is the whole-history share shown beside. These are associations from
 observational data: the numbers say what the model implies if the exposures' hazard ratios were
 causal, not that they are.
+With churn causes (params ``churn_causes``) every number refers to one cause, ``impact_cause``
+(default ``voluntary``): the model is ``touchpoints[<cause>]`` and the churners are that cause's
+(:func:`cxlib.features.churners.churner_exposures` with ``cause``); the other causes are context
+(:func:`cause_context`).
 
 Examples
 --------
@@ -31,14 +35,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
 from cxlib.errors import NotEstimable
-from cxlib.params import ExposureRule
+from cxlib.features.churners import churners_by_cause
+from cxlib.params import ALL_CAUSES, ExposureRule
 from cxlib.periods import ReportingPeriod
 from cxlib.results import RESULT_COLUMNS, Result, result
 from cxlib.stats.attribution import WHAT_IF_DAYS, WHAT_IF_DRAWS, rank_by_value, what_if_retention
+from cxlib.stats.competing import cause_lookup
 from cxlib.stats.paf import attributable_churn, coefficient_draws, joint_attributable_churn
 from cxlib.stats.pem import PiecewiseExponentialResult
 
@@ -78,6 +85,8 @@ class ImpactResult(Result):
         Parametric draws behind the intervals.
     joint : DataFrame or None
         :func:`cxlib.stats.paf.joint_attributable_churn` of all exposures together (one row).
+    cause : str
+        The churn cause the numbers refer to (``all`` without churn causes).
 
     Examples
     --------
@@ -98,13 +107,16 @@ class ImpactResult(Result):
     days: int
     draws: int
     joint: pd.DataFrame | None = None
+    cause: str = ALL_CAUSES
 
     def to_frame(self) -> pd.DataFrame:
-        """The ``impact.csv`` contract table (the fixed columns, ``exposure``, then the intervals)."""
+        """The ``impact.csv`` contract table (the fixed columns, ``exposure``, then the intervals); with churn
+        causes it refers to params ``impact_cause``."""
         return self.summary[RESULT_COLUMNS["impact"]].reset_index(drop=True)
 
     def _lines(self) -> list[str]:
-        return [(f"{self.churners:,} churners in {self.period.label}; what-if: {self.reduction:.0%} fewer poor "
+        who = "churners" if self.cause == ALL_CAUSES else f"{self.cause} churners"
+        return [(f"{self.churners:,} {who} in {self.period.label}; what-if: {self.reduction:.0%} fewer poor "
                  f"experiences, retention at {self.days} days.")]
 
 
@@ -209,17 +221,19 @@ def _history_share(cells: pd.DataFrame, exposures: list[str], coef: pd.Series, d
 
 def touchpoint_impact(pem: PiecewiseExponentialResult, patterns: pd.DataFrame, period: ReportingPeriod,
                       labels: Mapping[str, str], *, tenure_pieces: Sequence[int], reduction: float,
-                      min_cell_size: int, seed: int, draws: int = WHAT_IF_DRAWS) -> ImpactResult:
+                      min_cell_size: int, seed: int, draws: int = WHAT_IF_DRAWS,
+                      cause: str = ALL_CAUSES) -> ImpactResult:
     """Everything of the impact section, from the fitted touchpoint model and the period's churners.
 
     Parameters
     ----------
     pem : PiecewiseExponentialResult
-        Model ``touchpoints``, fitted: ``summary``, ``cells``, ``glm``, ``exposure_share``.
+        Model ``touchpoints`` (with churn causes ``touchpoints[<cause>]`` of ``cause``), fitted: ``summary``, ``cells``, ``glm``, ``exposure_share``.
     patterns : DataFrame
         The reporting period's churners per exposure pattern at churn
         (:func:`cxlib.features.churners.churner_exposures`: one 0/1 column per exposure,
         ``churners``, ``revenue``), built with the model's window and lag.
+        With churn causes: only ``cause``'s churners.
     period : ReportingPeriod
         The reporting period (:func:`cxlib.periods.reporting_period` of ``as_of`` and ``period``).
     labels : mapping of str to str
@@ -237,6 +251,8 @@ def touchpoint_impact(pem: PiecewiseExponentialResult, patterns: pd.DataFrame, p
         Seed of the parametric draws (the what-if's and the attribution's: the same draws).
     draws : int
         Parametric draws of the coefficients behind the intervals.
+    cause : str
+        The cause ``pem`` models (params ``impact_cause``); ``all`` without churn causes.
 
     Raises
     ------
@@ -295,4 +311,35 @@ def touchpoint_impact(pem: PiecewiseExponentialResult, patterns: pd.DataFrame, p
     summary.loc[summary["period_suppressed"], period_columns] = np.nan
     return ImpactResult(summary=rank_by_value(summary), period=period, churners=churners,
                         revenue_recorded=revenue is not None, reduction=reduction, days=WHAT_IF_DAYS, draws=draws,
-                        joint=joint)
+                        joint=joint, cause=cause)
+
+def cause_context(customers: ir.Table, period: ReportingPeriod, churn_causes: Mapping[str, Sequence[str]],
+                  causes: Sequence[str], min_cell_size: int, as_of: dt.date | None = None) -> pd.DataFrame:
+    """The period's churners by cause, for context beside the attribution of one cause.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``cause``, ``churners``, ``share`` (of the period's churners) per cause in ``causes``; a
+        count below ``min_cell_size`` is suppressed (NaN, as is its share).
+
+    Examples
+    --------
+    >>> import datetime as dt, ibis
+    >>> from cxlib.periods import reporting_period
+    >>> t = ibis.memtable({"churn_date": [dt.date(2026, 8, 1)] * 30, "churn_reason": ["price"] * 20 + ["moved"] * 10})
+    >>> cause_context(t, reporting_period(dt.date(2026, 9, 30)), {"voluntary": ["price"], "involuntary": ["moved"]},
+    ...               ["voluntary", "involuntary", "other"], min_cell_size=5)
+             cause  churners     share
+    0    voluntary      20.0  0.666667
+    1  involuntary      10.0  0.333333
+    2        other       0.0  0.000000
+    """
+    counts = churners_by_cause(customers, period, cause_lookup(churn_causes), as_of).set_index("cause")["churners"]
+    out = pd.DataFrame({"cause": list(causes)})
+    out["churners"] = out["cause"].map(counts).fillna(0).astype(float)
+    total = out["churners"].sum()
+    out["share"] = out["churners"] / total if total else np.nan
+    small = (out["churners"] > 0) & (out["churners"] < min_cell_size)
+    out.loc[small, ["churners", "share"]] = np.nan
+    return out

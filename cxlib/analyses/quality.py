@@ -8,10 +8,13 @@ The sentences that read these tables are in :mod:`cxlib.text.quality`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+
+from cxlib.stats.competing import CauseAssignment, assign_causes
 
 DATE_COLUMNS = {"customers": "signup_date", "interactions": "timestamp", "surveys": "timestamp"}
 
@@ -61,6 +64,38 @@ def churn_counts(customers: ir.Table, as_of: dt.date) -> dict[str, int]:
     churned = (customers.churn_date.notnull() & (customers.churn_date <= as_of)).cast("int64")
     row = customers.aggregate(customers=customers.count(), churned=churned.sum()).execute().iloc[0]
     return {"customers": int(row["customers"]), "churned": 0 if pd.isna(row["churned"]) else int(row["churned"])}
+
+
+def churn_reasons(customers: ir.Table, as_of: dt.date,
+                  churn_causes: Mapping[str, Sequence[str]] | None) -> CauseAssignment:
+    """The churners' reasons and their causes: mapped, not mapped (cause ``other``), missing.
+
+    One GROUP BY in the engine (distinct reason × churned, a few rows), then
+    :func:`cxlib.stats.competing.assign_causes` on those counts. Without ``churn_causes`` (or
+    without the ``churn_reason`` column) every churner has the one cause ``all``.
+
+    Examples
+    --------
+    >>> customers = ibis.memtable({"churn_date": [dt.date(2025, 5, 1)] * 3 + [None],
+    ...                            "churn_reason": ["Price", "fraud", None, "price"]})
+    >>> a = churn_reasons(customers, dt.date(2025, 9, 30), {"voluntary": ["price"]})
+    >>> a.summary
+           cause reason  churners    status
+    0  voluntary  price         1    mapped
+    1      other                1   missing
+    2      other  fraud         1  unmapped
+    >>> a.n_unmapped, a.n_missing, a.n_reason_not_churned
+    (1, 1, 1)
+    """
+    churned = customers.churn_date.notnull() & (customers.churn_date <= as_of)
+    has_reasons = bool(churn_causes) and "churn_reason" in customers.columns
+    reason = (customers.churn_reason.cast("string").strip().lower().fill_null("") if has_reasons
+              else ibis.literal("", "string"))
+    t = customers.select(reason=reason, churned=churned)
+    counts = t.group_by(["reason", "churned"]).aggregate(n=t.count()).execute()
+    counts = counts.sort_values(["churned", "reason"], ignore_index=True)
+    return assign_causes(counts["reason"] if has_reasons else None, counts["churned"].astype(bool).to_numpy(),
+                         churn_causes if has_reasons else None, weights=counts["n"].to_numpy())
 
 
 def stale_tables(overview: pd.DataFrame, as_of: dt.date, max_gap_days: int = 31) -> pd.DataFrame:

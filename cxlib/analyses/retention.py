@@ -5,27 +5,37 @@ the customers' ``segment`` column when there is one (``segment=(missing)`` for e
 ``cohort=<year>Q<quarter>`` for each signup quarter, e.g. ``cohort=2025Q1``. The per-day counts
 are computed in the engine (:func:`cxlib.features.customers.survival_counts`); the estimates come
 from :mod:`cxlib.stats.km`.
+
+Churn by cause: with params ``churn_causes`` the same counts are split by cause (one query), and
+:func:`cause_incidence` gives the Aalen–Johansen cumulative incidence of each cause overall and by
+segment (:mod:`cxlib.stats.competing`); summed over the causes the counts are the Kaplan–Meier ones.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import ibis.expr.types as ir
 import pandas as pd
 
 from cxlib.errors import NotEstimable
 from cxlib.features.customers import customers_as_of, survival_counts
+from cxlib.stats.competing import CumulativeIncidenceResult, cumulative_incidence
 from cxlib.stats.km import KaplanMeierResult, LogRankResult, kaplan_meier, logrank_test
 
-__all__ = ["cohort_retention", "retention", "retention_counts", "segment_test"]
+__all__ = ["cause_incidence", "cohort_retention", "km_counts", "retention", "retention_counts", "segment_test"]
 
 COHORT_STEP_DAYS = 90
 
 
-def retention_counts(customers: ir.Table, as_of: dt.date) -> pd.DataFrame:
+def retention_counts(customers: ir.Table, as_of: dt.date, causes: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Per-day churn and censoring counts of every retention group, computed in the engine.
+
+    With ``causes`` (reason → cause, :func:`cxlib.stats.competing.cause_lookup` of params
+    ``churn_causes``) the counts are split by cause too (column ``cause``, see
+    :func:`cxlib.features.customers.survival_counts`): :func:`km_counts` sums them for Kaplan–Meier
+    and :func:`cause_incidence` reads them as they are.
 
     Examples
     --------
@@ -42,13 +52,65 @@ def retention_counts(customers: ir.Table, as_of: dt.date) -> pd.DataFrame:
     5  cohort=2025Q2    30       0         1
     """
     extra = ["segment"] if "segment" in customers.columns else []
-    people = customers_as_of(customers, as_of, extra=extra)
+    people = customers_as_of(customers, as_of, extra=extra, causes=causes)
     parts = [survival_counts(people)] + [survival_counts(people, by) for by in (*extra, "cohort")]
     return pd.concat(parts, ignore_index=True)
 
 
+def km_counts(counts: pd.DataFrame) -> pd.DataFrame:
+    """The Kaplan–Meier counts (``group, days, events, censored``) of counts that may be split by cause.
+
+    Examples
+    --------
+    >>> counts = pd.DataFrame({"group": "all", "days": [3, 3, 3], "cause": ["a", "b", None],
+    ...                        "events": [1, 2, 0], "censored": [0, 0, 4]})
+    >>> km_counts(counts)
+      group  days  events  censored
+    0   all     3       3         4
+    """
+    if "cause" not in counts.columns:
+        return counts
+    out = counts.groupby(["group", "days"], sort=False, as_index=False)[["events", "censored"]].sum()
+    return out.astype({"events": "int64", "censored": "int64"})
+
+
+def cause_incidence(counts: pd.DataFrame, causes: Sequence[str], *, min_cell_size: int,
+                    horizons: Sequence[int] = ()) -> CumulativeIncidenceResult:
+    """Aalen–Johansen cumulative incidence of each cause, overall and by segment, small groups suppressed.
+
+    Parameters
+    ----------
+    counts : pandas.DataFrame
+        :func:`retention_counts` (with or without causes: without, the one cause is ``all``).
+    causes : sequence of str
+        The causes in reporting order (``RunParams.causes``).
+    min_cell_size : int
+        Groups with fewer customers are not estimated.
+    horizons : sequence of int
+        Tenures (days) that ``cumulative_incidence.csv`` reports besides the churn days.
+
+    Raises
+    ------
+    NotEstimable
+        No group is large enough.
+
+    Examples
+    --------
+    >>> counts = pd.DataFrame({"group": ["all"] * 4 + ["cohort=2025Q1"] * 4, "days": [5, 5, 9, 20] * 2,
+    ...                        "cause": ["a", "b", "a", None] * 2, "events": [1, 1, 1, 0] * 2,
+    ...                        "censored": [0, 0, 0, 3] * 2})
+    >>> ci = cause_incidence(counts, ["a", "b"], min_cell_size=2, horizons=[10])
+    >>> ci.at([10])[["group", "cause", "cumulative_incidence"]].round(3)
+      group cause  cumulative_incidence
+    0   all     a                 0.333
+    1   all     b                 0.167
+    """
+    shown = counts[(counts["group"] == "all") | counts["group"].str.startswith("segment=")]
+    return cumulative_incidence(shown, causes=tuple(causes), min_n=min_cell_size, horizons=horizons)
+
+
 def retention(customers: ir.Table, as_of: dt.date, *, min_cell_size: int,
-              horizons: Sequence[int] = ()) -> KaplanMeierResult:
+              horizons: Sequence[int] = (), counts: pd.DataFrame | None = None) -> KaplanMeierResult:
     """Kaplan–Meier retention of every group (overall, segment, cohort), small groups suppressed.
 
     Parameters
@@ -61,6 +123,10 @@ def retention(customers: ir.Table, as_of: dt.date, *, min_cell_size: int,
         Groups with fewer customers are not estimated.
     horizons : sequence of int
         Tenures (days) that ``retention.csv`` reports besides the steps (``horizons_days``).
+
+    counts : pandas.DataFrame, optional
+        :func:`retention_counts` already computed (for instance split by cause, to share the one
+        query with :func:`cause_incidence`); computed here otherwise.
 
     Examples
     --------
@@ -75,7 +141,8 @@ def retention(customers: ir.Table, as_of: dt.date, *, min_cell_size: int,
     2  cohort=2025Q1    10      0.75        4
     3  cohort=2025Q1    30      0.50        3
     """
-    return kaplan_meier(retention_counts(customers, as_of), min_n=min_cell_size, horizons=horizons)
+    counts = retention_counts(customers, as_of) if counts is None else km_counts(counts)
+    return kaplan_meier(counts, min_n=min_cell_size, horizons=horizons)
 
 
 def segment_test(km: KaplanMeierResult) -> LogRankResult:

@@ -11,7 +11,7 @@ Examples
 >>> demo.TRUE_TOUCHPOINT_HR["poor_support"]
 1.6
 >>> demo.generate(200, seed=3)["customers"].shape
-(200, 7)
+(200, 8)
 """
 
 from cxlib.demo import synthetic, truth

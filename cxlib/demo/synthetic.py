@@ -17,6 +17,13 @@ dropped, so every interaction and survey falls on or before ``churn_date`` and b
 (customers are observed until ``as_of 00:00``; ``churn_date < as_of``). A churn on the signup day
 happens (about 0.1 % of customers) and then has one day at risk.
 
+Churn causes are competing risks simulated as latent times: the time above is the voluntary one;
+an involuntary time with the piecewise-constant hazard ``INVOLUNTARY_HAZARD_PER_DAY`` (no covariate
+or experience effect) is drawn from a stream of its own, ``SeedSequence(seed, spawn_key=(b, 1))``, and
+the customer churns at the earlier of the two, for that cause. The reason is drawn within the cause,
+then a few reasons are blanked or replaced by one ``churn_causes`` does not list (``truth``). Every
+draw of the first stream is the same as without causes.
+
 This is the day grid of :mod:`cxlib.features.exposures` with ``exposure_lag_days = 0``, so its models
 at that lag are the true model, not an approximation: a churned customer is at risk on days
 ``0 .. churn_date - signup_date`` (the event closes the churn day), an active one on days
@@ -46,11 +53,13 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from cxlib.demo.causes import churn_reasons, piecewise_times
 from cxlib.demo.truth import (
     BASELINE_HAZARD_PER_DAY,
     CHANNELS,
     DEMO_AS_OF,
     EXPOSURE_WINDOW_DAYS,
+    INVOLUNTARY_HAZARD_PER_DAY,
     NPS_INTERCEPT,
     NPS_NOISE_SD,
     PLANS,
@@ -320,8 +329,15 @@ def _simulate_block(
     # set by the poor experiences of days k-89 .. k; a customer who churns during day k has
     # churn_date = signup + k, and all of day k's interactions precede the churn.
     poor_day = (isec[poor] // _DAY_S).astype(float)
-    tau = _churn_times(ic[poor], itp[poor], poor_day, horizon_days.astype(float), log_cov, e)
+    tau_voluntary = _churn_times(ic[poor], itp[poor], poor_day, horizon_days.astype(float), log_cov, e)
+    # involuntary churn: a competing latent time from its own stream, so the draws above do not change
+    rng_cause = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(block, 1))))
+    tau_involuntary = piecewise_times(INVOLUNTARY_HAZARD_PER_DAY, horizon_days.astype(float),
+                                       rng_cause.exponential(1.0, m))
+    involuntary = tau_involuntary < tau_voluntary
+    tau = np.minimum(tau_voluntary, tau_involuntary)
     churned = np.isfinite(tau)
+    reason = churn_reasons(rng_cause, involuntary, churned)
     churn_day = np.floor(np.where(churned, tau, 0.0)).astype(np.int64)
     days_at_risk = np.where(churned, churn_day + 1, horizon_days)
 
@@ -369,6 +385,7 @@ def _simulate_block(
             pa.array(REGIONS).take(pa.array(region)),
             pa.array(PLANS).take(pa.array(plan)),
             pa.array(revenue, type=pa.float64()),
+            pa.array(reason, type=pa.string()),
         ],
         schema=SCHEMAS["customers"],
     )

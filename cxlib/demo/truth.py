@@ -3,7 +3,7 @@
 :mod:`cxlib.demo.synthetic` simulates the three input tables from these constants; the tests (and
 anyone checking a model) compare estimates with the ``TRUE_*`` values here. A constant changed
 here changes the data: ``cx run`` on a params file with a ``demo:`` block regenerates the data
-when this file or ``synthetic.py`` changes.
+when this file, ``causes.py`` or ``synthetic.py`` changes.
 
 True effects, in plain words
 ----------------------------
@@ -18,6 +18,18 @@ True effects, in plain words
 * Customer covariates (``TRUE_COVARIATE_HR``, against the most frequent level): smb x0.80 and
   enterprise x0.55 against consumer; plus x0.85 and premium x0.70 against basic. Region has no effect
   (hazard ratios exactly 1), nor has ``monthly_revenue`` once segment and plan are known.
+* Churn has two causes (competing risks). The model above is the cause-specific hazard of
+  **voluntary** churn (reasons ``price``, ``competitor``, ``service``): every ``TRUE_*_HR`` above is a
+  hazard ratio of voluntary churn. **Involuntary** churn (``non_payment``, ``moved``, ``deceased``)
+  has its own hazard, ``INVOLUNTARY_HAZARD_PER_DAY`` on the same tenure pieces (about 6 %, 4 % and
+  3 % a year), independent of experiences and of every covariate: all its hazard ratios are exactly
+  1 (``TRUE_INVOLUNTARY_HR``). A customer churns at the earlier of the two latent times, for that
+  cause; the reason is drawn within the cause (``CHURN_REASONS``). Then ``P_REASON_MISSING`` of
+  churners lose their reason and ``P_REASON_UNMAPPED`` get ``UNMAPPED_REASON``, a reason that
+  ``CHURN_CAUSES`` does not list (both at random, whatever the cause: the data-quality section counts
+  them, and the cause ``other`` they form is a random share of both causes). With both causes the
+  all-cause hazard is no longer proportional in the exposures: an all-cause model dilutes the
+  voluntary hazard ratios towards 1, which is why the report models causes separately.
 * The NPS answer's expectation given the complete ratings is the *score*
   ``NPS_INTERCEPT + sum_k TRUE_NPS_WEIGHTS[k] * (sat_k - 3)``, clipped to 0..10: support matters most
   (1.2), then billing (0.9), onboarding (0.6), app (0.4), delivery (0.2). The answer is the score plus
@@ -60,10 +72,15 @@ import pyarrow as pa
 __all__ = [
     "BASELINE_HAZARD_PER_DAY",
     "CHANNELS",
+    "CHURN_CAUSES",
+    "CHURN_REASONS",
     "DEMO_AS_OF",
     "EXPOSURE_WINDOW_DAYS",
+    "INVOLUNTARY_HAZARD_PER_DAY",
     "NPS_INTERCEPT",
     "NPS_NOISE_SD",
+    "P_REASON_MISSING",
+    "P_REASON_UNMAPPED",
     "PLANS",
     "POOR_CSAT_MAX",
     "REGIONS",
@@ -74,8 +91,10 @@ __all__ = [
     "TENURE_PIECES",
     "TOUCHPOINTS",
     "TRUE_COVARIATE_HR",
+    "TRUE_INVOLUNTARY_HR",
     "TRUE_NPS_WEIGHTS",
     "TRUE_TOUCHPOINT_HR",
+    "UNMAPPED_REASON",
 ]
 
 # --------------------------------------------------------------------------------------------------
@@ -109,6 +128,18 @@ TRUE_COVARIATE_HR = {
     "region[east]": 1.0,
     "region[west]": 1.0,
 }
+# Churn causes: the TRUE_*_HR above are those of voluntary churn; involuntary churn has no effect of
+# experiences or covariates. CHURN_CAUSES is what params churn_causes says for the demo.
+INVOLUNTARY_HAZARD_PER_DAY = (0.06 / 365, 0.04 / 365, 0.03 / 365)
+TRUE_INVOLUNTARY_HR = {term: 1.0 for term in (*TRUE_TOUCHPOINT_HR, *TRUE_COVARIATE_HR)}
+CHURN_REASONS = {  # reason -> its probability within the cause
+    "voluntary": {"price": 0.45, "competitor": 0.35, "service": 0.20},
+    "involuntary": {"non_payment": 0.60, "moved": 0.35, "deceased": 0.05},
+}
+CHURN_CAUSES = {cause: list(reasons) for cause, reasons in CHURN_REASONS.items()}
+P_REASON_MISSING = 0.03  # churners whose reason is empty (cause 'other')
+P_REASON_UNMAPPED = 0.01  # churners whose reason is UNMAPPED_REASON (cause 'other')
+UNMAPPED_REASON = "account_merged"
 TRUE_NPS_WEIGHTS = {
     "sat_support": 1.2,
     "sat_billing": 0.9,
@@ -133,6 +164,7 @@ _CUSTOMER_FIELDS = [
     ("region", pa.string()),
     ("plan", pa.string()),
     ("monthly_revenue", pa.float64()),
+    ("churn_reason", pa.string()),
 ]
 _INTERACTION_FIELDS = [
     ("customer_id", pa.string()),

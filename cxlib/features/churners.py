@@ -14,21 +14,23 @@ pandas, whatever the number of customers.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from cxlib.features.customers import churn_cause
 from cxlib.features.exposures import _rule_condition
 from cxlib.params import ExposureRule
 from cxlib.periods import ReportingPeriod
 
-__all__ = ["churner_exposures"]
+__all__ = ["churner_exposures", "churners_by_cause"]
 
 
 def churner_exposures(customers: ir.Table, interactions: ir.Table | None, rules: Sequence[ExposureRule],
-                      period: ReportingPeriod, *, as_of: dt.date, window_days: int, lag_days: int = 1) -> pd.DataFrame:
+                      period: ReportingPeriod, *, as_of: dt.date, window_days: int, lag_days: int = 1,
+                      causes: Mapping[str, str] | None = None, cause: str = "all") -> pd.DataFrame:
     """The period's churners per exposure pattern at churn: their number and summed monthly revenue.
 
     Parameters
@@ -46,6 +48,11 @@ def churner_exposures(customers: ir.Table, interactions: ir.Table | None, rules:
         ``exposure_window_days`` (for rules without their own window).
     lag_days : int
         ``exposure_lag_days``.
+    causes : mapping of str to str, optional
+        Reason → cause (:func:`cxlib.stats.competing.cause_lookup` of params ``churn_causes``); with
+        ``cause``, only that cause's churners count (``customers`` then has ``churn_reason``).
+    cause : str
+        The cause counted (params ``impact_cause``); ``all``: every churner.
 
     Returns
     -------
@@ -79,6 +86,8 @@ def churner_exposures(customers: ir.Table, interactions: ir.Table | None, rules:
     c = customers
     end = min(period.end, as_of)
     in_period = c.churn_date.notnull() & (c.churn_date >= period.start) & (c.churn_date <= end)
+    if causes is not None and cause != "all":
+        in_period = in_period & (churn_cause(c, in_period, causes) == cause).fill_null(False)
     revenue = c.monthly_revenue.cast("float64") if "monthly_revenue" in c.columns else ibis.null("float64")
     churners = c.filter(in_period).select(
         "customer_id", "signup_date", churn_day=c.churn_date.delta(c.signup_date, unit="day").cast("int64"),
@@ -110,3 +119,35 @@ def churner_exposures(customers: ir.Table, interactions: ir.Table | None, rules:
     out = out.astype({"churners": "int64", **{n: "int8" for n in names}})
     return out.sort_values(names, ignore_index=True)[[*names, "churners", "revenue"]] if names else \
         out.reset_index(drop=True)[["churners", "revenue"]]
+
+
+def churners_by_cause(customers: ir.Table, period: ReportingPeriod, causes: Mapping[str, str] | None,
+                      as_of: dt.date | None = None) -> pd.DataFrame:
+    """Churners of the period per cause and their mean monthly revenue (one GROUP BY in the engine).
+
+    Churn dates from ``period.start`` to ``min(period.end, as_of)`` count.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``cause``, ``churners``, ``mean_monthly_revenue`` (NaN when not recorded); ``all`` only
+        without causes. Causes without churners in the period have no row.
+
+    Examples
+    --------
+    >>> from cxlib.periods import reporting_period
+    >>> t = ibis.memtable({"churn_date": [dt.date(2026, 8, 1), dt.date(2026, 9, 2), None],
+    ...                    "churn_reason": ["price", "moved", None], "monthly_revenue": [10.0, 30.0, 5.0]})
+    >>> churners_by_cause(t, reporting_period(dt.date(2026, 9, 30)), {"price": "voluntary", "moved": "involuntary"})
+             cause  churners  mean_monthly_revenue
+    0  involuntary         1                  30.0
+    1    voluntary         1                  10.0
+    """
+    c = customers
+    end = period.end if as_of is None else min(period.end, as_of)
+    in_period = c.churn_date.notnull() & (c.churn_date >= period.start) & (c.churn_date <= end)
+    revenue = c.monthly_revenue.cast("float64") if "monthly_revenue" in c.columns else ibis.null("float64")
+    t = c.filter(in_period).select(cause=churn_cause(c, in_period, causes), revenue=revenue)
+    out = t.group_by("cause").aggregate(churners=t.count(), mean_monthly_revenue=t.revenue.mean()).execute()
+    out = out.astype({"churners": "int64", "mean_monthly_revenue": "float64"})
+    return out.sort_values("cause", ignore_index=True)

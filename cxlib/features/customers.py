@@ -26,7 +26,7 @@ in the engine; terms ``<column>[q2]`` … against the lowest bin ``q1``); one wi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -34,9 +34,14 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from cxlib.params import ALL_CAUSES, OTHER_CAUSE
+
 __all__ = [
+    "ALL_CAUSES",
+    "OTHER_CAUSE",
     "RESERVED_COLUMNS",
     "Covariate",
+    "churn_cause",
     "covariate_frame",
     "covariates_from_frame",
     "customers_as_of",
@@ -47,7 +52,7 @@ __all__ = [
 # Column names the features use themselves: a covariate or exposure with one of these names is refused.
 RESERVED_COLUMNS = frozenset({
     "customer_id", "signup_date", "cohort", "duration_days", "churned", "risk_end",
-    "start", "stop", "event", "piece", "events", "person_days", "group", "days", "censored", "t",
+    "start", "stop", "event", "piece", "events", "person_days", "group", "days", "censored", "t", "cause",
 })
 
 
@@ -244,14 +249,45 @@ def covariates_from_frame(frame: pd.DataFrame) -> list[Covariate]:
     return out
 
 
+def churn_cause(customers: ir.Table, churned: ir.BooleanValue, lookup: Mapping[str, str] | None) -> ir.StringValue:
+    """Each churner's cause, in the engine: NULL for customers who have not churned.
+
+    Parameters
+    ----------
+    customers : ibis Table
+        With ``churn_reason`` when ``lookup`` is given.
+    churned : ibis boolean expression
+        Churned as of ``as_of``.
+    lookup : mapping of str to str, or None
+        Reason (stripped, lower case) → cause (:func:`cxlib.stats.competing.cause_lookup`). A reason
+        not listed, and a missing one, give ``other``. None: every churner has the cause ``all``.
+
+    Examples
+    --------
+    >>> t = ibis.memtable({"churn_reason": [" Price", "fraud", None, "moved"], "x": [1, 1, 1, 0]})
+    >>> t.select(cause=churn_cause(t, t.x == 1, {"price": "voluntary", "moved": "involuntary"})).execute()["cause"].tolist()
+    ['voluntary', 'other', 'other', None]
+    """
+    if lookup is None:
+        cause: ir.StringValue = ibis.literal(ALL_CAUSES, "string")
+    elif not lookup:
+        cause = ibis.literal(OTHER_CAUSE, "string")
+    else:
+        key = _text(customers.churn_reason).lower()
+        cause = ibis.cases(*[(key == reason, c) for reason, c in lookup.items()], else_=OTHER_CAUSE)
+    return ibis.ifelse(churned, cause, ibis.null("string"))
+
+
 def customers_as_of(customers: ir.Table, as_of: dt.date, covariates: Sequence[Covariate] = (),
-                    extra: Sequence[str] = ()) -> ir.Table:
+                    extra: Sequence[str] = (), causes: Mapping[str, str] | None = None) -> ir.Table:
     """One row per customer as of ``as_of``: duration in days, churned or censored, covariates.
 
     Columns: ``customer_id``, ``signup_date``, ``cohort`` (signup quarter, e.g. ``2025Q1``),
     ``duration_days`` (int), ``churned`` (0/1), ``risk_end`` (the day-grid end of the time at risk,
     ``duration_days + churned``; see :mod:`cxlib.features.exposures`), each covariate as the Cox
-    model uses it (float64 or text, NULL when missing) and the ``extra`` columns as text.
+    model uses it (float64 or text, NULL when missing) and the ``extra`` columns as text. With
+    ``causes`` (the reason → cause lookup of params ``churn_causes``) also ``cause``: each
+    churner's cause (:func:`churn_cause`), NULL for the others.
 
     Examples
     --------
@@ -276,16 +312,18 @@ def customers_as_of(customers: ir.Table, as_of: dt.date, covariates: Sequence[Co
         risk_end=duration + flag,
         **{cov.name: cov.value(c) for cov in covariates},
         **{name: _text(c[name]) for name in extra if name not in {cov.name for cov in covariates}},
+        **({"cause": churn_cause(c, churned, causes)} if causes is not None else {}),
     )
 
 
 def survival_counts(people: ir.Table, by: str | None = None) -> pd.DataFrame:
-    """Churn events and censorings per group and day: the sufficient statistics of Kaplan–Meier.
+    """Churn events and censorings per group and day (and cause): the sufficient statistics of
+    Kaplan–Meier and of the Aalen–Johansen cumulative incidence.
 
     Parameters
     ----------
     people : ibis Table
-        :func:`customers_as_of`.
+        :func:`customers_as_of`; when it has a ``cause`` column the counts are split by cause too.
     by : str, optional
         A column to split by; groups are labelled ``"<by>=<value>"`` (missing values as
         ``"<by>=(missing)"``), or ``"all"`` without ``by``.
@@ -293,7 +331,10 @@ def survival_counts(people: ir.Table, by: str | None = None) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``group``, ``days``, ``events``, ``censored``; sorted by group and day.
+        ``group``, ``days``, ``events``, ``censored``; sorted by group and day. With causes also
+        ``cause`` (after ``days``): a row per cause with churns that day (its ``events``) and one
+        with ``cause`` missing for the censorings. Summed over ``cause`` they are the counts
+        without causes, so one query serves Kaplan–Meier and the cumulative incidence.
 
     Examples
     --------
@@ -303,15 +344,28 @@ def survival_counts(people: ir.Table, by: str | None = None) -> pd.DataFrame:
       group  days  events  censored
     0   all    10       2         0
     1   all    31       0         1
+    >>> t = t.mutate(churn_reason=ibis.cases((t.customer_id == "a", "moved"), else_="price"))
+    >>> survival_counts(customers_as_of(t, dt.date(2025, 2, 1), causes={"price": "voluntary", "moved": "involuntary"}))
+      group  days        cause  events  censored
+    0   all    10  involuntary       1         0
+    1   all    10    voluntary       1         0
+    2   all    31         None       0         1
     """
     p = people
     if by is None:
         group = ibis.literal("all")
     else:
         group = ibis.literal(f"{by}=") + p[by].cast("string").fill_null("(missing)")
-    t = p.select(group=group, days=p.duration_days, churned=p.churned)
-    agg = t.group_by(["group", "days"]).aggregate(
+    by_cause = "cause" in p.columns
+    keys = ["group", "days", *(["cause"] if by_cause else [])]
+    t = p.select(group=group, days=p.duration_days, churned=p.churned,
+                 **({"cause": p.cause} if by_cause else {}))
+    agg = t.group_by(keys).aggregate(
         events=t.churned.sum(), censored=(1 - t.churned).sum()
     ).execute()
     agg = agg.astype({"days": "int64", "events": "int64", "censored": "int64"})
-    return agg.sort_values(["group", "days"], ignore_index=True)
+    if not by_cause:
+        return agg.sort_values(["group", "days"], ignore_index=True)
+    agg["cause"] = agg["cause"].astype(object).where(agg["cause"].notna(), None)
+    agg = agg.assign(_c=agg["cause"].isna(), _k=agg["cause"].fillna("")).sort_values(["group", "days", "_c", "_k"])
+    return agg.drop(columns=["_c", "_k"]).reset_index(drop=True)[["group", "days", "cause", "events", "censored"]]

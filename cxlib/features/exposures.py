@@ -176,18 +176,24 @@ def exposure_intervals(people: ir.Table, interactions: ir.Table, rules: Sequence
 
 def touchpoint_cells(people: ir.Table, interactions: ir.Table, rules: Sequence[ExposureRule],
                      window_days: int, pieces: Sequence[int], covariates: Sequence[Covariate], *,
-                     lag_days: int = 1) -> pd.DataFrame:
+                     lag_days: int = 1, causes: Sequence[str] = ()) -> pd.DataFrame:
     """Churn events and person-days per tenure piece × covariate pattern × exposure pattern.
 
     These are the sufficient statistics of the piecewise-exponential model: one GROUP BY in the
     engine, a few thousand rows whatever the number of customers. Customers with a missing
     covariate are left out (the model uses complete cases).
 
+    With ``causes`` (``people`` then has a ``cause`` column, see
+    :func:`cxlib.features.customers.customers_as_of`) each cell also counts the churns of each cause,
+    ``events[<cause>]``: the person-days are shared, and a cause-specific model is the model on its
+    own column with the other causes' churns as censorings (same cells, same GROUP BY).
+
     Returns
     -------
     pandas.DataFrame
         ``piece`` (lower bound in days), one column per covariate (its cell value: number, level
-        or bin label), one 0/1 column per exposure rule, ``events``, ``person_days``.
+        or bin label), one 0/1 column per exposure rule, ``events``, ``person_days``, and one
+        ``events[<cause>]`` per cause (they add up to ``events``).
 
     Examples
     --------
@@ -204,16 +210,26 @@ def touchpoint_cells(people: ir.Table, interactions: ir.Table, rules: Sequence[E
     3     10    x             0       1            9
     4     10    x             1       0            2
     5     10    y             0       0           21
+    >>> people = customers_as_of(customers.mutate(churn_reason=ibis.literal("Price")), dt.date(2025, 2, 1), covs,
+    ...                          causes={"price": "voluntary"})
+    >>> touchpoint_cells(people, interactions, rules, 7, [0], covs, causes=["voluntary", "other"]).iloc[:, -4:]
+       events  person_days  events[voluntary]  events[other]
+    0       1           14                  1              0
+    1       0            7                  0              0
+    2       0           31                  0              0
     """
     cov_names = [c.name for c in covariates]
     complete = people
     for name in cov_names:
         complete = complete.filter(complete[name].notnull())
     iv = exposure_intervals(complete, interactions, rules, window_days, pieces, lag_days=lag_days)
-    pattern = complete.select("customer_id", **{c.name: c.cell_value(complete) for c in covariates})
+    pattern = complete.select("customer_id", **{c.name: c.cell_value(complete) for c in covariates},
+                              **({"cause": complete.cause} if causes else {}))
     iv = iv.join(pattern, "customer_id")
     keys = ["piece", *cov_names, *[r.name for r in rules]]
-    cells = iv.group_by(keys).aggregate(events=iv.event.sum(), person_days=(iv.stop - iv.start).sum()).execute()
+    by_cause = {f"events[{k}]": ibis.ifelse(iv.cause == k, iv.event, 0).sum() for k in causes}
+    cells = iv.group_by(keys).aggregate(events=iv.event.sum(), person_days=(iv.stop - iv.start).sum(),
+                                        **by_cause).execute()
     cells = cells.astype({"piece": "int64", "events": "int64", "person_days": "int64",
-                          **{r.name: "int8" for r in rules}})
+                          **{r.name: "int8" for r in rules}, **{c: "int64" for c in by_cause}})
     return cells.sort_values(keys, ignore_index=True)

@@ -69,6 +69,8 @@ def analysis_columns(name: str, columns: list[str], params: RunParams) -> list[s
     keep = set(CONTRACT[name])
     if name == "customers":
         keep |= {"segment", *params.covariates}
+        if params.churn_causes:  # read only when the run reports churn causes
+            keep.add("churn_reason")
     elif name == "surveys":
         keep |= set(params.survey_drivers)
     return [c for c in columns if c in keep]

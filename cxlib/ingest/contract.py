@@ -20,6 +20,11 @@ from ibis import _
 from cxlib.ingest.read import CONTRACT, OFFSET_SUFFIX, RAW_PREFIX, Tables, clean_view
 
 Check = Callable[[ir.Table], ir.BooleanValue]
+# Optional customers column (text): why a churner left, mapped to a cause by params churn_causes. It is
+# read only when churn_causes are set. A reason on a customer who is active at as_of breaks no rule: a
+# churn dated after as_of, or a customer who came back, keeps the reason in many CRMs; it is ignored and
+# counted in the data-quality section.
+REASON = "churn_reason"
 # Names are shown in the report (tables, figure labels, sentences): longer ones are a broken
 # export or a free-text field in the wrong column.
 MAX_LABEL_CHARS = 200
@@ -281,6 +286,10 @@ def _schema_problems(tables: Tables) -> list[str]:
         if cov not in cust_cols:
             out.append(f"customers ({tables.label('customers')}): covariate {cov!r} named in params is not a column; "
                        f"columns are {', '.join(c for c in cust_cols if not c.startswith(RAW_PREFIX))}. Fix `covariates` or data.columns.")
+    if p.churn_causes and REASON not in cust_cols:
+        out.append(f"customers ({tables.label('customers')}): churn_causes are set in params but the table has no "
+                   f"{REASON} column. Map the column that holds each churner's reason with data.columns "
+                   f"(customers: {{{REASON}: <column>}}), or remove churn_causes to report all churn as one cause.")
     if p.survey_drivers and tables.has("surveys"):
         cols = tables["surveys"].columns
         for d in p.survey_drivers:
@@ -313,7 +322,8 @@ class Validator:
         self.tables = tables
         p = tables.params
         self.rules: dict[str, list[Rule]] = {
-            "customers": customer_rules(p.as_of, tables["customers"].columns, ["segment", *p.covariates]),
+            "customers": customer_rules(p.as_of, tables["customers"].columns,
+                                        ["segment", *p.covariates, *([REASON] if p.churn_causes else [])]),
         }
         self._offset_majority: dict[str, bool] = {}
         if tables.has("interactions"):

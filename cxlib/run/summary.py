@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from cxlib.params import ALL_CAUSES, DEFAULT_IMPACT_CAUSE
 from cxlib.periods import reporting_period
 from cxlib.results import ALL, read_result
 from cxlib.run.layout import RunFolder
@@ -101,18 +102,36 @@ def _with_ci(value: str, lo: Any, hi: Any, fmt: Callable[[Any], str] = fmt_numbe
     return value if pd.isna(lo) or pd.isna(hi) else f"{value} ({_ci(lo, hi, fmt)})"
 
 
+def impact_cause(params: dict[str, Any]) -> str:
+    """The churn cause impact.csv refers to, from a run's params (as in its manifest).
+
+    Examples
+    --------
+    >>> impact_cause({}), impact_cause({"churn_causes": {"voluntary": ["price"]}})
+    ('all', 'voluntary')
+    >>> impact_cause({"churn_causes": {"leavers": ["price"]}, "impact_cause": "leavers"})
+    'leavers'
+    """
+    if not params.get("churn_causes"):
+        return ALL_CAUSES
+    return params.get("impact_cause") or DEFAULT_IMPACT_CAUSE
+
+
 def _impact_findings(impact: pd.DataFrame | None, hazard_ratios: pd.DataFrame | None, period: str,
-                     currency: str | None = None) -> list[Finding]:
+                     currency: str | None = None, cause: str = ALL_CAUSES) -> list[Finding]:
     """Touchpoints with a hazard ratio above 1 (interval too), ranked by revenue at risk (else churners).
 
     Each impact row names its model term in ``exposure``; a custom exposure is labelled by its own
     name (its ``touchpoint`` equals its ``exposure``). The shares are the case-based attributable
     fraction of the reporting period's churners; the wording keeps the model's associations
-    conditional ("if that association were causal").
+    conditional ("if that association were causal"). With churn causes the hazard ratio is the
+    cause's model's (``touchpoints[<cause>]``) and every number names the cause.
     """
     if impact is None or hazard_ratios is None or impact.empty:
         return []
-    hr = hazard_ratios[hazard_ratios["model"] == "touchpoints"]
+    model = "touchpoints" if cause == ALL_CAUSES else f"touchpoints[{cause}]"
+    of = "" if cause == ALL_CAUSES else f"{escape(display_name(cause))} "
+    hr = hazard_ratios[hazard_ratios["model"] == model]
     key = "revenue_at_risk" if impact["revenue_at_risk"].notna().any() else "churners_attributable"
     out = []
     for i, row in impact.sort_values(key, ascending=False, na_position="last").iterrows():
@@ -126,13 +145,13 @@ def _impact_findings(impact: pd.DataFrame | None, hazard_ratios: pd.DataFrame | 
         custom = row["exposure"] == row["touchpoint"]
         subject, verb, they = ((f"Exposure <strong>{_name(row['exposure'])}</strong>", "is", "it") if custom else
                                (f"Poor <strong>{_name(row['touchpoint'])}</strong> experiences", "are", "they"))
-        text = (f"{subject} {verb} associated with {fmt_number(h['hazard_ratio'])} times the churn hazard of comparable "
+        text = (f"{subject} {verb} associated with {fmt_number(h['hazard_ratio'])} times the {of}churn hazard of comparable "
                 f"customers ({_ci(h['ci_lower'], h['ci_upper'])}). If that association were causal, {they} would "
                 f"explain an estimated "
                 + _with_ci(fmt_pct(row["attributable_churn_share"]), row.get("attributable_churn_share_ci_lower"),
                            row.get("attributable_churn_share_ci_upper"), fmt_pct)
-                + f" of this {period}'s churn: about "
-                + _with_ci(f"{_r0(row['churners_attributable'])} churners", row.get("churners_attributable_ci_lower"),
+                + f" of this {period}'s {of}churn: about "
+                + _with_ci(f"{_r0(row['churners_attributable'])} {of}churners", row.get("churners_attributable_ci_lower"),
                            row.get("churners_attributable_ci_upper"), _r0))
         if pd.notna(row["revenue_at_risk"]):
             def money(x: Any) -> str:
@@ -249,6 +268,12 @@ def _methods(manifest: dict[str, Any], metrics: pd.DataFrame | None) -> str:
             f"{fmt_date(period.end)}) exposed at churn contributes 1 − 1/HR of the exposure, and revenue at risk is "
             f"a year of those churners' own monthly revenue, weighted the same way{money}; shares of different "
             f"touchpoints overlap. Data up to {fmt_date(as_of)}.{span}")
+    cause = impact_cause(params)
+    if cause != ALL_CAUSES:
+        causes = [c for c in params["churn_causes"] if c != "other"] + ["other"]
+        text += (f" Churn is split by cause ({', '.join(causes)}, from each churner's reason): attributable churn, "
+                 f"churners and revenue at risk refer to {cause} churn only, from a model of that cause in which the "
+                 f"other causes' churns count as censored.")
     return escape(text)
 
 
@@ -290,7 +315,8 @@ def executive_summary(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]
     period = manifest.get("params", {}).get("period", "quarter")
     drivers = _driver_findings(tables["drivers"])
     currency = manifest.get("params", {}).get("currency")
-    findings = (_impact_findings(tables["impact"], tables["hazard_ratios"], period, currency)
+    cause = impact_cause(manifest.get("params", {}))
+    findings = (_impact_findings(tables["impact"], tables["hazard_ratios"], period, currency, cause)
                 + drivers[:1] + _validity_finding(tables["metric_validity"]) + drivers[1:])
     if len(findings) < 3:
         findings += _retention_finding(tables["retention"])

@@ -38,6 +38,7 @@ from cxlib.results import Result, result
 
 __all__ = [
     "ALL_CAUSES",
+    "cause_order",
     "CUMULATIVE_INCIDENCE_COLUMNS",
     "OTHER",
     "CauseAssignment",
@@ -188,7 +189,7 @@ class CauseAssignment(Result):
 
 def assign_causes(reasons: pd.Series | None, churned: pd.Series | Sequence[bool],
                   churn_causes: Mapping[str, Sequence[str] | str] | None = None,
-                  missing_cause: str = OTHER) -> CauseAssignment:
+                  missing_cause: str = OTHER, weights: Sequence[int] | None = None) -> CauseAssignment:
     """Map each churner's ``churn_reason`` to a cause (pure pandas).
 
     Parameters
@@ -202,6 +203,9 @@ def assign_causes(reasons: pd.Series | None, churned: pd.Series | Sequence[bool]
     missing_cause : str
         The cause given to a churner without a reason (default ``other``: the churn is kept — dropping
         it would bias every cumulative incidence down — and it is counted separately as ``missing``).
+    weights : sequence of int, optional
+        Customers each row stands for (default 1): the engine can send one row per distinct
+        (reason, churned) with its count instead of one row per customer.
 
     Returns
     -------
@@ -218,16 +222,21 @@ def assign_causes(reasons: pd.Series | None, churned: pd.Series | Sequence[bool]
     (1, 1, 1, ['fraud'])
     >>> assign_causes(None, [True, False]).cause.tolist()
     ['all', None]
+    >>> w = assign_causes(pd.Series(["price", "fraud", "price"]), [True, True, False], {"voluntary": ["price"]},
+    ...                   weights=[40, 3, 2])
+    >>> w.summary.to_dict("list"), w.n_churners, w.n_reason_not_churned
+    ({'cause': ['voluntary', 'other'], 'reason': ['price', 'fraud'], 'churners': [40, 3], 'status': ['mapped', 'unmapped']}, 43, 2)
     """
     churned_arr = np.asarray(churned, dtype=bool)
+    w = np.ones(len(churned_arr), dtype="int64") if weights is None else np.asarray(weights, dtype="int64")
     index = reasons.index if reasons is not None else pd.RangeIndex(len(churned_arr))
     causes = cause_order(churn_causes if reasons is not None else None)
     empty = pd.DataFrame(columns=["cause", "reason", "churners", "status"])
     if reasons is None or not churn_causes:
         cause = pd.Series(np.where(churned_arr, ALL_CAUSES, None), index=index, dtype=object)
-        summary = pd.DataFrame({"cause": [ALL_CAUSES], "reason": [""], "churners": [int(churned_arr.sum())],
+        summary = pd.DataFrame({"cause": [ALL_CAUSES], "reason": [""], "churners": [int(w[churned_arr].sum())],
                                 "status": ["mapped"]}) if churned_arr.any() else empty
-        return CauseAssignment(summary=summary, cause=cause, causes=causes, n_churners=int(churned_arr.sum()))
+        return CauseAssignment(summary=summary, cause=cause, causes=causes, n_churners=int(w[churned_arr].sum()))
     if missing_cause not in causes:
         raise ParamsError(f"the cause of churners without a reason, {missing_cause!r}, is not one of {list(causes)}")
     lookup = cause_lookup(churn_causes)
@@ -236,19 +245,19 @@ def assign_causes(reasons: pd.Series | None, churned: pd.Series | Sequence[bool]
     status = np.where(key == "", "missing", np.where(mapped.notna(), "mapped", "unmapped"))
     cause_all = np.where(status == "missing", missing_cause, np.where(status == "mapped", mapped, OTHER))
     cause = pd.Series(np.where(churned_arr, cause_all, None), index=index, dtype=object)
-    frame = pd.DataFrame({"cause": cause_all, "reason": key.to_numpy(), "status": status})[churned_arr]
-    summary = (frame.groupby(["cause", "reason", "status"], sort=False).size().rename("churners").reset_index()
+    frame = pd.DataFrame({"cause": cause_all, "reason": key.to_numpy(), "status": status, "w": w})[churned_arr]
+    summary = (frame.groupby(["cause", "reason", "status"], sort=False)["w"].sum().rename("churners").reset_index()
                if len(frame) else empty)
     if len(summary):
         order = {c: i for i, c in enumerate(causes)}
-        summary = (summary.assign(_o=summary["cause"].map(order))
+        summary = (summary.assign(_o=summary["cause"].map(order), churners=summary["churners"].astype("int64"))
                    .sort_values(["_o", "churners", "reason"], ascending=[True, False, True], kind="stable")
                    [["cause", "reason", "churners", "status"]].reset_index(drop=True))
     return CauseAssignment(
-        summary=summary, cause=cause, causes=causes, n_churners=int(churned_arr.sum()),
-        n_unmapped=int(((status == "unmapped") & churned_arr).sum()),
-        n_missing=int(((status == "missing") & churned_arr).sum()),
-        n_reason_not_churned=int(((key != "").to_numpy() & ~churned_arr).sum()),
+        summary=summary, cause=cause, causes=causes, n_churners=int(w[churned_arr].sum()),
+        n_unmapped=int(w[(status == "unmapped") & churned_arr].sum()),
+        n_missing=int(w[(status == "missing") & churned_arr].sum()),
+        n_reason_not_churned=int(w[(key != "").to_numpy() & ~churned_arr].sum()),
     )
 
 

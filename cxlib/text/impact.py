@@ -138,8 +138,8 @@ def impact_caption(period_label: str, draws: int) -> str:
 
 
 def churners_sentence(churners: int, period: ReportingPeriod, joint: pd.DataFrame | None = None,
-                      currency: str | None = None) -> str:
-    """The period's churners, and the churn attributable to all poor experiences together.
+                      currency: str | None = None, cause: str = ALL) -> str:
+    """The period's churners (of ``cause``), and the churn attributable to all poor experiences together.
 
     Examples
     --------
@@ -149,8 +149,11 @@ def churners_sentence(churners: int, period: ReportingPeriod, joint: pd.DataFram
     ...                   "revenue_at_risk": [40000.0]})
     >>> print(churners_sentence(120, reporting_period(dt.date(2026, 9, 30)), j, "EUR"))
     120 customers churned in 2026Q3 (1 July 2026 to 30 September 2026). If the model's associations were causal, all poor experiences together would explain about 30 of them (95% CI 26 to 34; 25.2% of the period's churn). A customer can have several poor experiences, so the touchpoints' own shares overlap and do not add up to this.
+    >>> churners_sentence(120, reporting_period(dt.date(2026, 9, 30)), cause="voluntary")[:60]
+    '120 customers churned for a voluntary reason in 2026Q3 (1 Ju'
     """
-    text = f"{churners:,} customers churned in {period.label} ({fmt_date(period.start)} to {fmt_date(period.end)})."
+    why = "" if cause == ALL else f" for a{'n' if cause[:1] in 'aeiou' else ''} {display_name(cause)} reason"
+    text = f"{churners:,} customers churned{why} in {period.label} ({fmt_date(period.start)} to {fmt_date(period.end)})."
     if joint is not None and len(joint) and pd.notna(joint["churners_attributable"].iloc[0]):
         j = joint.iloc[0]
         text += (" If the model's associations were causal, all poor experiences together would explain about "
@@ -335,3 +338,38 @@ def validity_view(summary: pd.DataFrame) -> pd.DataFrame:
                 if c in summary.columns]
     shown = summary.assign(metric=summary["metric"].map(metric_name), touchpoint=summary["touchpoint"].map(display_name))
     return shown[columns + (["note"] if summary["note"].any() else [])]
+
+
+def cause_scope_sentence(cause: str, context: pd.DataFrame, period_label: str) -> str:
+    """Which churn the attribution refers to, and the period's churners of every cause for context.
+
+    Parameters
+    ----------
+    cause : str
+        Params ``impact_cause``.
+    context : pandas.DataFrame
+        :func:`cxlib.analyses.impact.cause_context` (``cause``, ``churners``, ``share``; NaN when suppressed).
+    period_label : str
+
+    Examples
+    --------
+    >>> ctx = pd.DataFrame({"cause": ["voluntary", "involuntary", "other"], "churners": [120.0, 40.0, None],
+    ...                     "share": [0.72, 0.24, None]})
+    >>> print(cause_scope_sentence("voluntary", ctx, "2026Q3"))
+    The figures below refer to voluntary churn only: 120 of 2026Q3's churners (72.0%). The other causes are not attributed to experiences: involuntary 40 (24.0%), other fewer than the minimum cell size.
+    """
+    rows = context.set_index("cause")
+
+    def count(c: str) -> str:
+        r = rows.loc[c]
+        if pd.isna(r["churners"]):
+            return "fewer than the minimum cell size"
+        return f"{_whole(r['churners'])} ({fmt_pct(r['share'])})"
+
+    own = count(cause) if cause in rows.index else "none"
+    others = [f"{display_name(c)} {count(c)}" for c in rows.index if c != cause]
+    text = (f"The figures below refer to {display_name(cause)} churn only: "
+            f"{own.replace(' (', ' of ' + period_label + chr(39) + 's churners (', 1)}.")
+    if others:
+        text += f" The other causes are not attributed to experiences: {', '.join(others)}."
+    return text

@@ -11,6 +11,7 @@ import datetime as dt
 
 import pandas as pd
 
+from cxlib.stats.competing import CauseAssignment
 from cxlib.text.format import fmt_pct
 
 Note = tuple[str, dict[str, str]]
@@ -104,6 +105,35 @@ def unused_columns_note(unused: dict[str, list[str]]) -> Note | None:
         return None
     return ("Columns that no analysis uses are not read into the report and never shown: {cols}.",
             {"cols": "; ".join(f"{t}: {short_list(cols)}" for t, cols in unused.items())})
+
+
+def cause_sentence(assignment: CauseAssignment) -> str:
+    """How the churners' reasons map to causes: churners per cause, reasons not mapped, reasons missing.
+
+    Examples
+    --------
+    >>> from cxlib.stats.competing import assign_causes
+    >>> a = assign_causes(pd.Series(["price", "fraud", None, "price"]), [True, True, True, False],
+    ...                   {"voluntary": ["price"]})
+    >>> cause_sentence(a)
+    "Churners by cause: voluntary 1 (33.3%), other 2 (66.7%), of 3 churners. 1 churner(s) give a reason that churn_causes does not map (fraud); they count as 'other'. 1 churner(s) have no churn reason; they count as 'other'. 1 customer(s) who had not churned by the as-of date carry a churn reason, which is ignored."
+    """
+    a = assignment
+    if a.n_churners == 0:
+        return "No customer churned by the as-of date, so no churn causes are reported."
+    per_cause = a.summary.groupby("cause", sort=False)["churners"].sum()
+    listing = ", ".join(f"{c} {int(per_cause.get(c, 0)):,} ({fmt_pct(per_cause.get(c, 0) / a.n_churners)})"
+                        for c in a.causes)
+    text = f"Churners by cause: {listing}, of {a.n_churners:,} churners."
+    if a.n_unmapped:
+        text += (f" {a.n_unmapped:,} churner(s) give a reason that churn_causes does not map "
+                 f"({short_list(a.unmapped_reasons)}); they count as 'other'.")
+    if a.n_missing:
+        text += f" {a.n_missing:,} churner(s) have no churn reason; they count as 'other'."
+    if a.n_reason_not_churned:
+        text += (f" {a.n_reason_not_churned:,} customer(s) who had not churned by the as-of date carry a churn "
+                 "reason, which is ignored.")
+    return text
 
 
 def exclusions_sentence(excluded: pd.DataFrame) -> str:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from cxlib.params import ExposureRule
 from cxlib.results import ALL
+from cxlib.stats.competing import CumulativeIncidenceResult
 from cxlib.stats.cox import CoxResult, PHCheck
 from cxlib.stats.km import KaplanMeierResult, LogRankResult
 from cxlib.stats.pem import PiecewiseExponentialResult
@@ -20,6 +21,7 @@ from cxlib.text.format import fmt_number, fmt_pct
 from cxlib.text.names import display_name
 
 __all__ = [
+    "cause_hazard_sentences",
     "cohort_sentence",
     "covariate_sentence",
     "cross_check_sentence",
@@ -29,6 +31,8 @@ __all__ = [
     "hazard_sentence",
     "hazard_view",
     "horizon_table",
+    "incidence_sentence",
+    "incidence_table",
     "lag_view",
     "lag_warning",
     "ph_sentence",
@@ -78,6 +82,97 @@ def horizon_table(km: KaplanMeierResult, groups: Sequence[str]) -> pd.DataFrame:
         "interval": [f"{fmt_pct(a)}–{fmt_pct(b)}" for a, b in zip(at["ci_lower"], at["ci_upper"])],
         "at_risk": at["at_risk"],
     }).reset_index(drop=True)
+
+
+def _ci_example() -> CumulativeIncidenceResult:
+    from cxlib.stats.competing import cumulative_incidence
+
+    counts = pd.DataFrame({"group": "all", "days": [30, 30, 90, 200], "cause": ["voluntary", "involuntary", "voluntary", None],
+                           "events": [8, 2, 10, 0], "censored": [0, 0, 0, 80]})
+    return cumulative_incidence(counts, causes=("voluntary", "involuntary", "other"), horizons=[90, 180])
+
+
+def incidence_table(ci: CumulativeIncidenceResult, groups: Sequence[str]) -> pd.DataFrame:
+    """Cumulative incidence of each cause at each horizon followed, as shown: ``group``, ``days``,
+    ``cause``, ``churned``, ``interval``, ``at_risk``.
+
+    Examples
+    --------
+    >>> incidence_table(_ci_example(), ["all"]).head(3)
+               group  days        cause churned     interval  at_risk
+    0  all customers    90    voluntary   18.0%  11.2%–26.1%       90
+    1  all customers   180    voluntary   18.0%  11.2%–26.1%       80
+    2  all customers    90  involuntary    2.0%    0.4%–6.4%       90
+    """
+    at = ci.at(list(ci.horizons)).dropna(subset=["cumulative_incidence"])
+    at = at[at["group"].isin(groups)]
+    return pd.DataFrame({
+        "group": at["group"].map(group_label), "days": at["days"], "cause": at["cause"],
+        "churned": at["cumulative_incidence"].map(fmt_pct),
+        "interval": [f"{fmt_pct(a)}–{fmt_pct(b)}" for a, b in zip(at["ci_lower"], at["ci_upper"])],
+        "at_risk": at["at_risk"],
+    }).reset_index(drop=True)
+
+
+def incidence_sentence(ci: CumulativeIncidenceResult) -> str | None:
+    """The share of all customers who have left for each cause by the last horizon followed.
+
+    None when no horizon is followed.
+
+    Examples
+    --------
+    >>> print(incidence_sentence(_ci_example()))
+    By 180 days after signup, 18.0% of customers had left for a voluntary reason (95% interval 11.2%–26.1%), 2.0% for an involuntary reason (0.4%–6.4%) and 0.0% for another or no stated reason (cause 'other'); together 20.0%, one minus retention (Aalen–Johansen cumulative incidence).
+    """
+    at = ci.at(list(ci.horizons)).dropna(subset=["cumulative_incidence"])
+    at = at[at["group"] == ALL]
+    if at.empty:
+        return None
+    h = int(at["days"].max())
+    rows = at[at["days"] == h].set_index("cause")
+
+    def part(cause: str, first: bool) -> str:
+        r = rows.loc[cause]
+        what = ("for another or no stated reason (cause 'other')" if cause == "other"
+                else f"for a{'n' if cause[:1] in 'aeiou' else ''} {display_name(cause)} reason")
+        interval = f"{fmt_pct(r['ci_lower'])}–{fmt_pct(r['ci_upper'])}"
+        return f"{fmt_pct(r['cumulative_incidence'])} {what} ({'95% interval ' if first else ''}{interval})" if (
+            first or cause != "other") else f"{fmt_pct(r['cumulative_incidence'])} {what}"
+
+    causes = [c for c in ci.causes if c in rows.index]
+    parts = [part(c, i == 0) for i, c in enumerate(causes)]
+    listing = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    total = float(rows["cumulative_incidence"].sum())
+    return (f"By {h:,} days after signup, {listing.replace(' for a', ' of customers had left for a', 1)}; together "
+            f"{fmt_pct(total)}, one minus retention (Aalen–Johansen cumulative incidence).")
+
+
+def cause_hazard_sentences(models: Mapping[str, PiecewiseExponentialResult], exposures: Sequence[str]) -> list[str]:
+    """Per cause, the exposures whose cause-specific hazard ratio excludes 1 (or that none does).
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"term": ["poor_billing", "poor_app"], "hazard_ratio": [2.3, 1.02], "ci_lower": [2.0, 0.8],
+    ...                   "ci_upper": [2.6, 1.3], "p_value": [1e-9, 0.8]})
+    >>> vol = PiecewiseExponentialResult("touchpoints[voluntary]", "", s, 300)
+    >>> inv = PiecewiseExponentialResult("touchpoints[involuntary]", "", s.assign(ci_lower=0.7, p_value=0.5), 60)
+    >>> for line in cause_hazard_sentences({"voluntary": vol, "involuntary": inv}, ["poor_billing", "poor_app"]):
+    ...     print(line)
+    Voluntary churn (300 churns): poor_billing 2.30× (2.00–2.60).
+    Involuntary churn (60 churns): no recent experience goes with a detectably different rate (every 95% interval includes 1).
+    """
+    out = []
+    for cause, m in models.items():
+        rows = m.summary[m.summary["term"].isin(exposures)]
+        clear = rows[(rows["ci_lower"] > 1) | (rows["ci_upper"] < 1)].sort_values("hazard_ratio", ascending=False)
+        head = f"{display_name(cause).capitalize()} churn ({m.n_events:,} churns): "
+        if clear.empty:
+            out.append(head + "no recent experience goes with a detectably different rate (every 95% interval "
+                       "includes 1).")
+        else:
+            out.append(head + "; ".join(f"{display_name(r['term'])} {r['hazard_ratio']:.2f}× ({r['ci_lower']:.2f}–"
+                                        f"{r['ci_upper']:.2f})" for _, r in clear.iterrows()) + ".")
+    return out
 
 
 def retention_sentence(km: KaplanMeierResult) -> str:
