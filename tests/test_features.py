@@ -86,6 +86,9 @@ def _rule_hits(inter: pd.DataFrame, rule: ExposureRule) -> pd.Series:
     return m.fillna(False).astype(bool)
 
 
+LAG = 1  # params' default exposure_lag_days
+
+
 @pytest.fixture(scope="module")
 def brute_force_days(demo_small):
     """One row per customer and tenure day at risk, with each rule's exposure, from pandas alone."""
@@ -110,7 +113,8 @@ def brute_force_days(demo_small):
             counts = np.bincount(hits[hits < c.risk_end], minlength=c.risk_end)[: c.risk_end]
             cum = np.concatenate([[0], np.cumsum(counts)])
             w = r.window_days or 90
-            open_windows = cum[1:] - cum[np.maximum(days + 1 - w, 0)]  # hits on days (j - w, j]
+            # exposed on day j by hits on days (j - lag - w, j - lag]: the default exposure_lag_days
+            open_windows = cum[np.maximum(days + 1 - LAG, 0)] - cum[np.maximum(days + 1 - LAG - w, 0)]
             block[r.name] = (open_windows >= r.min_count).astype(int)
         rows.append(pd.DataFrame(block))
     return pd.concat(rows, ignore_index=True)

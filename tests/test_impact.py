@@ -37,7 +37,8 @@ def test_landmark_people_follow_up_and_events():
     got = landmark_people(customers, dt.date(2025, 1, 1), dt.date(2026, 1, 1), []).execute()
     # churned before or on the landmark, or signed up on it: not at risk
     assert got.to_dict("list") == {"customer_id": ["active", "after_end", "later"],
-                                   "time": [365, 365, 59], "event": [0, 0, 1]}
+                                   "time": [365, 365, 59], "event": [0, 0, 1],
+                                   "tenure_days": [366, 366, 366]}  # 2024-01-01 to the landmark 2025-01-01
 
 
 def test_interaction_metrics_per_customer():
