@@ -1,4 +1,4 @@
-"""The ``cx`` command: ``run``, ``validate``, ``demo-data``, ``example``, ``lab``.
+"""The ``cx`` command: ``run``, ``pdf``, ``validate``, ``demo-data``, ``example``, ``lab``.
 
 User errors (bad params, bad data, an existing run) print one paragraph and exit non-zero,
 without a Python traceback. Exit codes are listed in README.md and docs/operations.md.
@@ -112,8 +112,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     params = _load(args.params, args.quarter)
     notebooks = section_notebooks(Path(args.notebooks_dir)) if args.notebooks_dir else None
     start = time.perf_counter()
-    final = run_report(params, Path(args.output_dir), force=args.force, notebooks=notebooks)
+    final = run_report(params, Path(args.output_dir), force=args.force, notebooks=notebooks, pdf=args.pdf)
     print(f"published {final / 'index.html'} in {time.perf_counter() - start:.1f} s")
+    return EXIT_OK
+
+
+def cmd_pdf(args: argparse.Namespace) -> int:
+    """``cx pdf RUN_DIR``: print a published run's index and every section into one PDF.
+
+    Exit 6 when no Chromium is installed (the message names the package), 7 when printing failed.
+
+    Examples
+    --------
+    >>> main(["pdf", "reports/demo"])   # doctest: +SKIP
+    wrote reports/demo/demo.pdf (23 pages: index.html 1-2, 00_data_quality.html 3-5, ...)
+    0
+    """
+    from cxlib.run.pdf import PdfError, print_pdf
+
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir():
+        raise PdfError(f"{run_dir} is not a folder: give a published run folder such as reports/demo.")
+    start = time.perf_counter()
+    printed = print_pdf(run_dir, Path(args.output) if args.output else None)
+    parts = ", ".join(f"{name} {first}" + (f"-{first + n - 1}" if n > 1 else "") for name, first, n in printed.parts)
+    print(f"wrote {printed.path} ({printed.pages} pages: {parts}) in {time.perf_counter() - start:.1f} s")
     return EXIT_OK
 
 
@@ -204,9 +227,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing run with the same run_id")
     p.add_argument("--quarter", metavar="YYYYQn|previous",
                    help="set as_of to the quarter's last day and run_id to <run_id>-YYYYQn")
+    p.add_argument("--pdf", action="store_true",
+                   help="also print the index and every section into <run_id>.pdf (needs Chromium)")
     # Tests and notebook authors point a run at other section notebooks.
     p.add_argument("--notebooks-dir", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("pdf", help="print a published run (index and every section) into one PDF")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a published run folder, e.g. reports/demo")
+    p.add_argument("--output", metavar="FILE", help="where the PDF goes (default: RUN_DIR/<run_id>.pdf)")
+    p.set_defaults(func=cmd_pdf)
 
     p = sub.add_parser("validate", help="check params and data against the contract")
     p.add_argument("params")

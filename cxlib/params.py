@@ -182,6 +182,9 @@ class RunParams(_Strict):
     engine: EngineSpec = Field(default_factory=EngineSpec)
     cell_timeout_seconds: int = Field(1800, ge=10)
     demo: DemoSpec | None = None
+    compare_with: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100,
+                                       description="the run_id to compare with (default: the previous run of the "
+                                                   "same series)")] | None = None
 
     # Set by load_params, not by the YAML file.
     source: Path | None = Field(None, exclude=True)

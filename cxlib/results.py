@@ -32,6 +32,10 @@ RESULT_COLUMNS: dict[str, list[str]] = {
                         "n", "common_n", "gain_common", "gain_ci_lower", "gain_ci_upper", "rank", "rank_ci_lower",
                         "rank_ci_upper", "share_ranked_first"],
     "cumulative_incidence": ["group", "cause", "days", "cumulative_incidence", "ci_lower", "ci_upper", "at_risk"],
+    # cxlib.run.compare: what changed since the previous run of the series (written with the index page)
+    "changes_since_last_run": ["kind", "touchpoint", "metric_or_term", "previous_period", "period", "previous",
+                               "previous_ci_lower", "previous_ci_upper", "current", "current_ci_lower",
+                               "current_ci_upper", "difference", "q_value", "direction", "note"],
 }
 ALL = "all"  # value of an aggregated dimension in metrics.csv
 PRINT_FORMAT = "{:.4g}"  # every number a Printer shows: four significant digits

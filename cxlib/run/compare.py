@@ -39,19 +39,14 @@ import numpy as np
 import pandas as pd
 
 from cxlib.errors import ParamsError
-from cxlib.results import ALL, read_result
-from cxlib.run.layout import MANIFEST, published_runs
-from cxlib.text.format import fmt_interval, fmt_number, fmt_pct, format_difference, format_value
-from cxlib.text.names import display_name
+from cxlib.results import ALL, RESULT_COLUMNS, read_result
+from cxlib.run.layout import MANIFEST, RunFolder, published_runs
+from cxlib.text.changes import KINDS, section_note
+from cxlib.text.format import fmt_number, format_difference, format_value
 from cxlib.text.vocabulary import SPECS
 
 CHANGES = "changes_since_last_run"  # results/<CHANGES>.csv
-CHANGE_COLUMNS = ["kind", "touchpoint", "metric_or_term", "previous_period", "period", "previous",
-                  "previous_ci_lower", "previous_ci_upper", "current", "current_ci_lower", "current_ci_upper",
-                  "difference", "q_value", "direction", "note"]
-KINDS = ("metric", "hazard_ratio", "target", "attributable_churn")
-KIND_LABELS = {"metric": "metric change", "hazard_ratio": "hazard ratio", "target": "target",
-               "attributable_churn": "attributable churn"}
+CHANGE_COLUMNS = RESULT_COLUMNS[CHANGES]  # results/changes_since_last_run.csv
 # the section notebook (stem) that discusses each kind of change
 SECTION_OF_KIND = {"metric": "01_touchpoint_portfolio", "target": "01_touchpoint_portfolio",
                    "hazard_ratio": "02_retention", "attributable_churn": "04_impact"}
@@ -99,12 +94,12 @@ class PreviousRun:
     @property
     def results(self) -> Path:
         """Its ``results/`` folder."""
-        return self.path / "results"
+        return RunFolder(self.path).results
 
 
 def _manifest(folder: Path) -> dict | None:
     try:
-        return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        return json.loads(RunFolder(folder).manifest.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
 
@@ -351,10 +346,12 @@ def churn_changes(previous: pd.DataFrame | None, current: pd.DataFrame | None,
 
 def changes_since_last_run(prev_results_dir: Path, cur_results_dir: Path, *,
                            share_threshold: float = SHARE_THRESHOLD,
-                           models: tuple[str, ...] = ("touchpoints",)) -> pd.DataFrame:
+                           models: tuple[str, ...] = ("touchpoints",),
+                           kinds: tuple[str, ...] = KINDS) -> pd.DataFrame:
     """What changed between two runs, from their ``results/*.csv`` only (:data:`CHANGE_COLUMNS`).
 
     Missing result files contribute no rows. Rows are ordered by :data:`KINDS`, then touchpoint.
+    ``kinds`` limits the comparison to some kinds of change (a section compares what it has written).
 
     Examples
     --------
@@ -372,10 +369,11 @@ def changes_since_last_run(prev_results_dir: Path, cur_results_dir: Path, *,
     cur = {n: read_result(Path(cur_results_dir), n)
            for n in ("metrics", "metric_changes", "hazard_ratios", "metric_targets", "impact")}
     periods = (_latest_period(prev["metrics"]), _latest_period(cur["metrics"]))
-    rows = (metric_changes(cur["metric_changes"], cur["metrics"], after=periods[0])
-            + hazard_ratio_changes(prev["hazard_ratios"], cur["hazard_ratios"], models)
-            + target_changes(prev["metric_targets"], cur["metric_targets"])
-            + churn_changes(prev["impact"], cur["impact"], share_threshold, periods))
+    found = {"metric": lambda: metric_changes(cur["metric_changes"], cur["metrics"], after=periods[0]),
+             "hazard_ratio": lambda: hazard_ratio_changes(prev["hazard_ratios"], cur["hazard_ratios"], models),
+             "target": lambda: target_changes(prev["metric_targets"], cur["metric_targets"]),
+             "attributable_churn": lambda: churn_changes(prev["impact"], cur["impact"], share_threshold, periods)}
+    rows = [row for kind in KINDS if kind in kinds for row in found[kind]()]
     out = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
     if out.empty:
         return out
@@ -383,110 +381,10 @@ def changes_since_last_run(prev_results_dir: Path, cur_results_dir: Path, *,
     return out.sort_values(["_k", "touchpoint", "metric_or_term"], kind="stable").drop(columns="_k").reset_index(drop=True)
 
 
-# ---- words -------------------------------------------------------------------------------------------
+# ---- per section ------------------------------------------------------------------------------------
 
 
-def _name(tp: object) -> str:
-    if not isinstance(tp, str) or not tp:
-        return ""
-    return "all touchpoints" if tp == ALL else display_name(tp)
-
-
-def _list(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def _count(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
-
-
-def _label(metric: object) -> str:
-    return SPECS[metric].label if metric in SPECS else str(metric)
-
-
-def change_sentences(changes: pd.DataFrame) -> list[str]:
-    """Plain sentences (no HTML) that count the changes per kind, with directions; empty when nothing changed.
-
-    Examples
-    --------
-    >>> ch = pd.DataFrame([{"kind": "metric", "touchpoint": "billing", "metric_or_term": "csat_top2",
-    ...     "direction": "down"}, {"kind": "target", "touchpoint": "all", "metric_or_term": "nps", "direction": "met"}])
-    >>> change_sentences(ch)  # doctest: +NORMALIZE_WHITESPACE
-    ['1 metric changed beyond chance (BH): 0 up, 1 down (billing top-2-box CSAT down).',
-     '1 target newly met (all touchpoints NPS).',
-     'No hazard ratio moved beyond the overlap of the two runs’ 95% intervals.',
-     'Attributable churn moved by less than one percentage point at every touchpoint.']
-    >>> change_sentences(ch.iloc[:0])
-    []
-    """
-    out = []
-    if changes is None or changes.empty:
-        return out
-    m = changes[changes["kind"] == "metric"]
-    if len(m):
-        up, down = int((m["direction"] == "up").sum()), int((m["direction"] == "down").sum())
-        items = [f"{_name(t)} {_label(k)} {d}" for t, k, d in zip(m["touchpoint"], m["metric_or_term"], m["direction"])]
-        out.append(f"{_count(len(m), 'metric', 'metrics')} changed beyond chance (BH): {up} up, {down} down "
-                   f"({_list(items[:6])}{'…' if len(items) > 6 else ''}).")
-    h = changes[changes["kind"] == "hazard_ratio"]
-    if len(h):
-        items = [f"{_name(t) or term} {d}" for t, term, d in zip(h["touchpoint"], h["metric_or_term"], h["direction"])]
-        out.append(f"{_count(len(h), 'hazard ratio', 'hazard ratios')} moved so far that the 95% intervals no longer "
-                   f"overlap: {_list(items)}.")
-    t = changes[changes["kind"] == "target"]
-    for status in ("met", "missed"):
-        s = t[t["direction"] == status]
-        if len(s):
-            items = [f"{_name(tp)} {_label(k)}" for tp, k in zip(s["touchpoint"], s["metric_or_term"])]
-            out.append(f"{_count(len(s), 'target', 'targets')} newly {status} ({_list(items)}).")
-    a = changes[changes["kind"] == "attributable_churn"]
-    if len(a):
-        items = [f"{_name(tp)} {d} ({fmt_pct(p)} → {fmt_pct(c)})"
-                 for tp, d, p, c in zip(a["touchpoint"], a["direction"], a["previous"], a["current"])]
-        out.append(f"Attributable churn moved for {_count(len(a), 'touchpoint', 'touchpoints')}: {_list(items)}.")
-    if h.empty:
-        out.append("No hazard ratio moved beyond the overlap of the two runs’ 95% intervals.")
-    if t.empty:
-        out.append("No target was newly met or missed.")
-    if a.empty:
-        out.append("Attributable churn moved by less than one percentage point at every touchpoint.")
-    return out
-
-
-def change_rows(changes: pd.DataFrame) -> list[dict[str, str]]:
-    """The changes as display strings for the index page's table (kind, touchpoint, item, previous, current, …).
-
-    Examples
-    --------
-    >>> ch = pd.DataFrame([{"kind": "hazard_ratio", "touchpoint": "billing", "metric_or_term": "poor_billing",
-    ...     "previous": 1.5, "previous_ci_lower": 1.3, "previous_ci_upper": 1.7, "current": 2.0,
-    ...     "current_ci_lower": 1.8, "current_ci_upper": 2.2, "direction": "up", "note": "apart"}])
-    >>> change_rows(ch)[0]["previous"], change_rows(ch)[0]["current"]
-    ('1.50 (1.30 to 1.70)', '2.00 (1.80 to 2.20)')
-    """
-    rows = []
-    for _, r in (changes if changes is not None else pd.DataFrame()).iterrows():
-        item = str(r["metric_or_term"])
-        if r["kind"] in ("metric", "target") and item in SPECS:
-            fmt, label = (lambda v, m=item: format_value(m, v)), SPECS[item].label
-        elif r["kind"] == "attributable_churn":
-            fmt, label = fmt_pct, "attributable churn share"
-        else:
-            fmt, label = fmt_number, display_name(item)
-
-        def show(v, lo, hi, fmt=fmt):
-            text = fmt(v)
-            return text if pd.isna(lo) or pd.isna(hi) else f"{text} ({fmt_interval(lo, hi, fmt)})"
-
-        rows.append({"kind": KIND_LABELS.get(r["kind"], str(r["kind"])), "touchpoint": _name(r["touchpoint"]),
-                     "item": label,
-                     "previous": show(r["previous"], r.get("previous_ci_lower"), r.get("previous_ci_upper")),
-                     "current": show(r["current"], r.get("current_ci_lower"), r.get("current_ci_upper")),
-                     "direction": str(r["direction"]), "note": "" if pd.isna(r.get("note")) else str(r["note"])})
-    return rows
-
-
-def section_notes(changes: pd.DataFrame) -> dict[str, str]:
+def section_notes(changes: pd.DataFrame | None) -> dict[str, str]:
     """Per section notebook stem, a short note on the changes it discusses (for the index's section list).
 
     Examples
@@ -497,4 +395,38 @@ def section_notes(changes: pd.DataFrame) -> dict[str, str]:
     if changes is None or changes.empty:
         return {}
     counts = changes["kind"].map(SECTION_OF_KIND).value_counts()
-    return {s: f"{_count(int(n), 'change', 'changes')} since the last run" for s, n in sorted(counts.items())}
+    return {s: section_note(int(n)) for s, n in sorted(counts.items())}
+
+
+def record_previous(run: RunFolder, previous: PreviousRun | None) -> None:
+    """Tell the sections of a run being built which run it is compared with (``work/previous_run.json``).
+
+    The runner looks the previous run up once, before the sections start, so that a wrong
+    ``compare_with`` fails before any notebook runs and every section and the index compare with
+    the same run.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> run = RunFolder(Path(tempfile.mkdtemp()))
+    >>> record_previous(run, PreviousRun("acme-2026Q2", Path("/reports/acme-2026Q2"), "2026-06-30", "series"))
+    >>> recorded_previous(run).run_id
+    'acme-2026Q2'
+    >>> record_previous(run, None); recorded_previous(run) is None
+    True
+    """
+    run.previous.parent.mkdir(parents=True, exist_ok=True)
+    data = None if previous is None else {"run_id": previous.run_id, "path": str(previous.path),
+                                          "as_of": previous.as_of, "reason": previous.reason}
+    run.previous.write_text(json.dumps(data), encoding="utf-8")
+
+
+def recorded_previous(run: RunFolder) -> PreviousRun | None:
+    """The previous run recorded by :func:`record_previous`; None when there is none (or nothing was recorded)."""
+    try:
+        data = json.loads(run.previous.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not data:
+        return None
+    return PreviousRun(data["run_id"], Path(data["path"]), data["as_of"], data["reason"])

@@ -26,6 +26,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from cxlib.results import ALL
+from cxlib.run.layout import INDEX, RunFolder
 from cxlib.text.format import fmt_interval, fmt_number, format_difference, format_value
 from cxlib.text.names import display_name
 from cxlib.text.vocabulary import SPECS
@@ -377,17 +378,16 @@ def since_context(changes: pd.DataFrame | None, previous: Any = None) -> dict[st
     --------
     >>> from types import SimpleNamespace
     >>> s = since_context(pd.DataFrame(columns=["kind"]), SimpleNamespace(run_id="acme-2026Q2", as_of="2026-06-30"))
-    >>> s["previous_href"], s["sentences"], s["rows"]
-    ('../acme-2026Q2/index.html', [], [])
+    >>> s["previous_href"], s["sentences"][0], s["rows"]
+    ('../acme-2026Q2/index.html', 'No touchpoint metric changed beyond chance (Benjamini–Hochberg).', [])
     """
-    from cxlib.run.compare import change_rows, change_sentences
+    from cxlib.text.changes import change_rows, change_sentences
 
     if previous is None:
         return None
-    ch = changes if changes is not None else pd.DataFrame()
     return {"previous_run_id": previous.run_id, "previous_as_of": str(previous.as_of),
-            "previous_href": f"../{previous.run_id}/index.html",
-            "sentences": change_sentences(ch), "rows": change_rows(ch)}
+            "previous_href": f"../{previous.run_id}/{INDEX}",
+            "sentences": change_sentences(changes), "rows": change_rows(changes)}
 
 
 def run_index_context(run_dir: Path, manifest: Mapping[str, Any], *, changes: pd.DataFrame | None = None,
@@ -411,7 +411,7 @@ def run_index_context(run_dir: Path, manifest: Mapping[str, Any], *, changes: pd
     from cxlib.run.compare import section_notes
     from cxlib.run.summary import executive_summary, headline_numbers
 
-    results = Path(run_dir) / "results"
+    results = RunFolder(Path(run_dir)).results
     metrics = read_result(results, "metrics")
     hr = read_result(results, "hazard_ratios")
     params = manifest.get("params", {}) or {}

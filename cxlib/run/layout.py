@@ -7,13 +7,15 @@ A published run ``<output>/<run_id>/`` holds::
     results/*.csv         the result tables (cxlib.results)
     notebooks/*.ipynb     the executed, scrubbed section notebooks
     manifest.json         what happened: stages, sections, inputs, packages, git state
+    <run_id>.pdf          the index and every section in one PDF (cx run --pdf, cx pdf)
     validation.json       rows read and kept per table, and every rule violation
     params.yaml           the params the notebooks read (overrides applied, data paths absolute)
 
 While it is built, the run lives in a hidden staging folder next to its final place
 (``.tmp-<run_id>-<pid>-<8 characters>``) that also holds ``work/`` (clean tables, cached small
-tables, the sections' warnings, the kernel log), removed before publishing. A ``--force`` publish
-moves the run it replaces aside as ``.old-<run_id>-<pid>`` for the moment of the swap.
+tables, the sections' warnings, the kernel log, which run it is compared with), removed before
+publishing. A ``--force`` publish moves the run it replaces aside as ``.old-<run_id>-<pid>`` for
+the moment of the swap.
 The output folder's own ``index.html`` lists every published run.
 """
 
@@ -34,6 +36,7 @@ WORK = "work"  # removed before publishing
 CLEAN = f"{WORK}/clean"  # the validated analysis tables, written once per DuckDB run
 WARNINGS = f"{WORK}/warnings.jsonl"  # the sections' warnings, read into the manifest
 KERNEL_LOG = f"{WORK}/kernel.log"  # the kernels' own stdout and stderr
+PREVIOUS = f"{WORK}/previous_run.json"  # the run this one is compared with (cxlib.run.compare)
 STAGING_PREFIX = ".tmp-"
 OLD_PREFIX = ".old-"
 # .tmp-<run_id>-<pid>-<mkdtemp suffix> (staging) and .old-<run_id>-<pid> (a run being replaced)
@@ -109,6 +112,15 @@ class RunFolder:
     def kernel_log(self) -> Path:
         """The kernels' own process output."""
         return self.root / KERNEL_LOG
+
+    @property
+    def previous(self) -> Path:
+        """Which run this run is compared with, recorded for the sections while the run is built."""
+        return self.root / PREVIOUS
+
+    def pdf(self, run_id: str) -> Path:
+        """The run printed as one PDF (``cx pdf``, ``cx run --pdf``): ``<run_id>.pdf``."""
+        return self.root / f"{run_id}.pdf"
 
     def cache(self, name: str) -> Path:
         """Where a small table shared between sections is kept (``work/<name>.parquet``)."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cxlib.errors import CxError
+from cxlib.run.layout import INDEX, RunFolder
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 ENV_CHROMIUM = "CX_CHROMIUM"
@@ -41,7 +42,7 @@ h1, h2, h3, h4 { break-after: avoid; page-break-after: avoid; }
 
 
 class ChromiumNotFound(CxError):
-    """No Chromium to print with (exit code 5); the message names the package to install.
+    """No Chromium to print with (exit code 6); the message names the package to install.
 
     Examples
     --------
@@ -49,16 +50,16 @@ class ChromiumNotFound(CxError):
     (True, True)
     """
 
-    exit_code = 5
+    exit_code = 6
 
     def __init__(self, message: str | None = None):
         super().__init__(message or f"cx pdf needs headless Chromium, and none was found: {INSTALL_HINT}.")
 
 
 class PdfError(CxError):
-    """Chromium ran but a page could not be printed or the parts could not be merged (exit code 4)."""
+    """Chromium ran but a page could not be printed or the parts could not be merged (exit code 7)."""
 
-    exit_code = 4
+    exit_code = 7
 
 
 def find_chromium(names: tuple[str, ...] = CHROMIUM_NAMES) -> str:
@@ -107,15 +108,22 @@ def pages(run_dir: Path) -> list[Path]:
     >>> [p.name for p in pages(run)]
     ['index.html', '00_a.html', '01_b.html']
     """
-    run_dir = Path(run_dir)
+    run = RunFolder(Path(run_dir))
     try:
-        sections = [run_dir / s["html"] for s in json.loads((run_dir / "manifest.json").read_text())["sections"]]
+        sections = [run.root / s["html"] for s in json.loads(run.manifest.read_text(encoding="utf-8"))["sections"]]
     except (OSError, ValueError, KeyError, TypeError):
-        sections = sorted(p for p in run_dir.glob("[0-9][0-9]_*.html"))
-    found = [p for p in [run_dir / "index.html", *sections] if p.is_file()]
+        sections = sorted(p for p in run.root.glob("[0-9][0-9]_*.html"))
+    found = [p for p in [run.index, *sections] if p.is_file()]
     if not found:
-        raise PdfError(f"{run_dir} has no index.html or section pages to print: is it a published run folder?")
+        raise PdfError(f"{run.root} has no {INDEX} or section pages to print: is it a published run folder?")
     return found
+
+
+def _run_id(run_dir: Path) -> str:
+    try:
+        return str(json.loads(RunFolder(run_dir).manifest.read_text(encoding="utf-8"))["run_id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return Path(run_dir).resolve().name
 
 
 def _with_print_css(page: Path, folder: Path) -> Path:
@@ -229,7 +237,7 @@ def print_pdf(run_dir: Path, output: Path | None = None, *, engine: str = "auto"
     run_dir : Path
         A run folder (published, or the staging folder before publishing).
     output : Path, optional
-        Default ``<run_dir>/<run folder name>.pdf``.
+        Default ``<run_dir>/<run_id>.pdf`` (the run_id from the manifest, else the folder's name).
     engine : {"auto", "playwright", "cli"}
         ``auto``: Playwright when installed (and not inside an event loop), else Chromium's command line.
     timeout : float
@@ -250,7 +258,7 @@ def print_pdf(run_dir: Path, output: Path | None = None, *, engine: str = "auto"
     run_dir = Path(run_dir)
     executable = find_chromium()
     todo = pages(run_dir)
-    output = Path(output) if output else run_dir / f"{run_dir.name}.pdf"
+    output = Path(output) if output else RunFolder(run_dir).pdf(_run_id(run_dir))
     use_playwright = engine == "playwright" or (engine == "auto" and _playwright_usable())
     with tempfile.TemporaryDirectory(prefix="cx-pdf-") as tmp:
         folder = Path(tmp)

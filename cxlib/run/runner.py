@@ -20,6 +20,7 @@ import yaml
 
 from cxlib.errors import DataError, RunError, RunExistsError
 from cxlib.params import PROJECT_ROOT, RunParams
+from cxlib.run.compare import PreviousRun
 from cxlib.run.kernel import ensure_kernel, log_tail, logged_kernel_manager
 from cxlib.run.layout import RunFolder
 from cxlib.run.manifest import RunRecord, write_manifest
@@ -165,8 +166,8 @@ def notebook_params(params: RunParams) -> dict[str, Any]:
 
 def run_report(params: RunParams, output_dir: Path, force: bool = False,
                notebooks: list[Path] | None = None,
-               on_validated: Callable[[dict[str, Any]], None] | None = None) -> Path:
-    """Validate, execute every section, render, write manifest and index, and publish.
+               on_validated: Callable[[dict[str, Any]], None] | None = None, pdf: bool = False) -> Path:
+    """Validate, execute every section, render, write manifest, index (and PDF), and publish.
 
     Parameters
     ----------
@@ -179,6 +180,9 @@ def run_report(params: RunParams, output_dir: Path, force: bool = False,
         The sections to run (default: :func:`section_notebooks`).
     on_validated : callable, optional
         Called with the validation's dict once the data passed.
+    pdf : bool
+        Also print the index and every section into ``<run_id>.pdf`` (headless Chromium), before
+        publishing; without Chromium the run stops before any notebook runs.
 
     Returns
     -------
@@ -196,25 +200,37 @@ def run_report(params: RunParams, output_dir: Path, force: bool = False,
     >>> run_report(load_params("params/demo.yaml"), Path("reports"), force=True)   # doctest: +SKIP
     PosixPath('.../reports/demo')
     """
+    from cxlib.run.compare import previous_run
+    from cxlib.run.pdf import find_chromium
+
     output_dir = Path(output_dir).resolve()
     final = output_dir / params.run_id
     if final.exists() and not force:
         raise RunExistsError(f"Run folder {final} already exists; rerun with --force to replace it "
                              "(the existing report is left as it is).")
+    if pdf:
+        find_chromium()  # fails now, not after the notebooks ran
+    # Looked up once, before the sections: a wrong compare_with fails here, and the sections and the
+    # index compare with the same run.
+    previous = previous_run(output_dir, params.run_id, params.compare_with, as_of=params.as_of)
+    if previous is not None:
+        _progress(f"comparing with the previous run {previous.run_id} (data as of {previous.as_of})")
     try:
         with signals_raise():
-            return _run(params, output_dir, final, force, notebooks, on_validated)
+            return _run(params, output_dir, final, force, notebooks, on_validated, previous, pdf)
     except Interrupted as exc:
         raise RunError(f"Run {params.run_id!r} interrupted by {exc}: nothing was published, "
                        "earlier reports are untouched. Rerun the same command to try again.") from None
 
 
 def _run(params: RunParams, output_dir: Path, final: Path, force: bool, notebooks: list[Path] | None,
-         on_validated: Callable[[dict[str, Any]], None] | None) -> Path:
+         on_validated: Callable[[dict[str, Any]], None] | None, previous: PreviousRun | None, pdf: bool) -> Path:
     from cxlib.ingest.clean import write_clean_tables
     from cxlib.ingest.contract import Validator
     from cxlib.ingest.read import load_tables
+    from cxlib.run.compare import record_previous
     from cxlib.run.index import update_reports_index, write_run_index
+    from cxlib.run.pdf import print_pdf
 
     record = RunRecord(params=params)
     notebooks = section_notebooks() if notebooks is None else notebooks
@@ -246,11 +262,16 @@ def _run(params: RunParams, output_dir: Path, final: Path, force: bool, notebook
             tables.con.disconnect()
         run.validation.write_text(json.dumps(validation, indent=2, default=str), encoding="utf-8")
         run.params.write_text(yaml.safe_dump(notebook_params(params), sort_keys=False), encoding="utf-8")
+        record_previous(run, previous)
         execute_sections(params, run, record, notebooks)
         render_sections(run, record)
         record.status = "complete"
         manifest = write_manifest(run.manifest, record, tables.files, validation)
-        write_run_index(run.root, manifest)
+        pdf_file = run.pdf(params.run_id) if pdf else None
+        write_run_index(run.root, manifest, previous=previous, pdf=pdf_file.name if pdf_file else None)
+        if pdf_file is not None:
+            printed = print_pdf(run.root, pdf_file)
+            _progress(f"printed {pdf_file.name}: {printed.pages} pages")
         shutil.rmtree(run.work, ignore_errors=True)
         publish(run.root, final, force)
         update_reports_index(output_dir)
