@@ -32,7 +32,9 @@ from cxlib.ingest.clean import (
 from cxlib.ingest.contract import ValidationReport
 from cxlib.params import RunParams, load_params, resolve_params_file
 from cxlib.results import write_result
+from cxlib.run.compare import changes_since_last_run, recorded_previous
 from cxlib.run.layout import RunFolder
+from cxlib.text.changes import change_rows, change_sentences, since_sentence
 from cxlib.text import display
 
 # Without declared touchpoints, the busiest this many are analysed (one model term each).
@@ -180,6 +182,39 @@ class Workbook:
         path.parent.mkdir(parents=True, exist_ok=True)
         df.to_parquet(path, index=False)
         return df
+
+    def since_last_run(self, *kinds: str) -> pd.DataFrame | None:
+        """Say what changed since the previous run of the series, for the kinds of change this section wrote.
+
+        Compares the result tables this run has written so far with the previous run's
+        (:func:`cxlib.run.compare.changes_since_last_run`, the same rows the index page and
+        ``results/changes_since_last_run.csv`` show). Shows nothing and returns None when the run has
+        no previous run (or interactively, where there is no output folder).
+
+        Parameters
+        ----------
+        *kinds : str
+            ``metric``, ``target``, ``hazard_ratio``, ``attributable_churn``.
+
+        Examples
+        --------
+        >>> from cxlib.params import DEFAULT_PARAMS, load_params
+        >>> wb = Workbook(params=load_params(DEFAULT_PARAMS), con=None, validation=None, run_dir=None, files={}, tables={})
+        >>> wb.since_last_run("metric", "target") is None  # interactively there is no previous run
+        True
+        """
+        previous = recorded_previous(self.run) if self.run is not None else None
+        if previous is None:
+            return None
+        changes = changes_since_last_run(previous.results, self.run.results, kinds=kinds)
+        display.heading("Since the last run")
+        display.sentence(" ".join([since_sentence(previous.run_id, previous.as_of), *change_sentences(changes, kinds)]))
+        if len(changes):
+            rows = pd.DataFrame(change_rows(changes)).drop(columns="kind").rename(columns={"item": "metric or term"})
+            display.table(rows,
+                          caption=f"What changed since run {previous.run_id} (previous and current value with 95% "
+                                  "interval; also in results/changes_since_last_run.csv).")
+        return changes
 
     @property
     def period_label(self) -> str:

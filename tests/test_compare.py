@@ -10,8 +10,9 @@ import pytest
 
 from cxlib.errors import ParamsError
 from cxlib.results import read_result, write_result
-from cxlib.run.compare import (CHANGE_COLUMNS, CHANGES, change_sentences, changes_since_last_run, churn_changes,
-                               hazard_ratio_changes, previous_run, series_of, target_changes)
+from cxlib.run.compare import (CHANGE_COLUMNS, CHANGES, changes_since_last_run, churn_changes, hazard_ratio_changes,
+                               previous_run, series_of, target_changes)
+from cxlib.text.changes import change_sentences
 
 from conftest import built_once, demo_params_dict, write_params
 
@@ -177,4 +178,4 @@ def test_two_consecutive_demo_runs(two_quarters):
     sentences = change_sentences(ch)
     ups, downs = sum(v == "up" for v in want.values()), sum(v == "down" for v in want.values())
     assert sentences[0].startswith(f"{len(expected)} metric{'s' if len(expected) != 1 else ''} changed beyond "
-                                   f"chance (BH): {ups} up, {downs} down")
+                                   f"chance (Benjamini–Hochberg): {ups} up, {downs} down")

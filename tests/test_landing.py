@@ -165,7 +165,7 @@ def test_templates_autoescape_hostile_names_everywhere():
 
 
 def test_every_image_has_alt_text_and_every_table_a_caption():
-    from cxlib.run.compare import change_rows, change_sentences
+    from cxlib.text.changes import change_rows, change_sentences
 
     changes = pd.DataFrame([{"kind": "metric", "touchpoint": "billing", "metric_or_term": "csat_top2", "previous": 0.41,
                              "current": 0.34, "direction": "down", "note": "−7.5 pts"}])
@@ -182,7 +182,7 @@ def test_every_image_has_alt_text_and_every_table_a_caption():
     assert html.count("<table") == html.count("<caption>") == 3
     assert re.search(r'<meta name="viewport" content="width=device-width, initial-scale=1">', html)
     assert "@media print" in html and "@media (max-width:760px)" in html
-    assert "Since the last run" in html and "1 metric changed beyond chance (BH): 0 up, 1 down" in html
+    assert "Since the last run" in html and "1 metric changed beyond chance (Benjamini–Hochberg): 0 up, 1 down" in html
 
 
 def test_since_block_is_left_out_without_a_previous_run():

@@ -3,7 +3,7 @@
 Each topic has its own module (``plots.metrics``, ``plots.survival``, ``plots.drivers``,
 ``plots.impact``). Every function takes a tidy DataFrame, returns the matplotlib ``Figure`` (a
 section shows it with :func:`cxlib.text.display.show`), and never shows suppressed cells. This
-package holds what they share: the palette and colour maps, and the theme.
+package holds what they share: the colour-blind-safe palette (Okabe–Ito) and colour maps, and the theme.
 """
 
 from __future__ import annotations
@@ -11,9 +11,21 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-PALETTE = ["#1f5a96", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d6a9f", "#6c757d"]
-STATUS_COLOURS = {"met": "#2e7d32", "missed": "#c62828", "can't tell": "#9e9e9e"}
-SEQUENTIAL = "crest"
+# Okabe & Ito (2008), "Color Universal Design": eight colours told apart with every common colour-vision
+# deficiency. Every figure draws from these; a second cue (marker shape, line style, label) never relies on
+# colour alone.
+OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky_blue": "#56B4E9", "bluish_green": "#009E73",
+             "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "reddish_purple": "#CC79A7"}
+# categorical order: the main colour first, the accent second; yellow is left out (too light on white)
+PALETTE = [OKABE_ITO[c] for c in ("blue", "vermillion", "bluish_green", "orange", "sky_blue", "reddish_purple", "black")]
+NEUTRAL = "#999999"  # "can't tell", not significant
+STATUS_COLOURS = {"met": OKABE_ITO["bluish_green"], "missed": OKABE_ITO["vermillion"], "can't tell": NEUTRAL}
+STATUS_SYMBOLS = {"met": "✓", "missed": "✗", "can't tell": "?"}  # the status without its colour
+NPS_COLOURS = {"nps_detractors": OKABE_ITO["vermillion"], "nps_passives": "#CCCCCC",
+               "nps_promoters": OKABE_ITO["bluish_green"]}
+MARKERS = ["o", "s", "D", "^", "v", "P", "X"]  # with PALETTE: line k has PALETTE[k] and MARKERS[k]
+LINESTYLES = ["-", "--", "-.", ":"]
+SEQUENTIAL = "cividis"  # perceptually uniform and readable with red-green colour blindness (Nuñez et al. 2018)
 
 
 def set_theme() -> None:

@@ -101,7 +101,7 @@ def importance_performance(summary: pd.DataFrame) -> Figure:
         ax.errorbar(r["performance"], r["importance"],
                     xerr=xerr[:, [i]] if np.isfinite(xerr[:, i]).all() else None,
                     yerr=yerr[:, [i]] if np.isfinite(yerr[:, i]).all() else None,
-                    fmt="o", color=colours[i], ecolor=colours[i], capsize=3, ms=7, lw=1)
+                    fmt="D" if r["priority"] else "o", color=colours[i], ecolor=colours[i], capsize=3, ms=7, lw=1)
         ax.annotate(driver_label(r["driver"]), (r["performance"], r["importance"]), xytext=(6, 6),
                     textcoords="offset points", fontsize=9, color=colours[i])
     ax.axvline(d["performance"].median(), ls="--", lw=0.8, color="#888")

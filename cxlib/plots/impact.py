@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from cxlib.plots import PALETTE
+from cxlib.plots import NEUTRAL, PALETTE
 from cxlib.text.format import fmt_money
 from cxlib.text.names import display_name
 
@@ -140,9 +140,11 @@ def metric_validity(summary: pd.DataFrame, labels: dict[str, str] | None = None)
     y = np.arange(len(d))
     hr = d["hazard_ratio_per_sd"].to_numpy()
     clear = (d["ci_upper"] < 1) | (d["ci_lower"] > 1)
-    colours = np.where(clear, PALETTE[0], "#9e9e9e")
+    colours = np.where(clear, PALETTE[0], NEUTRAL)
     ax.errorbar(hr, y, xerr=np.vstack([hr - d["ci_lower"], d["ci_upper"] - hr]), fmt="none", ecolor=colours, lw=1.2)
-    ax.scatter(hr, y, color=colours, zorder=3, s=22)
+    # filled where the interval excludes 1, hollow where it does not: readable without colour
+    ax.scatter(hr[clear.to_numpy()], y[clear.to_numpy()], color=PALETTE[0], zorder=3, s=22)
+    ax.scatter(hr[~clear.to_numpy()], y[~clear.to_numpy()], facecolors="white", edgecolors=NEUTRAL, zorder=3, s=22)
     ax.axvline(1, color="#555", lw=0.8, ls="--")
     ax.set_yticks(y, names, fontsize=8)
     ax.invert_yaxis()

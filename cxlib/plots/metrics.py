@@ -23,12 +23,11 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import PercentFormatter
 
-from cxlib.plots import PALETTE, SEQUENTIAL, STATUS_COLOURS
+from cxlib.plots import MARKERS, NPS_COLOURS, PALETTE, SEQUENTIAL, STATUS_COLOURS, STATUS_SYMBOLS
 from cxlib.results import ALL
 from cxlib.text.format import display_order, format_value
 from cxlib.text.vocabulary import SPECS, metric_title
 
-NPS_COLOURS = {"nps_detractors": "#c62828", "nps_passives": "#bdbdbd", "nps_promoters": "#2e7d32"}
 MAX_ANNOTATED_PERIODS = 20
 MAX_WIDTH = 12.0
 MAX_TICKS = 24
@@ -126,8 +125,8 @@ def trend_lines(metrics: pd.DataFrame, periods: Sequence[str], metric: str = "cs
     for k, tp in enumerate(display_order(rows["touchpoint"].unique().tolist(), touchpoints)):
         r = rows[rows["touchpoint"] == tp].set_index("period").reindex(list(periods))
         x = np.array([pos[p] for p in r.index], dtype=float)
-        colour = PALETTE[k % len(PALETTE)]
-        ax.plot(x, r["value"], marker="o", markersize=3, color=colour, label=_text(tp))
+        colour, marker = PALETTE[k % len(PALETTE)], MARKERS[k % len(MARKERS)]
+        ax.plot(x, r["value"], marker=marker, markersize=4, color=colour, label=_text(tp))
         ax.fill_between(x, r["ci_lower"], r["ci_upper"], color=colour, alpha=0.15, linewidth=0)
     step = _tick_step(periods)
     ax.set_xticks(range(0, len(periods), step), [_text(p) for p in periods][::step], rotation=45, ha="right")
@@ -191,8 +190,8 @@ def portfolio_table(grid: pd.DataFrame, level: float = 0.95) -> Figure:
     ...                      "ci_lower": [0.6, 0.52], "ci_upper": [0.64, 0.64], "suppressed": False,
     ...                      "target": [0.7, None], "status": ["missed", None]})
     >>> fig = portfolio_table(grid)
-    >>> [t.get_text() for t in fig.axes[0].texts][:4]
-    ['top-2-box CSAT', 'all', '62.0%', '60.0% – 64.0%']
+    >>> [t.get_text() for t in fig.axes[0].texts][:5]
+    ['top-2-box CSAT', 'all', '✗', '62.0%', '60.0% – 64.0%']
     >>> plt.close(fig)
     """
     rows = list(dict.fromkeys(grid["touchpoint"]))
@@ -214,6 +213,9 @@ def portfolio_table(grid: pd.DataFrame, level: float = 0.95) -> Figure:
             face = STATUS_COLOURS[status] if isinstance(status, str) else "white"
             ax.add_patch(Rectangle((1.3 + j + 0.03, i + 0.05), 0.94, 0.9, facecolor=face,
                                    alpha=0.3 if isinstance(status, str) else 1.0, edgecolor="#dddddd"))
+            if status in STATUS_SYMBOLS:  # the status without relying on colour
+                ax.text(1.3 + j + 0.92, i + 0.12, STATUS_SYMBOLS[status], ha="right", va="top", fontsize=7,
+                        color="#333333")
             if c is None or (not bool(c["suppressed"]) and pd.isna(c["value"])):
                 continue
             if bool(c["suppressed"]):
@@ -223,7 +225,8 @@ def portfolio_table(grid: pd.DataFrame, level: float = 0.95) -> Figure:
             if pd.notna(c["ci_lower"]):
                 ci = f"{format_value(metric, c['ci_lower'])} – {format_value(metric, c['ci_upper'])}"
                 ax.text(1.3 + j + 0.5, i + 0.75, ci, ha="center", va="center", fontsize=6, color="#555555")
-    handles = [Patch(facecolor=colour, alpha=0.3, label=status) for status, colour in STATUS_COLOURS.items()]
+    handles = [Patch(facecolor=colour, alpha=0.3, label=f"{STATUS_SYMBOLS[status]} {status}")
+               for status, colour in STATUS_COLOURS.items()]
     handles.append(Patch(facecolor="white", edgecolor="#dddddd", label="no target"))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(handles), frameon=False, fontsize=8)
     ax.set_title(f"Portfolio against targets (value, {level:.0%} interval)")

@@ -17,7 +17,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from cxlib.plots import PALETTE, SEQUENTIAL
+from cxlib.plots import LINESTYLES, MARKERS, PALETTE, SEQUENTIAL
 
 __all__ = ["cause_incidence_stack", "cohort_heatmap", "forest_plot", "km_curves"]
 
@@ -56,9 +56,10 @@ def km_curves(curves: pd.DataFrame, groups: Sequence[str] | None = None, labels:
         if g.empty:
             continue
         x = np.concatenate([[0], g["days"].to_numpy()])
-        colour = PALETTE[i % len(PALETTE)]
+        colour, style = PALETTE[i % len(PALETTE)], LINESTYLES[i % len(LINESTYLES)]  # style: a cue beyond colour
         label = (labels or {}).get(group, group)
-        ax.step(x, np.concatenate([[1.0], g["survival"].to_numpy()]), where="post", color=colour, lw=1.8, label=label)
+        ax.step(x, np.concatenate([[1.0], g["survival"].to_numpy()]), where="post", color=colour, lw=1.8, ls=style,
+                label=label)
         ax.fill_between(x, np.concatenate([[1.0], g["ci_lower"].to_numpy()]),
                         np.concatenate([[1.0], g["ci_upper"].to_numpy()]), step="post", color=colour, alpha=0.18, lw=0)
     ax.set_xlim(0, max_days or ax.get_xlim()[1])
@@ -179,9 +180,9 @@ def forest_plot(hazard_ratios: pd.DataFrame, title: str = "Hazard ratios of chur
     for j, model in enumerate(models):
         m = df[df["model"] == model].set_index("term").reindex(terms)
         y = np.arange(len(terms)) + (j - (len(models) - 1) / 2) * step
-        colour = PALETTE[j % len(PALETTE)]
+        colour, marker = PALETTE[j % len(PALETTE)], MARKERS[j % len(MARKERS)]
         ax.errorbar(m["hazard_ratio"], y, xerr=[m["hazard_ratio"] - m["ci_lower"], m["ci_upper"] - m["hazard_ratio"]],
-                    fmt="o", color=colour, ms=5, capsize=2.5, lw=1.4, label=model)
+                    fmt=marker, color=colour, ms=5, capsize=2.5, lw=1.4, label=model)
     ax.axvline(1.0, color="#555", lw=1, ls="--")
     ax.set_xscale("log")
     lo, hi = ax.get_xlim()

@@ -25,6 +25,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from cxlib.plots import OKABE_ITO  # the figures' colour-blind-safe palette (Okabe–Ito)
 from cxlib.results import ALL
 from cxlib.run.layout import INDEX, RunFolder
 from cxlib.text.format import fmt_interval, fmt_number, format_difference, format_value
@@ -32,9 +33,6 @@ from cxlib.text.names import display_name
 from cxlib.text.vocabulary import SPECS
 
 TEMPLATES = Path(__file__).with_name("templates")
-# Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision deficiency.
-OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky_blue": "#56B4E9", "bluish_green": "#009E73",
-             "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "reddish_purple": "#CC79A7"}
 KEY_METRICS = ("volume", "csat_top2", "csat_mean", "ces_mean", "resolution_rate", "nps")
 EXPOSURE_PREFIX = "poor_"
 _STATUS_CLASS = {"met": "met", "missed": "missed", "can't tell": "cant"}

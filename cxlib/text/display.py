@@ -35,6 +35,20 @@ def sentence(text: str) -> HTML:
     return out
 
 
+def heading(text: str, level: int = 2) -> HTML:
+    """A heading shown from code (for a part of a section that appears only when it has something to say).
+
+    Examples
+    --------
+    >>> heading("Since the last run").data  # doctest: +ELLIPSIS
+    <IPython.core.display.HTML object>
+    '<h2>Since the last run</h2>'
+    """
+    out = HTML(f"<h{level}>{escape(short(text, MAX_VALUE_CHARS))}</h{level}>")
+    display(out)
+    return out
+
+
 def say(template: str, **values: Any) -> HTML:
     """Show a sentence: ``template`` is trusted code, ``values`` are escaped and cut.
 
@@ -100,32 +114,52 @@ def table(df: pd.DataFrame, caption: str | None = None, digits: int = 3) -> HTML
     return out
 
 
-def show(fig: Any, alt: str | None = None) -> None:
+def figure_alt(fig: Any, sentence: str | None = None) -> str:
+    """The alternative text of a figure: its title(s), then the sentence that reads it.
+
+    A screen reader hears what the figure is, then what it shows.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.set_title("Retention over tenure")
+    >>> figure_alt(fig, "Retention falls to 80% in a year.")
+    'Figure: Retention over tenure. Retention falls to 80% in a year.'
+    >>> figure_alt(plt.figure())
+    'Figure.'
+    >>> plt.close("all")
+    """
+    titles = [t for t in [fig._suptitle.get_text() if getattr(fig, "_suptitle", None) else ""]
+              + [ax.get_title() for ax in fig.axes] if t]
+    head = "Figure: " + "; ".join(dict.fromkeys(titles)) + "." if titles else "Figure."
+    return f"{head} {sentence.strip()}" if sentence and sentence.strip() else head
+
+
+def show(fig: Any, alt: str | None = None) -> HTML:
     """Show a figure and close it: the one way every section shows a figure.
 
-    With ``alt`` (the sentence that reads the figure) the figure is embedded as a PNG image with
-    that alternative text, for screen readers. Closing keeps pyplot from showing it a second
-    time, and re-running the cell in JupyterLab shows it once.
+    The figure is embedded as a PNG image whose alternative text (for screen readers) is the
+    figure's title and ``alt``, the sentence that reads the figure (:func:`figure_alt`). Closing
+    keeps pyplot from showing it a second time, and re-running the cell in JupyterLab shows it once.
 
     Examples
     --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> fig, ax = plt.subplots(figsize=(4, 3), dpi=100)
-    >>> show(fig)
-    Figure(400x300)
-    >>> plt.fignum_exists(fig.number)
-    False
-    >>> fig, ax = plt.subplots(figsize=(4, 3), dpi=100)
-    >>> show(fig, alt="Retention falls to 80% in a year.")
+    >>> out = show(fig, alt="Retention falls to 80% in a year.")
     <IPython.core.display.HTML object>
+    >>> 'alt="Figure. Retention falls to 80% in a year."' in out.data, plt.fignum_exists(fig.number)
+    (True, False)
     """
-    if alt is None:
-        display(fig)
-    else:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", bbox_inches="tight")
-        data = base64.b64encode(buf.getvalue()).decode("ascii")
-        display(HTML(f'<img class="cx-figure" src="data:image/png;base64,{data}" alt="{escape(alt)}" '
-                     'style="max-width:100%;height:auto">'))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    text = figure_alt(fig, short(alt, MAX_SENTENCE_CHARS) if alt else None)
+    out = HTML(f'<img class="cx-figure" src="data:image/png;base64,{data}" alt="{escape(text)}" '
+               'style="max-width:100%;height:auto">')
+    display(out)
     plt.close(fig)
+    return out
