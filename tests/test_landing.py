@@ -179,7 +179,7 @@ def test_every_image_has_alt_text_and_every_table_a_caption():
     tags = _tags(html)
     images = [a for t, a in tags if t == "img"]
     assert images and all(a.get("alt", "").strip() for a in images)
-    assert html.count("<table") == html.count("<caption>") == 3
+    assert html.count("<table") == html.count("<caption") == 3
     assert re.search(r'<meta name="viewport" content="width=device-width, initial-scale=1">', html)
     assert "@media print" in html and "@media (max-width:760px)" in html
     assert "Since the last run" in html and "1 metric changed beyond chance (Benjamini–Hochberg): 0 up, 1 down" in html

@@ -18,6 +18,7 @@ from cxlib.results import write_result
 from cxlib.run.compare import CHANGES, PreviousRun, changes_since_last_run, previous_run
 from cxlib.run.landing import render_reports_index, render_run_index, run_index_context
 from cxlib.run.layout import INDEX, RunFolder, published_runs
+from cxlib.text.changes import first_run_sentence
 
 LOOK_UP = "look up"  # write_run_index's default: find the previous run in the output folder
 
@@ -74,6 +75,7 @@ def write_run_index(run_dir: Path, manifest: Mapping[str, Any], *, output_dir: P
         write_result(run.results, CHANGES, changes)
     context = run_index_context(run.root, manifest, changes=changes, previous=previous)
     context["pdf"] = pdf
+    context["first_run"] = first_run_sentence() if previous is None else ""
     _atomic_write(run.index, render_run_index(context))
     return run.index
 

@@ -11,6 +11,7 @@ and every image carries alt text generated from the sentence that reads it.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 KEY_METRICS = ("volume", "csat_top2", "csat_mean", "ces_mean", "resolution_rate", "nps")
 EXPOSURE_PREFIX = "poor_"
 _STATUS_CLASS = {"met": "met", "missed": "missed", "can't tell": "cant"}
+CSS_DPI = 96  # CSS pixels per inch: an embedded figure's width and height attributes
 
 
 # ---- scorecard -------------------------------------------------------------------------------------
@@ -235,12 +237,23 @@ def forest_sentence(hazard_ratios: pd.DataFrame, model: str = "touchpoints") -> 
     return text
 
 
-def forest_plot_png(hazard_ratios: pd.DataFrame, model: str = "touchpoints", *, dpi: int = 110) -> ImageData | None:
+def forest_plot_png(hazard_ratios: pd.DataFrame, model: str = "touchpoints", *, window_days: int = 90,
+                    dpi: int = 2 * 96) -> ImageData | None:
     """A compact forest plot of the touchpoint hazard ratios as an embedded PNG, with alt text.
 
     Drawn on a private Agg figure (no pyplot state) with math parsing off, so a touchpoint named
     ``$x$`` is shown literally. Okabe–Ito colours and marker shapes tell the three cases apart:
     interval above 1 (vermillion square), below 1 (blue diamond), including 1 (black circle).
+
+    Parameters
+    ----------
+    hazard_ratios : DataFrame
+        ``hazard_ratios.csv``; the ``poor_<touchpoint>`` terms of ``model`` are drawn.
+    model : str
+    window_days : int
+        The exposure window (params ``exposure_window_days``), for the caption.
+    dpi : int
+        Rendering resolution; the page shows the figure at its size in CSS pixels (:data:`CSS_DPI`).
 
     Returns
     -------
@@ -264,7 +277,9 @@ def forest_plot_png(hazard_ratios: pd.DataFrame, model: str = "touchpoints", *, 
     if hr.empty:
         return None
     n = len(hr)
-    size = (5.2, 0.42 * n + 1.1)
+    # drawn at its display size (inches at CSS_DPI) and rendered at twice that for sharp text on
+    # high-density screens and in print
+    size = (4.4, 0.4 * n + 1.2)
     with matplotlib.rc_context({"text.parse_math": False, "font.size": 9, "svg.fonttype": "none"}):
         fig = Figure(figsize=size, dpi=dpi, layout="constrained")
         FigureCanvasAgg(fig)
@@ -289,24 +304,41 @@ def forest_plot_png(hazard_ratios: pd.DataFrame, model: str = "touchpoints", *, 
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_yticks(y, list(hr["touchpoint"]))
         ax.set_ylim(-0.7, n - 0.3)
-        ax.set_xlabel("Churn hazard ratio after a poor experience (log scale, 95% CI)")
+        ax.set_xlabel("Churn hazard ratio after a poor experience\n(log scale, 95% interval)")
         ax.grid(axis="x", color="#dddddd", linewidth=0.6)
         ax.set_axisbelow(True)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-        ax.legend(loc="lower right", fontsize=7, frameon=False)
+        fig.legend(loc="outside lower center", ncol=3, fontsize=7, frameon=False)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     sentence = forest_sentence(hazard_ratios, model)
     src = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
     alt = "Forest plot of churn hazard ratios by touchpoint with 95% intervals on a log scale. " + sentence
-    caption = ("Hazard ratio of churn in the 90 days after a poor experience at each touchpoint, adjusted for the "
-               f"other touchpoints and the customer attributes ({model} model); right of the dashed line means "
-               "more churn.")
-    return ImageData(src, alt, caption, round(size[0] * dpi), round(size[1] * dpi))
+    caption = (f"Hazard ratio of churn in the {window_days} days after a poor experience at each touchpoint, adjusted "
+               f"for the other touchpoints and the customer attributes ({model} model); right of the dashed line "
+               "means more churn.")
+    return ImageData(src, alt, caption, round(size[0] * CSS_DPI), round(size[1] * CSS_DPI))
 
 
 # ---- templates -------------------------------------------------------------------------------------
+
+
+def when(timestamp: Any) -> str:
+    """An ISO timestamp as a reader reads it (``29 November 2026, 07:47 UTC``); anything else as given.
+
+    Examples
+    --------
+    >>> when("2026-11-29T07:47:15+00:00"), when("2026-11-29T08:47:15+01:00"), when("yesterday")
+    ('29 November 2026, 07:47 UTC', '29 November 2026, 07:47 UTC', 'yesterday')
+    """
+    try:
+        t = dt.datetime.fromisoformat(str(timestamp))
+    except ValueError:
+        return str(timestamp)
+    if t.tzinfo is None:
+        return f"{t:%d %B %Y, %H:%M}".lstrip("0")
+    return f"{t.astimezone(dt.timezone.utc):%d %B %Y, %H:%M} UTC".lstrip("0")
 
 
 def href(value: Any) -> str:
@@ -429,9 +461,10 @@ def run_index_context(run_dir: Path, manifest: Mapping[str, Any], *, changes: pd
                     "rows": validation["violations"]}
     return {
         "title": manifest.get("title", manifest.get("run_id", "")), "run_id": manifest.get("run_id", ""),
-        "as_of": manifest.get("as_of", ""), "generated": manifest.get("ended", ""),
+        "as_of": manifest.get("as_of", ""), "generated": when(manifest.get("ended", "")),
         "headlines": headline_numbers(Path(run_dir), dict(manifest)) if manifest.get("inputs") is not None else [],
-        "scorecard": card, "forest": forest_plot_png(hr) if hr is not None else None,
+        "scorecard": card,
+        "forest": forest_plot_png(hr, window_days=params.get("exposure_window_days", 90)) if hr is not None else None,
         "findings": [Markup(f) for f in summary.get("findings", [])],
         "methods": Markup(summary["methods"]) if summary.get("methods") else "",
         "since": since_context(changes, previous), "sections": sections,

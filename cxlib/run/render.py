@@ -15,6 +15,17 @@ import nbformat
 from cxlib.errors import RunError
 
 _EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
+# Added to every section page: figures fit a phone's width, a wide table's caption stays in view while the
+# table scrolls in its box, and printing (cx pdf, or a browser's Print) keeps figures and table rows whole.
+SECTION_CSS = """
+img.cx-figure{max-width:100%;height:auto}
+.cx-table-scroll caption{position:sticky;left:0;text-align:left}
+@media print{
+  img,svg,figure,table,tr,.jp-RenderedImage{break-inside:avoid;page-break-inside:avoid}
+  h1,h2,h3,h4{break-after:avoid;page-break-after:avoid}
+  .cx-table-scroll{overflow:visible!important}
+}
+"""
 
 
 def html_exporter() -> Any:
@@ -101,6 +112,9 @@ def render_html(executed: Path, target: Path, title: str) -> None:
     nb.metadata["title"] = title
     body, _ = html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = _strip_scripts(body)
+    head_end = body.lower().rfind("</head>")
+    if head_end >= 0:
+        body = f"{body[:head_end]}<style>{SECTION_CSS}</style>{body[head_end:]}"
     if _EXTERNAL.search(body):
         raise RunError(f"{target.name}: rendered HTML still references another host; refusing to publish it.")
     target.write_text(body, encoding="utf-8")

@@ -121,6 +121,18 @@ def since_sentence(run_id: str, as_of: str) -> str:
     return f"Since the last run ({display_name(run_id, 100)}, data as of {as_of}), from the two runs’ result tables:"
 
 
+def first_run_sentence() -> str:
+    """What the index says when there is no earlier run to compare with.
+
+    Examples
+    --------
+    >>> first_run_sentence()[:38]
+    'This is the first report of its series'
+    """
+    return ("This is the first report of its series published here, so there is no earlier report to compare it "
+            "with; the next one will say what changed since this one.")
+
+
 def change_rows(changes: pd.DataFrame | None) -> list[dict[str, str]]:
     """The changes as display strings for the index page's table (kind, touchpoint, item, previous, current, …).
 
