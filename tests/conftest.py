@@ -104,3 +104,28 @@ def published_run(tmp_path_factory, small_params_file) -> Path:
         assert main(["run", str(small_params_file), "--output-dir", str(out)]) == 0
 
     return built_once(tmp_path_factory, "shared-reports", run) / "small"
+
+
+@pytest.fixture(scope="session")
+def two_quarters(tmp_path_factory, demo_small) -> Path:
+    """Two consecutive runs of one series into one output folder: ``cx run --quarter 2026Q2``, then
+    ``--quarter 2026Q3 --pdf`` (compared with the first, and printed when Chromium is installed).
+
+    Returns the output folder (``small-2026Q2/``, ``small-2026Q3/``, ``index.html``).
+    """
+    from cxlib.cli import main
+    from cxlib.run.pdf import ChromiumNotFound, find_chromium
+
+    def build(out: Path) -> None:
+        # the demo data run to 30 September 2026: the 2026Q2 run drops the later rows (on_invalid: exclude)
+        params = write_params(out / "small.yaml", demo_params_dict(demo_small, run_id="small", on_invalid="exclude",
+                                                                   bootstrap=50))
+        try:
+            find_chromium()
+            pdf = ["--pdf"]
+        except ChromiumNotFound:
+            pdf = []
+        for quarter, extra in (("2026Q2", []), ("2026Q3", pdf)):
+            assert main(["run", str(params), "--output-dir", str(out / "reports"), "--quarter", quarter, *extra]) == 0
+
+    return built_once(tmp_path_factory, "shared-two-quarters", build) / "reports"

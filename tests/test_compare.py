@@ -103,22 +103,7 @@ def test_changes_table_round_trips_through_its_csv(tmp_path):
     assert changes_since_last_run(tmp_path / "none", tmp_path / "none2").empty
 
 
-# ---- two consecutive demo runs, as-of one quarter apart ---------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def two_quarters(tmp_path_factory, demo_10k) -> Path:
-    """``cx run --quarter 2026Q2`` then ``--quarter 2026Q3`` of the demo params into one output folder."""
-    from cxlib.cli import main
-
-    def build(out: Path) -> None:
-        # the demo data run to 30 September 2026: the 2026Q2 run drops the later rows (on_invalid: exclude)
-        params = write_params(out / "demo.yaml", demo_params_dict(demo_10k, run_id="demo", on_invalid="exclude",
-                                                                   bootstrap=50))
-        for quarter in ("2026Q2", "2026Q3"):
-            assert main(["run", str(params), "--output-dir", str(out / "reports"), "--quarter", quarter]) == 0
-
-    return built_once(tmp_path_factory, "compare-two-quarters", build) / "reports"
+# ---- two consecutive demo runs, as-of one quarter apart (the two_quarters fixture of conftest.py) ----------
 
 
 def _expected_metric_changes(results: Path) -> pd.DataFrame:
@@ -130,10 +115,10 @@ def _expected_metric_changes(results: Path) -> pd.DataFrame:
 
 @pytest.mark.slow
 def test_two_consecutive_demo_runs(two_quarters):
-    prev = previous_run(two_quarters, "demo-2026Q3")
-    assert (prev.run_id, prev.as_of, prev.reason) == ("demo-2026Q2", "2026-06-30", "series")
-    assert previous_run(two_quarters, "demo-2026Q2") is None
-    cur = two_quarters / "demo-2026Q3" / "results"
+    prev = previous_run(two_quarters, "small-2026Q3")
+    assert (prev.run_id, prev.as_of, prev.reason) == ("small-2026Q2", "2026-06-30", "series")
+    assert previous_run(two_quarters, "small-2026Q2") is None
+    cur = two_quarters / "small-2026Q3" / "results"
     ch = changes_since_last_run(prev.results, cur)
     assert list(ch.columns) == CHANGE_COLUMNS and set(ch["kind"]) <= {"metric", "hazard_ratio", "target",
                                                                        "attributable_churn"}
@@ -179,3 +164,37 @@ def test_two_consecutive_demo_runs(two_quarters):
     ups, downs = sum(v == "up" for v in want.values()), sum(v == "down" for v in want.values())
     assert sentences[0].startswith(f"{len(expected)} metric{'s' if len(expected) != 1 else ''} changed beyond "
                                    f"chance (Benjamini–Hochberg): {ups} up, {downs} down")
+
+    # what the run published is exactly that comparison
+    published = read_result(cur, CHANGES)
+    assert published[["kind", "touchpoint", "metric_or_term", "direction"]].values.tolist() == \
+        ch[["kind", "touchpoint", "metric_or_term", "direction"]].values.tolist()
+    assert not (prev.results / f"{CHANGES}.csv").exists(), "the first run of a series has nothing to compare with"
+
+
+@pytest.mark.slow
+def test_index_and_sections_say_what_changed(two_quarters):
+    from html import escape
+
+    from markupsafe import escape as jinja_escape
+
+    q2, q3 = two_quarters / "small-2026Q2", two_quarters / "small-2026Q3"
+    ch = read_result(q3 / "results", CHANGES)
+    index = (q3 / "index.html").read_text(encoding="utf-8")
+    assert 'Since the last run (<a href="../small-2026Q2/index.html">small-2026Q2</a>, data as of 2026-06-30)' in index
+    for sentence in change_sentences(ch):
+        assert str(jinja_escape(sentence)) in index, sentence
+    assert "This is the first report of its series" in (q2 / "index.html").read_text(encoding="utf-8")
+    assert "Since the last run" not in (q2 / "01_touchpoint_portfolio.html").read_text(encoding="utf-8")
+    # each section speaks of its own kinds of change, with the index's counts
+    for page, kinds in [("01_touchpoint_portfolio", ("metric", "target")), ("02_retention", ("hazard_ratio",)),
+                        ("04_impact", ("attributable_churn",))]:
+        html = (q3 / f"{page}.html").read_text(encoding="utf-8")
+        assert "Since the last run (small-2026Q2, data as of 2026-06-30)" in html, page
+        for sentence in change_sentences(ch[ch["kind"].isin(kinds)], kinds):
+            assert escape(sentence) in html, (page, sentence)
+    # the index's section list counts them too
+    for page, kinds in [("01_touchpoint_portfolio", ("metric", "target")), ("04_impact", ("attributable_churn",))]:
+        n = int(ch["kind"].isin(kinds).sum())
+        if n:
+            assert f"{n} change{'s' if n != 1 else ''} since the last run" in index, page
