@@ -189,19 +189,25 @@ def _pages(run: Path) -> list[Path]:
     return [run.parent / "index.html", run / "index.html", *sections]
 
 
+@pytest.fixture(scope="module")
+def compared_run(two_quarters: Path) -> Path:
+    """The second run of two consecutive quarters: its pages show everything, "since the last run" included."""
+    return two_quarters / "small-2026Q3"
+
+
 def _name(run: Path, page: Path) -> str:
-    return "reports-index" if page.parent == run.parent else page.stem
+    return "reports-index" if page.parent == run.parent else f"{page.parent.name}-{page.stem}"
 
 
 @pytest.mark.parametrize("width", [DESKTOP, PHONE], ids=["desktop", "phone"])
-def test_report_renders_offline_in_chromium(published_run: Path, browser: Browser, width: int):
-    pages = _pages(published_run)
+def test_report_renders_offline_in_chromium(compared_run: Path, browser: Browser, width: int):
+    pages = [*_pages(compared_run), compared_run.parent / "small-2026Q2" / "index.html"]  # the first run, too
     assert len(pages) >= 3, "expected the reports index, the run index and at least one section"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     figures = 0
     for page in pages:
         result = browser.open(page, width=width)
-        shot = ARTIFACTS / f"{published_run.name}-{_name(published_run, page)}-{width}.png"
+        shot = ARTIFACTS / f"{_name(compared_run, page)}-{width}.png"
         shot.write_bytes(result.screenshot)
         assert result.requests and result.requests[0].startswith("file:"), result.requests
         assert not result.external_requests, f"{page.name} requested {result.external_requests}"
@@ -217,7 +223,8 @@ def test_report_renders_offline_in_chromium(published_run: Path, browser: Browse
             f"{page.name} scrolls sideways at {width} px (page {result.scroll_width} px wide): {result.overflowing}")
         figures += len(result.images)
     assert figures > 0, "no figure in the whole report"
-    assert (ARTIFACTS / f"{published_run.name}-index-{width}.png").stat().st_size > 10_000
+    assert (ARTIFACTS / f"{compared_run.name}-index-{width}.png").stat().st_size > 10_000
+    assert "Since the last run" in (compared_run / "index.html").read_text(encoding="utf-8")
 
 
 def test_blocked_network_is_detected(tmp_path: Path, browser: Browser):

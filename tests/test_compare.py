@@ -194,7 +194,8 @@ def test_index_and_sections_say_what_changed(two_quarters):
         for sentence in change_sentences(ch[ch["kind"].isin(kinds)], kinds):
             assert escape(sentence) in html, (page, sentence)
     # the index's section list counts them too
-    for page, kinds in [("01_touchpoint_portfolio", ("metric", "target")), ("04_impact", ("attributable_churn",))]:
+    for page, kinds in [("01_touchpoint_portfolio", ("metric", "target")), ("02_retention", ("hazard_ratio",)),
+                        ("04_impact", ("attributable_churn",))]:
         n = int(ch["kind"].isin(kinds).sum())
         if n:
             assert f"{n} change{'s' if n != 1 else ''} since the last run" in index, page

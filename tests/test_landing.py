@@ -209,3 +209,47 @@ def test_run_index_context_from_a_run_folder(tmp_path):
     assert ctx["sections"][0]["changes"] == "1 change since the last run"
     html = render_run_index(ctx)
     assert 'href="../acme-2026Q2/index.html"' in html and "Touchpoint scorecard, 2026Q3" in html
+
+
+def _calls(source: str, name: str) -> list:
+    import ast
+
+    return [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+            and n.func.attr == name and isinstance(n.func.value, ast.Name) and n.func.value.id == "display"]
+
+
+def test_every_notebook_figure_has_alt_text_and_every_table_a_caption():
+    """Accessibility of the sections: ``display.show(fig, alt=<the sentence that reads it>)`` and
+    ``display.table(df, caption=...)`` in every notebook, the template included."""
+    from pathlib import Path
+
+    import nbformat
+
+    shows = tables = 0
+    for path in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb")):
+        source = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        for call in _calls(source, "show"):
+            shows += 1
+            assert len(call.args) + len(call.keywords) == 2 and (len(call.args) == 2 or call.keywords[0].arg == "alt"), \
+                f"{path.name} line {call.lineno}: display.show without alt="
+        for call in _calls(source, "table"):
+            tables += 1
+            assert len(call.args) >= 2 or any(k.arg == "caption" for k in call.keywords), \
+                f"{path.name} line {call.lineno}: display.table without caption="
+    assert shows >= 10 and tables >= 10
+
+
+def test_figures_use_the_colour_blind_safe_palette():
+    from cxlib.plots import NPS_COLOURS, OKABE_ITO, PALETTE, STATUS_COLOURS
+
+    assert set(PALETTE) <= set(OKABE_ITO.values())
+    assert STATUS_COLOURS == {"met": "#009E73", "missed": "#D55E00", "can't tell": "#999999"}
+    assert NPS_COLOURS["nps_detractors"] == OKABE_ITO["vermillion"] and NPS_COLOURS["nps_promoters"] == OKABE_ITO["bluish_green"]
+    # no plot module draws with a colour of its own (greys for axes and text aside)
+    import re
+    from pathlib import Path
+
+    for module in (Path(__file__).resolve().parents[1] / "cxlib" / "plots").glob("*.py"):
+        colours = {c.upper() for c in re.findall(r"#[0-9A-Fa-f]{6}\b", module.read_text())}
+        greys = {c for c in colours if c[1:3] == c[3:5] == c[5:7]}
+        assert colours - greys <= {c.upper() for c in OKABE_ITO.values()}, module.name

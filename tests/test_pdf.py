@@ -103,11 +103,56 @@ def test_one_pdf_one_page_or_more_per_section_no_blank_page(tmp_path, engine):
     assert sum(images for _, images in per_page) == 3
 
 
+def test_cx_run_pdf_fails_before_any_notebook_without_chromium(monkeypatch, tmp_path, small_params_file, capsys):
+    from cxlib.cli import main
+
+    monkeypatch.setenv(ENV_CHROMIUM, str(tmp_path / "no-chromium-here"))
+    code = main(["run", str(small_params_file), "--output-dir", str(tmp_path / "reports"), "--pdf"])
+    err = capsys.readouterr().err
+    assert code == ChromiumNotFound.exit_code == 6
+    assert err.startswith("cx run: ") and "apt-get install chromium" in err and "[1/" not in err
+    assert not (tmp_path / "reports").exists(), "nothing may be written when the PDF cannot be printed"
+
+
+def test_cx_pdf_says_why_without_chromium(monkeypatch, tmp_path, capsys):
+    from cxlib.cli import main
+
+    run = _fake_run(tmp_path)
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.delenv(ENV_CHROMIUM, raising=False)
+    monkeypatch.setenv("PATH", str(empty))  # no chromium, chrome or anything else on PATH
+    assert main(["pdf", str(run)]) == 6
+    err = capsys.readouterr().err
+    assert err.startswith("cx pdf: cx pdf needs headless Chromium") and "Debian package chromium" in err
+    assert not list(run.glob("*.pdf"))
+    assert main(["pdf", str(tmp_path / "no-such-run")]) == 7
+
+
 @pytest.mark.slow
-def test_pdf_of_a_published_run(published_run, tmp_path):
+def test_cx_run_pdf_and_cx_pdf_of_a_published_run(two_quarters, tmp_path, capsys):
+    """``cx run --pdf`` printed the second run before publishing it; ``cx pdf`` prints it again elsewhere."""
+    from cxlib.cli import main
+
     chromium_or_skip()
-    printed = print_pdf(published_run, tmp_path / "run.pdf")
-    per_page = _pdf_pages(printed.path)
-    assert len(printed.parts) == len(pages(published_run)) >= 3
-    assert all(n >= 1 for _, _, n in printed.parts)
-    assert not [i + 1 for i, (chars, images) in enumerate(per_page) if chars == 0 and images == 0]
+    run = two_quarters / "small-2026Q3"
+    printed = run / "small-2026Q3.pdf"
+    assert printed.is_file(), "cx run --pdf publishes <run_id>.pdf with the run"
+    assert 'href="small-2026Q3.pdf"' in (run / "index.html").read_text(encoding="utf-8")
+    assert main(["pdf", str(run), "--output", str(tmp_path / "again.pdf")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"wrote {tmp_path / 'again.pdf'}") and "index.html 1" in out
+    for pdf in (printed, tmp_path / "again.pdf"):
+        per_page = _pdf_pages(pdf)
+        assert len(per_page) >= len(pages(run)) >= 6  # the index and five sections, each one page or more
+        assert not [i + 1 for i, (chars, images) in enumerate(per_page) if chars == 0 and images == 0], pdf
+    import pypdf
+
+    reader = pypdf.PdfReader(str(tmp_path / "again.pdf"))
+    text = [p.extract_text() for p in reader.pages]
+    assert text[0].lstrip().startswith("Customer experience report")
+    # every section starts on a page of its own, with its title first
+    starts = [i for i, t in enumerate(text) for title in ("Data quality", "Touchpoint metric portfolio",
+                                                           "Retention and what drives churn", "Key drivers of NPS",
+                                                           "Business impact") if t.lstrip().startswith(title)]
+    assert len(starts) == 5 and starts == sorted(starts), starts
