@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from cxlib.errors import ParamsError
 from cxlib.results import read_result, write_result
@@ -54,6 +55,20 @@ def test_compare_with_names_the_run(tmp_path):
     assert previous_run(tmp_path, "acme-2026Q3", compare_with="other-2026Q2").reason == "compare_with"
     with pytest.raises(ParamsError, match="compare_with: 'nope' is not a published run"):
         previous_run(tmp_path, "acme-2026Q3", compare_with="nope")
+    _publish(tmp_path, "acme-2026Q3", "2026-09-30")
+    with pytest.raises(ParamsError, match="this run's own run_id"):
+        previous_run(tmp_path, "acme-2026Q3", compare_with="acme-2026Q3")
+
+
+def test_a_wrong_compare_with_stops_the_run_before_any_notebook(tmp_path, small_params_file, capsys):
+    from cxlib.cli import main
+
+    raw = yaml.safe_load(small_params_file.read_text())
+    params = write_params(tmp_path / "p.yaml", {**raw, "compare_with": "acme-2025Q4"})
+    assert main(["run", str(params), "--output-dir", str(tmp_path / "reports")]) == 2
+    err = capsys.readouterr().err
+    assert "compare_with: 'acme-2025Q4' is not a published run" in err and "validated" not in err
+    assert not (tmp_path / "reports").exists()
 
 
 def test_hazard_ratios_only_when_intervals_stop_overlapping():

@@ -128,7 +128,7 @@ def previous_run(output_dir: Path, run_id: str, compare_with: str | None = None,
     Raises
     ------
     ParamsError
-        ``compare_with`` names a run that is not published in ``output_dir``.
+        ``compare_with`` names a run that is not published in ``output_dir``, or this run itself.
 
     Examples
     --------
@@ -145,6 +145,9 @@ def previous_run(output_dir: Path, run_id: str, compare_with: str | None = None,
     'compare_with'
     """
     output_dir = Path(output_dir)
+    if compare_with and compare_with == run_id:
+        raise ParamsError(f"compare_with: {compare_with!r} is this run's own run_id; name an earlier run, or remove "
+                          "compare_with to compare with the previous run of the same series.")
     if compare_with:
         folder = output_dir / compare_with
         manifest = _manifest(folder)
@@ -422,7 +425,14 @@ def record_previous(run: RunFolder, previous: PreviousRun | None) -> None:
 
 
 def recorded_previous(run: RunFolder) -> PreviousRun | None:
-    """The previous run recorded by :func:`record_previous`; None when there is none (or nothing was recorded)."""
+    """The previous run recorded by :func:`record_previous`; None when there is none (or nothing was recorded).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> recorded_previous(RunFolder(Path(tempfile.mkdtemp()))) is None  # a run folder the runner did not prepare
+    True
+    """
     try:
         data = json.loads(run.previous.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -209,6 +209,19 @@ def merge_pdfs(parts: list[Path], output: Path) -> list[int]:
     ------
     PdfError
         pypdf is not installed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pypdf import PdfWriter
+    >>> d = Path(tempfile.mkdtemp())
+    >>> for name, n in (("a.pdf", 1), ("b.pdf", 2)):
+    ...     w = PdfWriter()
+    ...     for _ in range(n):
+    ...         _ = w.add_blank_page(width=200, height=200)
+    ...     _ = w.write(d / name)
+    >>> merge_pdfs([d / "a.pdf", d / "b.pdf"], d / "all.pdf")
+    [1, 2]
     """
     try:
         from pypdf import PdfReader, PdfWriter
