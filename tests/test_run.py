@@ -54,6 +54,8 @@ def test_result_files_have_contract_columns(published_run: Path):
     results = published_run / "results"
     for name, columns in RESULT_COLUMNS.items():
         path = results / f"{name}.csv"
+        if name == "changes_since_last_run":
+            continue  # written only when an earlier run of the series is published (tests/test_compare.py)
         assert path.exists(), f"results/{name}.csv missing"
         assert list(pd.read_csv(path, nrows=0).columns) == columns
 
