@@ -165,10 +165,12 @@ def test_two_consecutive_demo_runs(two_quarters):
     assert sorted(zip(got_t["metric_or_term"], got_t["touchpoint"], got_t["direction"])) == sorted(
         zip(newly["metric"], newly["touchpoint"], newly["status"]))
 
-    # attributable churn: moves of a percentage point or more, with their direction
+    # attributable churn: moves of a percentage point or more whose intervals no longer overlap, with their direction
     ip, ic = read_result(prev.results, "impact"), read_result(cur, "impact")
     i = ic.merge(ip, on="exposure", suffixes=("", "_p"))
-    moved = i[(i["attributable_churn_share"] - i["attributable_churn_share_p"]).abs() >= 0.01]
+    lo, hi = "attributable_churn_share_ci_lower", "attributable_churn_share_ci_upper"
+    moved = i[((i["attributable_churn_share"] - i["attributable_churn_share_p"]).abs() >= 0.01)
+              & ((i[lo] > i[f"{hi}_p"]) | (i[hi] < i[f"{lo}_p"]))]
     got_a = ch[ch["kind"] == "attributable_churn"]
     assert sorted(zip(got_a["touchpoint"], got_a["direction"])) == sorted(
         zip(moved["touchpoint"], ["up" if d > 0 else "down" for d in

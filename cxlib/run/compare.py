@@ -24,7 +24,7 @@ A *series* is the runs of one base params file, one per quarter. ``cx run params
     a target newly ``met`` or newly ``missed`` (``metric_targets.csv`` status);
 ``attributable_churn``
     a touchpoint whose attributable churn share (``impact.csv``) moved by at least one percentage
-    point (impact.csv carries no interval, so a fixed threshold decides; the note gives the churners).
+    point, beyond the two runs' 95% intervals where both carry them (the note gives the churners).
 """
 
 from __future__ import annotations
@@ -318,7 +318,11 @@ def target_changes(previous: pd.DataFrame | None, current: pd.DataFrame | None) 
 
 def churn_changes(previous: pd.DataFrame | None, current: pd.DataFrame | None,
                   threshold: float = SHARE_THRESHOLD, periods: tuple[str | None, str | None] = (None, None)) -> list[dict]:
-    """Rows for the touchpoints whose attributable churn share moved by at least ``threshold``.
+    """Rows for the touchpoints whose attributable churn share moved.
+
+    A move counts when it is at least ``threshold`` (one percentage point) and, where both runs'
+    ``impact.csv`` carry 95% intervals of the share, those intervals no longer overlap: a move the
+    size of the draws' noise is not reported.
 
     Examples
     --------
@@ -327,20 +331,29 @@ def churn_changes(previous: pd.DataFrame | None, current: pd.DataFrame | None,
     >>> cur = prev.assign(attributable_churn_share=[0.19, 0.012], churners_attributable=[67.0, 3.5])
     >>> [(r["touchpoint"], r["direction"], r["note"]) for r in churn_changes(prev, cur)]
     [('billing', 'up', 'attributable churn share +4.0 pts; churners attributable 50 → 67')]
+    >>> ci = {"attributable_churn_share_ci_lower": [0.12, 0.0], "attributable_churn_share_ci_upper": [0.18, 0.02]}
+    >>> churn_changes(prev.assign(**ci), cur.assign(**ci))  # +4 pts, but within overlapping intervals
+    []
     """
     if previous is None or current is None:
         return []
     key = "exposure" if "exposure" in current.columns and "exposure" in previous.columns else "touchpoint"
     both = current.merge(previous, on=key, suffixes=("", "_previous"))
+    lo, hi = "attributable_churn_share_ci_lower", "attributable_churn_share_ci_upper"
+    intervals = all(c in both.columns for c in (lo, hi, f"{lo}_previous", f"{hi}_previous"))
     rows = []
     for _, r in both.iterrows():
         diff = r["attributable_churn_share"] - r["attributable_churn_share_previous"]
         if not abs(diff) >= threshold:
             continue
+        ends = (r[lo], r[hi], r[f"{lo}_previous"], r[f"{hi}_previous"]) if intervals else (np.nan,) * 4
+        if not any(pd.isna(ends)) and not (ends[0] > ends[3] or ends[1] < ends[2]):
+            continue  # the intervals still overlap
         rows.append(_row("attributable_churn", touchpoint=r["touchpoint"], metric_or_term="attributable_churn_share",
                          previous_period=periods[0], period=periods[1],
                          previous=r["attributable_churn_share_previous"], current=r["attributable_churn_share"],
-                         difference=diff, direction="up" if diff > 0 else "down",
+                         previous_ci_lower=ends[2], previous_ci_upper=ends[3], current_ci_lower=ends[0],
+                         current_ci_upper=ends[1], difference=diff, direction="up" if diff > 0 else "down",
                          note=(f"attributable churn share {format_difference('csat_top2', diff)}; churners attributable "
                                f"{fmt_number(r['churners_attributable_previous'], 0)} → "
                                f"{fmt_number(r['churners_attributable'], 0)}")))

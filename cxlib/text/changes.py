@@ -64,7 +64,7 @@ def change_sentences(changes: pd.DataFrame | None, kinds: Sequence[str] = KINDS)
     ['1 metric changed beyond chance (Benjamini–Hochberg): 0 up, 1 down (billing top-2-box CSAT down).',
      'No hazard ratio moved so far that the two runs’ 95% intervals stop overlapping.',
      '1 target newly met (all touchpoints NPS).',
-     'Attributable churn moved by less than one percentage point at every touchpoint.']
+     'Attributable churn did not move by a percentage point or more beyond the two runs’ intervals at any touchpoint.']
     >>> change_sentences(ch.iloc[:0], kinds=["metric", "target"])  # doctest: +NORMALIZE_WHITESPACE
     ['No touchpoint metric changed beyond chance (Benjamini–Hochberg).', 'No target was newly met or missed.']
     """
@@ -101,11 +101,12 @@ def change_sentences(changes: pd.DataFrame | None, kinds: Sequence[str] = KINDS)
                     out.append(f"{_count(len(s), 'target', 'targets')} newly {status} ({_list(items)}).")
         elif kind == "attributable_churn":
             if rows.empty:
-                out.append("Attributable churn moved by less than one percentage point at every touchpoint.")
+                out.append("Attributable churn did not move by a percentage point or more beyond the two runs’ "
+                           "intervals at any touchpoint.")
                 continue
             items = [f"{_name(tp)} {d} ({fmt_pct(p)} → {fmt_pct(c)})" for tp, d, p, c in
                      zip(rows["touchpoint"], rows["direction"], rows["previous"], rows["current"])]
-            out.append(f"Attributable churn moved by a percentage point or more for "
+            out.append(f"Attributable churn moved by a percentage point or more, beyond the two runs’ intervals, for "
                        f"{_count(len(rows), 'touchpoint', 'touchpoints')}: {_list(items)}.")
     return out
 
