@@ -347,7 +347,7 @@ def churn_changes(previous: pd.DataFrame | None, current: pd.DataFrame | None,
         if not abs(diff) >= threshold:
             continue
         ends = (r[lo], r[hi], r[f"{lo}_previous"], r[f"{hi}_previous"]) if intervals else (np.nan,) * 4
-        if not any(pd.isna(ends)) and not (ends[0] > ends[3] or ends[1] < ends[2]):
+        if not any(pd.isna(e) for e in ends) and not (ends[0] > ends[3] or ends[1] < ends[2]):
             continue  # the intervals still overlap
         rows.append(_row("attributable_churn", touchpoint=r["touchpoint"], metric_or_term="attributable_churn_share",
                          previous_period=periods[0], period=periods[1],
