@@ -25,6 +25,7 @@ NPS_COLOURS = {"nps_detractors": OKABE_ITO["vermillion"], "nps_passives": "#CCCC
                "nps_promoters": OKABE_ITO["bluish_green"]}
 MARKERS = ["o", "s", "D", "^", "v", "P", "X"]  # with PALETTE: line k has PALETTE[k] and MARKERS[k]
 LINESTYLES = ["-", "--", "-.", ":"]
+HATCHES = ["", "//", "..", "xx", "\\\\", "++"]  # stacked areas: pattern k with PALETTE[k]
 SEQUENTIAL = "cividis"  # perceptually uniform and readable with red-green colour blindness (Nuñez et al. 2018)
 
 

@@ -17,7 +17,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from cxlib.plots import LINESTYLES, MARKERS, PALETTE, SEQUENTIAL
+from cxlib.plots import HATCHES, LINESTYLES, MARKERS, PALETTE, SEQUENTIAL
 
 __all__ = ["cause_incidence_stack", "cohort_heatmap", "forest_plot", "km_curves"]
 
@@ -109,7 +109,9 @@ def cause_incidence_stack(curves: pd.DataFrame, causes: Sequence[str], group: st
     bottom = np.zeros(len(x))
     for i, cause in enumerate(wide.columns):
         top = bottom + np.concatenate([[0.0], wide[cause].to_numpy(float)])
-        ax.fill_between(x, bottom, top, step="post", color=PALETTE[i % len(PALETTE)], alpha=0.85, lw=0, label=cause)
+        # the hatch pattern tells the causes apart without colour
+        ax.fill_between(x, bottom, top, step="post", facecolor=PALETTE[i % len(PALETTE)], alpha=0.85, lw=0,
+                        hatch=HATCHES[i % len(HATCHES)], edgecolor="white", label=cause)
         bottom = top
     ax.step(x, bottom, where="post", color="#333", lw=1.2)
     ax.set_xlim(0, max_days or (x[-1] if len(x) > 1 else 1))
