@@ -128,8 +128,8 @@ def _per_customer(finest: ir.Table, dims: Sequence[str], constant: Sequence[str]
         g = finest if len(kept) == len(dims) else finest.group_by(keys).aggregate(
             **{s: finest[s].sum() for s in row_sums})
         rolled = {d: ibis.literal(ALL) for d in (*dims, *constant) if d not in kept}
-        if "period" not in kept:
-            rolled["_pkey"] = ibis.literal(None, type="int64")
+        # one key type in every part: Spark reads the cached table's key back as a 32-bit integer
+        rolled["_pkey"] = g._pkey.cast("int64") if "period" in kept else ibis.literal(None, type="int64")
         parts.append(g.mutate(**rolled).select(*DIMENSIONS, "_pkey", "customer_id", *row_sums))
     return ibis.union(*parts)
 
