@@ -3,6 +3,12 @@
 The YAML is read with YAML 1.2 booleans (only ``true``/``false``), so a value such as
 ``no`` or ``on`` stays a string. Every key must be a Python identifier because papermill
 writes parameter names into the notebook as code.
+
+A params file is small and written by people, so absurd input is refused before anything runs:
+the file is at most :data:`MAX_PARAMS_BYTES`, its aliases may not expand it beyond
+:data:`MAX_YAML_VALUES` values (a "billion laughs" file), every numeric key whose value costs time
+or memory has an upper bound and every free-text key a length limit; each message names the key
+and the allowed range.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ import datetime as dt
 import difflib
 import keyword
 import re
+import reprlib
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -36,7 +44,15 @@ ALL_CAUSES = "all"  # the one churn cause of a run without churn_causes
 OTHER_CAUSE = "other"  # the cause of a churn reason that churn_causes does not list
 DEFAULT_IMPACT_CAUSE = "voluntary"
 
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+MAX_PARAMS_BYTES = 1_000_000  # a params file is a page of YAML; this is a thousand pages
+MAX_YAML_VALUES = 100_000  # values of the file once its aliases are expanded
+MAX_TEXT_CHARS = 200  # a title, a touchpoint or level named in params: as the data contract's names
+MAX_DAYS = 36_500  # a horizon, tenure piece or window longer than a century is a typo
+MAX_PATH_CHARS = 4096
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=100)]
+Name = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
+Days = Annotated[int, Field(ge=1, le=MAX_DAYS)]
 
 
 class _Strict(BaseModel):
@@ -56,10 +72,10 @@ class DataSpec(_Strict):
     {'customers': {'customer_id': 'id'}}
     """
 
-    customers: str
-    interactions: str | None = None
-    surveys: str | None = None
-    columns: dict[str, dict[str, str]] = Field(
+    customers: str = Field(max_length=MAX_PATH_CHARS)
+    interactions: str | None = Field(None, max_length=MAX_PATH_CHARS)
+    surveys: str | None = Field(None, max_length=MAX_PATH_CHARS)
+    columns: dict[str, dict[str, Name]] = Field(
         default_factory=dict,
         description="per table, contract column -> column name in the file",
     )
@@ -83,10 +99,11 @@ class EngineSpec(_Strict):
     """
 
     backend: Literal["duckdb", "pyspark"] = "duckdb"
-    database: str | None = Field(None, description="DuckDB database file (spills to disk); default in memory")
-    memory_limit: str = "4GB"
-    threads: int | None = Field(None, ge=1)
-    url: str | None = Field(None, description=(
+    database: str | None = Field(None, max_length=MAX_PATH_CHARS,
+                                 description="DuckDB database file (spills to disk); default in memory")
+    memory_limit: str = Field("4GB", max_length=20)
+    threads: int | None = Field(None, ge=1, le=1024)
+    url: str | None = Field(None, max_length=MAX_PATH_CHARS, description=(
         "any other Ibis backend by connection URL (ibis.connect), e.g. postgres://cx@warehouse/cx; "
         "${VAR} is taken from the environment, so no password sits in the params file"))
 
@@ -108,12 +125,12 @@ class ExposureRule(_Strict):
     """
 
     name: Identifier
-    touchpoint: str | None = None
+    touchpoint: Name | None = None
     csat_max: int | None = Field(None, ge=1, le=5)
     ces_min: int | None = Field(None, ge=1, le=7)
     resolved: bool | None = None
-    min_count: int = Field(1, ge=1)
-    window_days: int | None = Field(None, ge=1)
+    min_count: int = Field(1, ge=1, le=10_000)
+    window_days: Days | None = None
 
 
 class DemoSpec(_Strict):
@@ -125,8 +142,8 @@ class DemoSpec(_Strict):
     42
     """
 
-    customers: int = Field(10_000, ge=100)
-    seed: int = 42
+    customers: int = Field(10_000, ge=100, le=5_000_000)
+    seed: int = Field(42, ge=0, le=2**32 - 1)
 
 
 class RunParams(_Strict):
@@ -144,43 +161,49 @@ class RunParams(_Strict):
     run_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)]
     as_of: dt.date
     data: DataSpec
-    title: str = "Customer experience report"
-    covariates: list[Identifier] = Field(default_factory=list)
-    touchpoints: list[str] | None = None
+    title: str = Field("Customer experience report", max_length=MAX_TEXT_CHARS)
+    covariates: list[Identifier] = Field(default_factory=list, max_length=50)
+    touchpoints: list[Name] | None = Field(None, max_length=100, description="more exposures than this cannot be modelled")
     poor_csat_max: int = Field(2, ge=1, le=4)
-    exposure_window_days: int = Field(90, ge=1)
-    exposure_lag_days: int = Field(1, ge=0, description="an experience on day d counts on days d + lag … d + lag + window − 1")
-    lag_sensitivity_days: list[Annotated[int, Field(ge=0)]] = Field(
-        default_factory=lambda: [0, 1, 7, 30], min_length=1,
+    exposure_window_days: Days = 90
+    exposure_lag_days: int = Field(1, ge=0, le=MAX_DAYS,
+                                   description="an experience on day d counts on days d + lag … d + lag + window − 1")
+    lag_sensitivity_days: list[Annotated[int, Field(ge=0, le=MAX_DAYS)]] = Field(
+        default_factory=lambda: [0, 1, 7, 30], min_length=1, max_length=10,
         description="exposure lags of the reverse-causation sensitivity table (one cell build each)")
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = Field(
         None, description="ISO 4217 code of monthly_revenue (money is shown as plain numbers without it)")
-    exposures: list[ExposureRule] | None = None
-    survey_drivers: list[Identifier] = Field(default_factory=list)
+    exposures: list[ExposureRule] | None = Field(None, max_length=100)
+    survey_drivers: list[Identifier] = Field(default_factory=list, max_length=50)
     survey_since: dt.date | None = None
-    min_cell_size: int = Field(10, ge=1)
+    min_cell_size: int = Field(10, ge=1, le=1_000_000)
     on_invalid: Literal["fail", "exclude"] = "fail"
+    drop_duplicate_interactions: bool = Field(False, description=(
+        "drop exact duplicate interaction rows (every column equal) before the analysis; the data-quality "
+        "section counts them either way"))
     period: Literal["quarter", "month"] = "quarter"
-    targets: dict[Literal[METRIC_NAMES], dict[str, float]] = Field(default_factory=dict)  # type: ignore[valid-type]
-    journey: dict[str, list[str]] | None = None
-    horizons_days: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [90, 180, 365])
-    tenure_pieces_days: list[Annotated[int, Field(ge=0)]] = Field(
-        default_factory=lambda: [0, 30, 60, 90, 120, 150, 180, 270, 365, 545, 730],
+    targets: dict[Literal[METRIC_NAMES], dict[Name, Annotated[float, Field(allow_inf_nan=False)]]] = Field(  # type: ignore[valid-type]
+        default_factory=dict)
+    journey: dict[Name, list[Name]] | None = None
+    horizons_days: list[Days] = Field(default_factory=lambda: [90, 180, 365], min_length=1, max_length=20)
+    tenure_pieces_days: list[Annotated[int, Field(ge=0, le=MAX_DAYS)]] = Field(
+        default_factory=lambda: [0, 30, 60, 90, 120, 150, 180, 270, 365, 545, 730], min_length=1, max_length=50,
         description="boundaries of the baseline pieces of the piecewise-exponential model",
     )
     covariate_bins: int = Field(4, ge=2, le=10, description="quantile bins of a continuous covariate in the cell model")
-    cox_time_varying_max_rows: int = Field(300_000, ge=0, description="fit the time-varying Cox cross-check up to this many intervals")
-    ph_check_sample: int = Field(5000, ge=100, description="customers sampled for the Schoenfeld-residual check")
-    bootstrap: int = Field(500, ge=0)
+    cox_time_varying_max_rows: int = Field(300_000, ge=0, le=1_000_000,
+                                           description="fit the time-varying Cox cross-check up to this many intervals")
+    ph_check_sample: int = Field(5000, ge=100, le=100_000, description="customers sampled for the Schoenfeld-residual check")
+    bootstrap: int = Field(500, ge=0, le=10_000)
     what_if_reduction: float = Field(0.5, gt=0, le=1)
-    churn_causes: dict[Identifier, list[str]] | None = Field(None, description=(
+    churn_causes: dict[Identifier, list[Name]] | None = Field(None, description=(
         "churn causes and their churn_reason values, e.g. {voluntary: [price, competitor], involuntary: [moved]}; "
         "reasons not listed are cause 'other'"))
     impact_cause: Identifier | None = Field(None, description="the cause the impact section attributes "
                                             "(default voluntary when churn_causes are given)")
-    seed: int = 20240101
+    seed: int = Field(20240101, ge=0, le=2**32 - 1)
     engine: EngineSpec = Field(default_factory=EngineSpec)
-    cell_timeout_seconds: int = Field(1800, ge=10)
+    cell_timeout_seconds: int = Field(1800, ge=10, le=86_400)
     demo: DemoSpec | None = None
     compare_with: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100,
                                        description="the run_id to compare with (default: the previous run of the "
@@ -304,8 +327,65 @@ def safe_name(text: str) -> str:
 # ---- loading -----------------------------------------------------------------------------
 
 
+class ParamsTooLarge(yaml.YAMLError):
+    """The YAML expands, through its aliases, to more than :data:`MAX_YAML_VALUES` values."""
+
+
+def expanded_size(node: yaml.Node, limit: int = MAX_YAML_VALUES) -> int:
+    """How many values a composed YAML node holds once every alias is expanded (at most ``limit + 1``).
+
+    An alias (``*name``) is the node its anchor (``&name``) names, shared, not copied: composing and
+    constructing a "billion laughs" file is cheap, and only what reads the result as a tree (validation,
+    an error message) explodes. Counting with one memo per node is linear in the file's size.
+
+    Raises
+    ------
+    ParamsTooLarge
+        Beyond ``limit`` values, or an alias that contains itself.
+
+    Examples
+    --------
+    >>> expanded_size(yaml.compose("a: [1, 2]"))
+    5
+    >>> bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\\nc: [*b, *b]"
+    >>> expanded_size(yaml.compose(bomb), limit=100)
+    Traceback (most recent call last):
+    ...
+    cxlib.params.ParamsTooLarge: more than 100 values once its aliases are expanded
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            raise ParamsTooLarge("an alias that contains itself (a recursive structure)")
+        open_nodes.add(key)
+        if isinstance(node, yaml.SequenceNode):
+            total = 1 + sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in node.value)
+        else:
+            total = 1
+        open_nodes.discard(key)
+        if total > limit:
+            raise ParamsTooLarge(f"more than {limit:,} values once its aliases are expanded")
+        sizes[key] = total
+        return total
+
+    return size(node)
+
+
 class _Yaml12Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans: ``yes``/``no``/``on``/``off`` stay strings."""
+    """SafeLoader with YAML 1.2 booleans (``yes``/``no``/``on``/``off`` stay strings) and a bound on
+    what the aliases expand to (:func:`expanded_size`)."""
+
+    def compose_document(self) -> yaml.Node:
+        node = super().compose_document()
+        expanded_size(node)
+        return node
 
 
 _Yaml12Loader.yaml_implicit_resolvers = {
@@ -329,10 +409,16 @@ def _check_identifier_keys(raw: dict[Any, Any], errors: list[str]) -> None:
             )
 
 
+_SHORT = reprlib.Repr()  # attributes, not keywords: Python 3.11's Repr takes none
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxlevel = 57, 57, 6, 4, 2
+
+
 def _describe(value: Any) -> str:
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
+    # reprlib: a 50 MB title or a deeply nested value must not be copied whole into the message
+    text = _SHORT.repr(value)
+    if isinstance(value, (str, list, dict)) and len(value) > 20:
+        what = "characters" if isinstance(value, str) else "items"
+        return f"{text} ({type(value).__name__} of {len(value):,} {what})"
     return f"{text} ({type(value).__name__})"
 
 
@@ -350,6 +436,9 @@ def _format_error(err: dict[str, Any], raw: dict[str, Any]) -> str:
     if kind == "missing":
         return f"required key {key!r} is missing."
     got = _describe(err.get("input"))
+    allowed = _allowed(loc, kind)
+    if allowed:
+        return f"key {key!r}: expected {allowed}, got {got}."
     return f"key {key!r}: expected {_expected(err)}, got {got}."
 
 
@@ -357,6 +446,69 @@ def _expected(err: dict[str, Any]) -> str:
     msg = err["msg"]
     msg = re.sub(r"^(Input should be|Value error, )\s*", "", msg)
     return msg
+
+
+_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+_LENGTH_ERRORS = {"too_short", "too_long", "string_too_short", "string_too_long"}
+
+
+def _constraints(annotation: Any, metadata: list[Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for m in [*metadata, *[m for a in typing.get_args(annotation)[1:] for m in getattr(a, "metadata", [])]]:
+        for name in ("ge", "gt", "le", "lt", "min_length", "max_length"):
+            if getattr(m, name, None) is not None:
+                found[name] = getattr(m, name)
+    return found
+
+
+def _field_constraints(loc: list[str]) -> tuple[dict[str, Any], Any]:
+    """The bounds and type of the params field at ``loc`` (a list item's own when loc ends in an index)."""
+    field_loc = [p for p in loc if not p.isdigit()]
+    model = _model_at(field_loc[:-1])
+    field = model.model_fields.get(field_loc[-1]) if model and field_loc else None
+    if field is None:
+        return {}, None
+    annotation, metadata = field.annotation, field.metadata
+    if loc[-1].isdigit():  # an item of a list: the bounds of list[Annotated[int, Field(...)]]
+        annotation, metadata = next(iter(typing.get_args(annotation)), None), []
+    found = _constraints(annotation, metadata)
+    base = annotation
+    while typing.get_args(base):  # Optional[...], Annotated[...]: the first concrete type
+        base = typing.get_args(base)[0]
+    return found, base
+
+
+def _allowed(loc: list[str], kind: str) -> str | None:
+    """The allowed range or length of a key, in words, for a range or length error.
+
+    Examples
+    --------
+    >>> _allowed(["bootstrap"], "less_than_equal"), _allowed(["what_if_reduction"], "greater_than")
+    ('an integer from 0 to 10,000', 'a number above 0 and at most 1')
+    >>> _allowed(["horizons_days"], "too_short"), _allowed(["title"], "string_too_long")
+    ('1 to 20 item(s)', 'at most 200 characters')
+    """
+    c, base = _field_constraints(loc)
+    if kind in _RANGE_ERRORS:
+        noun = "an integer" if base is int else "a number"
+        lo = f"from {c['ge']:,}" if "ge" in c else f"above {c['gt']:,}" if "gt" in c else None
+        hi = f"at most {c['le']:,}" if "le" in c else f"below {c['lt']:,}" if "lt" in c else None
+        if lo is None and hi is None:
+            return None
+        if lo and hi:
+            return f"{noun} {lo} {hi.replace('at most ', 'to ')}" if lo.startswith("from") and "le" in c \
+                else f"{noun} {lo} and {hi}"
+        return f"{noun} {lo or hi}".replace("from ", "of at least ")
+    if kind in _LENGTH_ERRORS:
+        unit = "characters" if kind.startswith("string") else "item(s)"
+        lo, hi = c.get("min_length"), c.get("max_length")
+        if lo and hi:
+            return f"{lo:,} to {hi:,} {unit}"
+        if hi is not None:
+            return f"at most {hi:,} {unit}"
+        if lo is not None:
+            return f"at least {lo:,} {unit}"
+    return None
 
 
 def _model_at(loc: list[str]) -> type[BaseModel] | None:
@@ -399,10 +551,19 @@ def load_params(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"Params file {str(path)!r} does not exist. Pass the path of a YAML file, e.g. params/demo.yaml.")
+    size = path.stat().st_size
+    if size > MAX_PARAMS_BYTES:
+        raise ParamsError(f"{path}: {size:,} bytes; a params file is at most {MAX_PARAMS_BYTES:,} bytes. Check for a "
+                          "value pasted in by mistake (a title or a list of thousands of names); the keys and "
+                          "their limits are listed in cxlib/params.py.")
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Yaml12Loader)
     except UnicodeDecodeError as exc:
         raise ParamsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}). Save the file as UTF-8.") from None
+    except ParamsTooLarge as exc:
+        raise ParamsError(f"{path}: the YAML holds {exc} (anchors &name and aliases *name that nest, as in a "
+                          "'billion laughs' file); a params file needs at most a few hundred values. Write the "
+                          "values out instead of nesting aliases.") from None
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
