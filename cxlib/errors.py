@@ -70,6 +70,13 @@ class RunError(CxError):
         self.notebook, self.cell, self.ename, self.evalue = notebook, cell, ename, evalue
 
 
+class OutputError(CxError):
+    """The output folder cannot take the run: a file stands in its place or it is not writable (exit code 2).
+
+    Found before validation starts, so no time is spent on a run that could not be published.
+    """
+
+
 class RunExistsError(CxError):
     """The run folder exists and ``--force`` was not given (exit code 5).
 

@@ -9,6 +9,7 @@ the manifest written by :mod:`cxlib.run.manifest`. Any failure raises a
 
 from __future__ import annotations
 
+import errno
 import json
 import shutil
 import sys
@@ -18,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from cxlib.errors import DataError, RunError, RunExistsError
+from cxlib.errors import DataError, RunError
 from cxlib.params import PROJECT_ROOT, RunParams
 from cxlib.run.compare import PreviousRun
 from cxlib.run.kernel import ensure_kernel, log_tail, logged_kernel_manager
@@ -26,6 +27,7 @@ from cxlib.run.layout import RunFolder
 from cxlib.run.manifest import RunRecord, write_manifest
 from cxlib.run.publish import (
     Interrupted,
+    check_output_dir,
     make_staging,
     publish,
     remove_stale_staging,
@@ -95,6 +97,41 @@ def execution_error(exc: Exception, notebook: Path, kernel_log: Path | None = No
 
 def _progress(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def _write_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions of a failed write: the OS's, and DuckDB's own (it reports a full disk as IOException)."""
+    try:
+        import duckdb
+    except ImportError:  # pragma: no cover - duckdb is a core dependency
+        return (OSError,)
+    return (OSError, duckdb.IOException)
+
+
+def write_error(exc: BaseException, output_dir: Path) -> RunError:
+    """The :class:`~cxlib.errors.RunError` for a write that failed outside a notebook (a full disk while
+    rendering, writing the manifest or publishing): one paragraph naming the file, no traceback.
+
+    Examples
+    --------
+    >>> err = write_error(OSError(errno.ENOSPC, "No space left on device", "/r/.tmp-q3/01.html"), Path("/r"))
+    >>> print(err)                      # doctest: +ELLIPSIS
+    No space left on device while writing /r/.tmp-q3/01.html: the run was abandoned and nothing was published; earlier reports are untouched. Free space on the disk that holds /r (a run needs ...), then rerun the same command.
+    >>> err.ename, err.exit_code
+    ('OSError', 4)
+    """
+    if isinstance(exc, OSError):
+        what = exc.strerror or str(exc)
+        where = f" while writing {exc.filename}" if exc.filename else f" while writing in {output_dir}"
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    else:
+        what = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        where, full = "", "space left" in str(exc).lower()
+    advice = (f"Free space on the disk that holds {output_dir} (a run needs about twice the size of its clean "
+              "tables while it is built), then rerun the same command." if full else
+              "Check the output folder's disk and permissions, then rerun the same command.")
+    return RunError(f"{what.rstrip('.')}{where}: the run was abandoned and nothing was published; earlier reports are "
+                    f"untouched. {advice}", ename=type(exc).__name__, evalue=what)
 
 
 def execute_sections(params: RunParams, run: RunFolder, record: RunRecord, notebooks: list[Path]) -> None:
@@ -205,9 +242,7 @@ def run_report(params: RunParams, output_dir: Path, force: bool = False,
 
     output_dir = Path(output_dir).resolve()
     final = output_dir / params.run_id
-    if final.exists() and not force:
-        raise RunExistsError(f"Run folder {final} already exists; rerun with --force to replace it "
-                             "(the existing report is left as it is).")
+    check_output_dir(output_dir, final, force)  # before validation: a run that cannot be published is not started
     if pdf:
         find_chromium()  # fails now, not after the notebooks ran
     # Looked up once, before the sections: a wrong compare_with fails here, and the sections and the
@@ -239,7 +274,7 @@ def _run(params: RunParams, output_dir: Path, final: Path, force: bool, notebook
         validator = Validator(tables)
         report = validator.report()
         _progress(f"validated: {', '.join(f'{t} {n:,} rows' for t, n in report.rows_read.items())}"
-                  + (f"; {report.n_violations:,} violating row(s) excluded" if report.n_violations else ""))
+                  + _violations_note(report.n_violations, report.ok, report.mode))
     try:
         if not report.ok:
             raise DataError(report.message())
@@ -247,9 +282,13 @@ def _run(params: RunParams, output_dir: Path, final: Path, force: bool, notebook
         if on_validated:
             on_validated(validation)
         output_dir.mkdir(parents=True, exist_ok=True)
-        for leftover in remove_stale_staging(output_dir):
-            _progress(f"cleaned up {leftover.name}, left by an earlier run that was killed")
+        for done in remove_stale_staging(output_dir):
+            _progress(f"cleaned up {done.name}, left by an earlier run that was killed" if done.name.startswith(".")
+                      else f"put back run {done.name}, moved aside by an earlier --force run that was killed")
         run = RunFolder(make_staging(output_dir, params.run_id))
+    except _write_errors() as exc:
+        tables.con.disconnect()
+        raise write_error(exc, output_dir) from None
     except BaseException:
         tables.con.disconnect()
         raise
@@ -274,8 +313,31 @@ def _run(params: RunParams, output_dir: Path, final: Path, force: bool, notebook
             _progress(f"printed {pdf_file.name}: {printed.pages} pages")
         shutil.rmtree(run.work, ignore_errors=True)
         publish(run.root, final, force)
-        update_reports_index(output_dir)
+    except _write_errors() as exc:
+        raise write_error(exc, output_dir) from None
     finally:
         if run.root.exists():
             shutil.rmtree(run.root, ignore_errors=True)
+    try:
+        update_reports_index(output_dir)
+    except _write_errors() as exc:  # the run is complete and in place: exit 0 stands, the list is a convenience
+        _progress(f"warning: the run is published, but the list of runs {output_dir / 'index.html'} could not be "
+                  f"rewritten ({getattr(exc, 'strerror', None) or exc}); the next run rewrites it.")
     return final
+
+
+def _violations_note(n_violations: int, ok: bool, mode: str) -> str:
+    """The end of the ``validated:`` progress line: what happens to violating rows.
+
+    Examples
+    --------
+    >>> _violations_note(12, True, "exclude"), _violations_note(0, True, "fail")
+    ('; 12 violating row(s) excluded', '')
+    >>> _violations_note(44240, False, "fail")
+    '; 44,240 violating row(s), none excluded (on_invalid: fail)'
+    """
+    if not n_violations:
+        return ""
+    if ok:
+        return f"; {n_violations:,} violating row(s) excluded"
+    return f"; {n_violations:,} violating row(s), none excluded (on_invalid: {mode})"
