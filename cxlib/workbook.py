@@ -59,6 +59,8 @@ class Workbook:
         The clean analysis tables of the configured inputs.
     unused : dict of str to list of str
         Per table, the input columns no analysis reads (never shown).
+    duplicates : dict of str to int
+        Exact duplicate rows per table checked (``interactions``), counted before any is dropped.
     results : dict of str to DataFrame
         The result tables written so far, and (interactively) the cached ones.
 
@@ -83,6 +85,7 @@ class Workbook:
     files: dict[str, list[Path]]
     tables: dict[str, ir.Table] = field(repr=False)
     unused: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    duplicates: dict[str, int] = field(default_factory=dict, repr=False)
     _touchpoints: list[str] | None = field(default=None, init=False, repr=False)
     results: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
@@ -267,4 +270,4 @@ def open_workbook(params_file: str | Path | None = None, run_dir: str | Path | N
     else:
         clean, saved = clean_tables(params, saved)
     return Workbook(params=params, con=clean.con, validation=saved, run_dir=run.root if run else None,
-                    files=clean.files, tables=clean.tables, unused=clean.unused)
+                    files=clean.files, tables=clean.tables, unused=clean.unused, duplicates=clean.duplicates)

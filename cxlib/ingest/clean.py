@@ -9,6 +9,11 @@ A ``cx run`` on DuckDB writes the clean tables once as Parquet (:func:`write_cle
 every section scans those files (:func:`read_clean_tables`) instead of reading the inputs again
 and re-applying the validation's joins and windows in each of its queries. Interactively, or on
 another engine, :func:`clean_tables` builds them in the session.
+
+Exact duplicate interaction rows (every column of the input equal) are valid by the contract — two
+identical exports of one contact, or two contacts the source system cannot tell apart — so they are
+counted (:func:`duplicate_rows`, shown by the data-quality section) and dropped only when the params
+say ``drop_duplicate_interactions: true``.
 """
 
 from __future__ import annotations
@@ -42,6 +47,9 @@ class CleanTables:
         The input files each table was read from (none for a ``table:`` source).
     unused : dict of str to list of str
         Per table, the input columns that no analysis reads.
+    duplicates : dict of str to int
+        Per table checked (``interactions``), its exact duplicate rows: rows equal in every input
+        column to an earlier one (dropped when ``drop_duplicate_interactions`` is set).
 
     Examples
     --------
@@ -55,6 +63,7 @@ class CleanTables:
     tables: dict[str, ir.Table]
     files: dict[str, list[Path]] = field(default_factory=dict)
     unused: dict[str, list[str]] = field(default_factory=dict)
+    duplicates: dict[str, int] = field(default_factory=dict)
 
 
 def analysis_columns(name: str, columns: list[str], params: RunParams) -> list[str]:
@@ -103,6 +112,42 @@ def narrowed(cleaned: dict[str, ir.Table], params: RunParams) -> dict[str, ir.Ta
     return {name: t.select(*analysis_columns(name, list(t.columns), params)) for name, t in cleaned.items()}
 
 
+def duplicate_rows(t: ir.Table) -> int:
+    """Rows of ``t`` that repeat an earlier row exactly (every column equal).
+
+    Examples
+    --------
+    >>> import ibis
+    >>> duplicate_rows(ibis.memtable({"customer_id": ["a", "a", "a", "b"], "csat": [5, 5, 4, None]}))
+    1
+    """
+    return int(t.count().execute()) - int(t.distinct().count().execute())
+
+
+def deduplicated(cleaned: dict[str, ir.Table], params: RunParams) -> tuple[dict[str, ir.Table], dict[str, int]]:
+    """The clean tables with exact duplicate interactions counted, and dropped when the params say so.
+
+    Counted on every input column (an interaction id in the export tells two contacts apart), before
+    the tables are narrowed to the analysis columns.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> i = ibis.memtable({"customer_id": ["a", "a", "b"], "touchpoint": ["app", "app", "app"]})
+    >>> p = RunParams.model_validate({"run_id": "t", "as_of": "2025-09-30", "data": {"customers": "c.csv"},
+    ...                               "drop_duplicate_interactions": True})
+    >>> tables, counts = deduplicated({"interactions": i}, p)
+    >>> counts, tables["interactions"].count().execute()
+    ({'interactions': 1}, 2)
+    """
+    if "interactions" not in cleaned:
+        return cleaned, {}
+    n = duplicate_rows(cleaned["interactions"])
+    if n and params.drop_duplicate_interactions:
+        cleaned = {**cleaned, "interactions": cleaned["interactions"].distinct()}
+    return cleaned, {"interactions": n}
+
+
 def write_clean_tables(validator: Validator, params: RunParams, target: Path) -> dict[str, int]:
     """Write the analysis tables once, as Parquet files in ``target``; return bytes per table.
 
@@ -127,14 +172,15 @@ def write_clean_tables(validator: Validator, params: RunParams, target: Path) ->
     if tables.con.name != "duckdb":
         return {}
     target.mkdir(parents=True, exist_ok=True)
-    cleaned = validator.clean_tables()
+    cleaned, duplicates = deduplicated(validator.clean_tables(), params)
     sizes = {}
     for name, t in narrowed(cleaned, params).items():
         path = target / f"{name}.parquet"
         tables.con.to_parquet(t, path)  # snappy: a scratch copy, fast to write and scan
         sizes[name] = path.stat().st_size
     index = {"files": {name: [str(f) for f in files] for name, files in tables.files.items()},
-             "unused": unused_columns({name: list(t.columns) for name, t in cleaned.items()}, params)}
+             "unused": unused_columns({name: list(t.columns) for name, t in cleaned.items()}, params),
+             "duplicates": duplicates}
     (target / INDEX_FILE).write_text(json.dumps(index), encoding="utf-8")
     return sizes
 
@@ -162,7 +208,8 @@ def read_clean_tables(params: RunParams, target: Path) -> CleanTables:
     con = connect(params.engine)
     tables = {name: con.read_parquet(target / f"{name}.parquet", table_name=f"clean_{name}") for name in index["files"]}
     files = {name: [Path(f) for f in paths] for name, paths in index["files"].items()}
-    return CleanTables(con=con, tables=tables, files=files, unused=index["unused"])
+    return CleanTables(con=con, tables=tables, files=files, unused=index["unused"],
+                       duplicates=index.get("duplicates", {}))
 
 
 def _materialize(con: Any, tables: dict[str, ir.Table], files: dict[str, list[Path]]) -> dict[str, ir.Table]:
@@ -219,7 +266,8 @@ def clean_tables(params: RunParams, validation: ValidationReport | None = None) 
         validation = validator.report()
         if not validation.ok:
             raise DataError(validation.message())
-    cleaned = validator.clean_tables()
+    cleaned, duplicates = deduplicated(validator.clean_tables(), params)
     clean = _materialize(tables.con, narrowed(cleaned, params), tables.files)
     unused = unused_columns({name: list(t.columns) for name, t in cleaned.items()}, params)
-    return CleanTables(con=tables.con, tables=clean, files=tables.files, unused=unused), validation
+    return CleanTables(con=tables.con, tables=clean, files=tables.files, unused=unused,
+                       duplicates=duplicates), validation

@@ -4,6 +4,10 @@ Each topic has its own module (``plots.metrics``, ``plots.survival``, ``plots.dr
 ``plots.impact``). Every function takes a tidy DataFrame, returns the matplotlib ``Figure`` (a
 section shows it with :func:`cxlib.text.display.show`), and never shows suppressed cells. This
 package holds what they share: the colour-blind-safe palette (Okabe–Ito) and colour maps, and the theme.
+
+Every name from the data is drawn through :func:`cxlib.text.names.display_name` (bidi controls
+removed, cut to one display length), and the theme turns matplotlib's math parsing off, so a
+name such as ``$a$ & $b$`` is drawn as written and ``$\\badcmd{x}$`` cannot fail a figure.
 """
 
 from __future__ import annotations
@@ -33,13 +37,14 @@ def set_theme() -> None:
     """Apply the workbook's one figure theme (seaborn style, palette, sizes) to matplotlib.
 
     Called once by :func:`cxlib.workbook.open_workbook`; every later figure of the session uses it.
+    Math parsing is off for all text (``text.parse_math``): names from the data are drawn literally.
 
     Examples
     --------
     >>> with plt.rc_context():  # restores matplotlib's settings afterwards
     ...     set_theme()
-    ...     plt.rcParams["axes.titleweight"], plt.rcParams["figure.figsize"]
-    ('bold', [8.0, 4.2])
+    ...     plt.rcParams["axes.titleweight"], plt.rcParams["figure.figsize"], plt.rcParams["text.parse_math"]
+    ('bold', [8.0, 4.2], False)
     """
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font_scale=0.95)
     plt.rcParams.update({
@@ -50,4 +55,5 @@ def set_theme() -> None:
         "axes.titlesize": 12,
         "figure.autolayout": False,
         "figure.constrained_layout.use": True,
+        "text.parse_math": False,  # "$a$ & $b$" is a segment's name, not math (matplotlib >= 3.5)
     })

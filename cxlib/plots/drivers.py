@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cxlib.plots import PALETTE
+from cxlib.text.names import display_name
 from cxlib.text.vocabulary import driver_label
 
 
@@ -59,7 +60,7 @@ def importance_bars(summary: pd.DataFrame) -> Figure:
     ax.barh(y, d["importance"], color=PALETTE[0], alpha=0.85)
     if np.isfinite(err).all():
         ax.errorbar(d["importance"], y, xerr=err, fmt="none", ecolor="#333", capsize=3, lw=1)
-    ax.set_yticks(y, [driver_label(x) for x in d["driver"]])
+    ax.set_yticks(y, [display_name(driver_label(x)) for x in d["driver"]])
     ax.invert_yaxis()
     right = float(np.nanmax(d[["importance", "importance_ci_upper"]].to_numpy()))
     for yi, (_, r) in zip(y, d.iterrows()):
@@ -102,7 +103,7 @@ def importance_performance(summary: pd.DataFrame) -> Figure:
                     xerr=xerr[:, [i]] if np.isfinite(xerr[:, i]).all() else None,
                     yerr=yerr[:, [i]] if np.isfinite(yerr[:, i]).all() else None,
                     fmt="D" if r["priority"] else "o", color=colours[i], ecolor=colours[i], capsize=3, ms=7, lw=1)
-        ax.annotate(driver_label(r["driver"]), (r["performance"], r["importance"]), xytext=(6, 6),
+        ax.annotate(display_name(driver_label(r["driver"])), (r["performance"], r["importance"]), xytext=(6, 6),
                     textcoords="offset points", fontsize=9, color=colours[i])
     ax.axvline(d["performance"].median(), ls="--", lw=0.8, color="#888")
     ax.axhline(d["importance"].median(), ls="--", lw=0.8, color="#888")

@@ -22,11 +22,6 @@ from cxlib.text.format import fmt_money
 from cxlib.text.names import display_name
 
 
-def _label(value: object) -> str:
-    # a data value with two "$" would otherwise be typeset as mathtext
-    return display_name(value).replace("$", r"\$")
-
-
 def _example() -> pd.DataFrame:
     """A tiny impact summary for the examples."""
     return pd.DataFrame({
@@ -79,14 +74,14 @@ def attributable_churn(summary: pd.DataFrame, period_label: str = "the period", 
     d = _shown(summary, "attributable_churn_share")
     lo, hi = d["attributable_churn_share_ci_lower"].to_numpy(), d["attributable_churn_share_ci_upper"].to_numpy()
     fig, ax = plt.subplots(figsize=(8, 0.55 * len(d) + 1.6))
-    _hbar(ax, [_label(t) for t in d["touchpoint"]], 100 * d["attributable_churn_share"].to_numpy(),
+    _hbar(ax, [display_name(t) for t in d["touchpoint"]], 100 * d["attributable_churn_share"].to_numpy(),
           100 * lo, 100 * hi, PALETTE[1])
     right = float(np.nanmax(np.r_[100 * hi, 0.1]))
     for y, (_, r) in enumerate(d.iterrows()):
         note = f"{r['churners_attributable']:,.0f} churners"
         if pd.notna(r["revenue_at_risk"]):
             note += f", {fmt_money(r['revenue_at_risk'], currency)} a year"
-        ax.text(right * 1.05, y, _label(note), va="center", fontsize=8, color="#444")
+        ax.text(right * 1.05, y, note, va="center", fontsize=8, color="#444")
     ax.set_xlim(right=right * 1.6)
     ax.set_xlabel(f"Share of the churn of {period_label} attributable (%), 95% interval")
     ax.set_title("Churn attributable to poor experiences")
@@ -105,7 +100,7 @@ def what_if_gain(summary: pd.DataFrame, reduction: float, days: int) -> Figure:
     """
     d = _shown(summary, "retention_gain").sort_values("retention_gain", ascending=False)
     fig, ax = plt.subplots(figsize=(8, 0.55 * len(d) + 1.6))
-    _hbar(ax, [_label(t) for t in d["touchpoint"]], 100 * d["retention_gain"].to_numpy(),
+    _hbar(ax, [display_name(t) for t in d["touchpoint"]], 100 * d["retention_gain"].to_numpy(),
           100 * d["gain_ci_lower"].to_numpy(), 100 * d["gain_ci_upper"].to_numpy(), PALETTE[3])
     ax.set_xlabel(f"Retention at {days} days: gain in percentage points, 95% interval")
     ax.set_title(f"What if poor experiences fell by {reduction:.0%}")
@@ -135,7 +130,7 @@ def metric_validity(summary: pd.DataFrame, labels: dict[str, str] | None = None)
     >>> plt.close(fig)
     """
     d = _shown(summary, "hazard_ratio_per_sd")
-    names = [_label(f"{(labels or {}).get(m, m)} · {tp}") for m, tp in zip(d["metric"], d["touchpoint"])]
+    names = [f"{(labels or {}).get(m, m)} · {display_name(tp)}" for m, tp in zip(d["metric"], d["touchpoint"])]
     fig, ax = plt.subplots(figsize=(8, 0.32 * len(d) + 1.8))
     y = np.arange(len(d))
     hr = d["hazard_ratio_per_sd"].to_numpy()

@@ -26,16 +26,12 @@ from matplotlib.ticker import PercentFormatter
 from cxlib.plots import MARKERS, NPS_COLOURS, PALETTE, SEQUENTIAL, STATUS_COLOURS, STATUS_SYMBOLS
 from cxlib.results import ALL
 from cxlib.text.format import display_order, format_value
+from cxlib.text.names import display_name
 from cxlib.text.vocabulary import SPECS, metric_title
 
 MAX_ANNOTATED_PERIODS = 20
 MAX_WIDTH = 12.0
 MAX_TICKS = 24
-
-
-def _text(value: object) -> str:
-    """A data value as plain figure text (a ``$`` would start matplotlib mathtext)."""
-    return str(value).replace("$", r"\$")
 
 
 def _overall(metrics: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -86,19 +82,28 @@ def top2_heatmap(metrics: pd.DataFrame, periods: Sequence[str], touchpoints: Seq
     >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
     ['billing', 'app']
     >>> plt.close(fig)
+    >>> fig = top2_heatmap(_example().assign(value=None), ["2026Q2", "2026Q3"])  # nothing rated: says so
+    >>> [t.get_text() for t in fig.axes[0].texts]
+    ['No touchpoint has a top-2-box CSAT value to show']
+    >>> plt.close(fig)
     """
     rows = _overall(metrics, metric)
     rows = rows[rows["touchpoint"] != ALL]
     grid = rows.pivot(index="touchpoint", columns="period", values="value")
     grid = grid.reindex(index=display_order(list(grid.index), touchpoints), columns=list(periods))
     fig, ax = plt.subplots(figsize=(_width(0.55 * len(periods) + 2.5), 0.5 * max(len(grid), 1) + 1.8))
+    if not grid.notna().to_numpy().any():  # nothing rated (or all suppressed): seaborn cannot scale colours
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"No touchpoint has a {SPECS[metric].label} value to show", ha="center", va="center")
+        ax.set_title(f"{metric_title(metric)} by touchpoint and period")
+        return fig
     annotate = len(periods) <= MAX_ANNOTATED_PERIODS
     sns.heatmap(grid * 100, ax=ax, cmap=SEQUENTIAL, mask=grid.isna(), annot=annotate, fmt=".0f",
                 annot_kws={"fontsize": 8}, linewidths=0.5, linecolor="white",
                 cbar_kws={"label": f"{SPECS[metric].label} (%)", "shrink": 0.8})
-    ax.set_yticks(np.arange(len(grid)) + 0.5, [_text(t) for t in grid.index], rotation=0)
+    ax.set_yticks(np.arange(len(grid)) + 0.5, [display_name(t) for t in grid.index], rotation=0)
     step = _tick_step(periods)
-    ax.set_xticks(np.arange(0, len(periods), step) + 0.5, [_text(p) for p in periods][::step], rotation=90)
+    ax.set_xticks(np.arange(0, len(periods), step) + 0.5, [display_name(p) for p in periods][::step], rotation=90)
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.set_title(f"{metric_title(metric)} by touchpoint and period")
@@ -126,10 +131,10 @@ def trend_lines(metrics: pd.DataFrame, periods: Sequence[str], metric: str = "cs
         r = rows[rows["touchpoint"] == tp].set_index("period").reindex(list(periods))
         x = np.array([pos[p] for p in r.index], dtype=float)
         colour, marker = PALETTE[k % len(PALETTE)], MARKERS[k % len(MARKERS)]
-        ax.plot(x, r["value"], marker=marker, markersize=4, color=colour, label=_text(tp))
+        ax.plot(x, r["value"], marker=marker, markersize=4, color=colour, label=display_name(tp))
         ax.fill_between(x, r["ci_lower"], r["ci_upper"], color=colour, alpha=0.15, linewidth=0)
     step = _tick_step(periods)
-    ax.set_xticks(range(0, len(periods), step), [_text(p) for p in periods][::step], rotation=45, ha="right")
+    ax.set_xticks(range(0, len(periods), step), [display_name(p) for p in periods][::step], rotation=45, ha="right")
     if SPECS[metric].kind == "proportion":
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_ylabel(SPECS[metric].label)
@@ -163,7 +168,7 @@ def nps_composition(metrics: pd.DataFrame, periods: Sequence[str], segment: str 
             if pd.notna(v):
                 ax.text(xi, 1.01, format_value("nps", v), ha="center", va="bottom", fontsize=7)
     step = _tick_step(periods)
-    ax.set_xticks(x[::step], [_text(p) for p in periods][::step], rotation=45, ha="right")
+    ax.set_xticks(x[::step], [display_name(p) for p in periods][::step], rotation=45, ha="right")
     ax.set_ylim(0, 1.08)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_ylabel("share of responses")
@@ -205,7 +210,7 @@ def portfolio_table(grid: pd.DataFrame, level: float = 0.95) -> Figure:
     for j, metric in enumerate(cols):
         ax.text(1.3 + j + 0.5, 0.5, SPECS[metric].label, ha="center", va="center", fontsize=8, fontweight="bold", wrap=True)
     for i, tp in enumerate(rows, start=1):
-        ax.text(0.05, i + 0.5, _text(tp), ha="left", va="center", fontsize=9,
+        ax.text(0.05, i + 0.5, display_name(tp), ha="left", va="center", fontsize=9,
                 fontweight="bold" if tp == ALL else "normal")
         for j, metric in enumerate(cols):
             c = cell.loc[(tp, metric)] if (tp, metric) in cell.index else None

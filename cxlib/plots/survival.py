@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from cxlib.plots import HATCHES, LINESTYLES, MARKERS, PALETTE, SEQUENTIAL
+from cxlib.text.names import display_name
 
 __all__ = ["cause_incidence_stack", "cohort_heatmap", "forest_plot", "km_curves"]
 
@@ -57,7 +58,7 @@ def km_curves(curves: pd.DataFrame, groups: Sequence[str] | None = None, labels:
             continue
         x = np.concatenate([[0], g["days"].to_numpy()])
         colour, style = PALETTE[i % len(PALETTE)], LINESTYLES[i % len(LINESTYLES)]  # style: a cue beyond colour
-        label = (labels or {}).get(group, group)
+        label = display_name((labels or {}).get(group, group))
         ax.step(x, np.concatenate([[1.0], g["survival"].to_numpy()]), where="post", color=colour, lw=1.8, ls=style,
                 label=label)
         ax.fill_between(x, np.concatenate([[1.0], g["ci_lower"].to_numpy()]),
@@ -184,7 +185,7 @@ def forest_plot(hazard_ratios: pd.DataFrame, title: str = "Hazard ratios of chur
         y = np.arange(len(terms)) + (j - (len(models) - 1) / 2) * step
         colour, marker = PALETTE[j % len(PALETTE)], MARKERS[j % len(MARKERS)]
         ax.errorbar(m["hazard_ratio"], y, xerr=[m["hazard_ratio"] - m["ci_lower"], m["ci_upper"] - m["hazard_ratio"]],
-                    fmt=marker, color=colour, ms=5, capsize=2.5, lw=1.4, label=model)
+                    fmt=marker, color=colour, ms=5, capsize=2.5, lw=1.4, label=display_name(model))
     ax.axvline(1.0, color="#555", lw=1, ls="--")
     ax.set_xscale("log")
     lo, hi = ax.get_xlim()
@@ -192,9 +193,10 @@ def forest_plot(hazard_ratios: pd.DataFrame, title: str = "Hazard ratios of chur
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
     ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_yticks(np.arange(len(terms)), terms)
-    for label in ax.get_yticklabels():
-        if label.get_text() in set(highlight):
+    ax.set_yticks(np.arange(len(terms)), [display_name(t) for t in terms])
+    bold = {i for i, t in enumerate(terms) if t in set(highlight)}
+    for i, label in enumerate(ax.get_yticklabels()):
+        if i in bold:
             label.set_fontweight("bold")
     ax.invert_yaxis()
     ax.set_xlabel("Hazard ratio (churn rate relative to the reference)")

@@ -1,8 +1,8 @@
 """Sentences and display tables of the touchpoint portfolio (section 01).
 
 Plain text built from the published tables (``metrics.csv``, ``metric_changes.csv``,
-``metric_targets.csv``); the notebook shows them through :func:`cxlib.text.display.say`, which
-escapes them. Metric names come from :mod:`cxlib.text.vocabulary`, numbers from
+``metric_targets.csv``); the notebook shows them through :func:`cxlib.text.display.sentence`, which
+escapes them. Names from the data go through :func:`cxlib.text.names.display_name`. Metric names come from :mod:`cxlib.text.vocabulary`, numbers from
 :func:`cxlib.text.format.format_value` and :func:`~cxlib.text.format.format_difference`.
 
 Examples
@@ -19,8 +19,12 @@ import pandas as pd
 
 from cxlib.results import ALL
 from cxlib.text.format import format_difference, format_value
+from cxlib.text.names import display_name as _n
 from cxlib.text.vocabulary import SPECS, metric_title
 
+NO_RATINGS = ("No interaction has a CSAT rating that can be shown (csat is empty in every row, or every rated "
+              "cell is suppressed), so the CSAT heatmap and trends are left out; volumes and the other metrics "
+              "are shown. Check that the export carries the csat column's values.")
 CHANGE_VIEW_COLUMNS = ["touchpoint", "channel", "segment", "metric", "before", "now", "change", "interval",
                        "test", "q_value"]
 
@@ -73,9 +77,9 @@ def describe_heatmap(metrics: pd.DataFrame, period: str, metric: str = "csat_top
         return f"No touchpoint has enough rated interactions in {period} to show its {SPECS[metric].label}."
     low, high = now.iloc[0], now.iloc[-1]
     worst = rows.sort_values("value").iloc[0]
-    return (f"In {period}, {SPECS[metric].label} is lowest for {low['touchpoint']} "
-            f"({format_value(metric, low['value'])}) and highest for {high['touchpoint']} "
-            f"({format_value(metric, high['value'])}); the lowest cell of the map is {worst['touchpoint']} "
+    return (f"In {period}, {SPECS[metric].label} is lowest for {_n(low['touchpoint'])} "
+            f"({format_value(metric, low['value'])}) and highest for {_n(high['touchpoint'])} "
+            f"({format_value(metric, high['value'])}); the lowest cell of the map is {_n(worst['touchpoint'])} "
             f"in {worst['period']} ({format_value(metric, worst['value'])}).")
 
 
@@ -97,7 +101,7 @@ def describe_trend(metrics: pd.DataFrame, metric: str = "csat_top2", level: floa
     ends["move"] = ends["end"] - ends["start"]
     tp = ends["move"].abs().idxmax()
     r = ends.loc[tp]
-    return (f"{metric_title(metric)} moved most for {tp}: from {format_value(metric, r['start'])} "
+    return (f"{metric_title(metric)} moved most for {_n(tp)}: from {format_value(metric, r['start'])} "
             f"in {r['first']} to {format_value(metric, r['end'])} in {r['last']} "
             f"({format_difference(metric, r['move'])}); shaded bands are {level:.0%} intervals.")
 
@@ -150,7 +154,7 @@ def describe_targets(targets: pd.DataFrame, level: float = 0.95) -> str:
     if missed.empty:
         return text + "."
     w = missed.assign(rel=missed["gap"] / missed["target"].abs().where(missed["target"] != 0, 1)).sort_values("rel").iloc[0]
-    where = "overall" if w["touchpoint"] == ALL else f"for {w['touchpoint']}"
+    where = "overall" if w["touchpoint"] == ALL else f"for {_n(w['touchpoint'])}"
     return (text + f"; the largest shortfall is {SPECS[w['metric']].label} {where}: "
             f"{format_value(w['metric'], w['value'])} against a target of {format_value(w['metric'], w['target'])} "
             f"(gap {format_difference(w['metric'], w['gap'])}, {level:.0%} CI {format_difference(w['metric'], w['gap_lower'])} "
@@ -183,7 +187,7 @@ def describe_changes(changes: pd.DataFrame, period: str, fdr: float = 0.05) -> s
     if sig.empty:
         return text + "."
     s = sig.sort_values("q_value").iloc[0]
-    where = ", ".join(f"{d} {s[d]}" for d in ("touchpoint", "channel", "segment") if s[d] != ALL) or "overall"
+    where = ", ".join(f"{d} {_n(s[d])}" for d in ("touchpoint", "channel", "segment") if s[d] != ALL) or "overall"
     return (text + f". The strongest is {SPECS[s['metric']].label} ({where}): "
             f"{format_value(s['metric'], s['value_previous'])} in {s['previous_period']} → "
             f"{format_value(s['metric'], s['value'])} ({format_difference(s['metric'], s['difference'])}, "
@@ -207,8 +211,8 @@ def describe_journey(view: pd.DataFrame, metric: str = "csat_top2") -> str:
         return f"No touchpoint has enough rated interactions to show its {SPECS[metric].label} along the journey."
     w = shown.sort_values(metric).iloc[0]
     changed = int((view["changed"] != "").sum())
-    return (f"Along the journey, the weakest step on {SPECS[metric].label} is {w['touchpoint']} "
-            f"(stage {w['stage']}, {format_value(metric, w[metric])}); {changed} of {len(view)} touchpoint(s) "
+    return (f"Along the journey, the weakest step on {SPECS[metric].label} is {_n(w['touchpoint'])} "
+            f"(stage {_n(w['stage'])}, {format_value(metric, w[metric])}); {changed} of {len(view)} touchpoint(s) "
             f"changed significantly since the previous period.")
 
 
@@ -229,8 +233,8 @@ def describe_breakdown(table: pd.DataFrame, metric: str, by: str = "channel") ->
         return f"No touchpoint x {by} cell is large enough to show."
     lo, hi = cells.sort_values("value").iloc[0], cells.sort_values("value").iloc[-1]
     return (f"By {by}, {SPECS[metric].label} ranges from {format_value(metric, lo['value'])} "
-            f"({lo['touchpoint']}, {lo[by]}) to {format_value(metric, hi['value'])} ({hi['touchpoint']}, "
-            f"{hi[by]}); a dash marks a cell that is suppressed or has no rated interactions.")
+            f"({_n(lo['touchpoint'])}, {_n(lo[by])}) to {format_value(metric, hi['value'])} ({_n(hi['touchpoint'])}, "
+            f"{_n(hi[by])}); a dash marks a cell that is suppressed or has no rated interactions.")
 
 
 def format_columns(df: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:

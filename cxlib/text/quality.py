@@ -2,7 +2,8 @@
 
 A sentence is plain text (escape it before showing it as HTML: ``display.say("{text}", text=...)``).
 A warning is a ``(template, values)`` pair for ``wb.warn(template, **values)``: the template is
-trusted text, the values are escaped where they are shown.
+trusted text, the values are escaped where they are shown. Names from the data (touchpoints, column
+names of the input files) go through :func:`cxlib.text.names.display_name`.
 """
 
 from __future__ import annotations
@@ -13,19 +14,21 @@ import pandas as pd
 
 from cxlib.stats.competing import CauseAssignment
 from cxlib.text.format import fmt_pct
+from cxlib.text.names import display_name as _n
 
 Note = tuple[str, dict[str, str]]
 
 
 def short_list(items: list[str], k: int = 5) -> str:
-    """The first ``k`` items joined by commas, and how many more.
+    """The first ``k`` items (names, each as :func:`~cxlib.text.names.display_name` shows it) joined by
+    commas, and how many more.
 
     Examples
     --------
     >>> short_list(list("abcdefg"), 3)
     'a, b, c and 4 more'
     """
-    shown = ", ".join(map(str, items[:k]))
+    shown = ", ".join(map(_n, items[:k]))
     return shown + (f" and {len(items) - k:,} more" if len(items) > k else "")
 
 
@@ -136,6 +139,37 @@ def cause_sentence(assignment: CauseAssignment) -> str:
     return text
 
 
+def duplicates_note(duplicates: int, rows: int, dropped: bool) -> Note | None:
+    """The data-quality line on exact duplicate interaction rows (None when there are none).
+
+    Parameters
+    ----------
+    duplicates : int
+        Rows equal in every column to an earlier row.
+    rows : int
+        Interaction rows kept by validation (duplicates included).
+    dropped : bool
+        ``drop_duplicate_interactions`` is set.
+
+    Examples
+    --------
+    >>> text, values = duplicates_note(4424, 44240, dropped=False)
+    >>> text.format(**values)[:106]
+    '4,424 interaction row(s) (10.0% of 44,240) repeat an earlier row exactly (every column equal) and are coun'
+    >>> duplicates_note(0, 100, dropped=False) is None
+    True
+    """
+    if not duplicates:
+        return None
+    values = {"n": f"{duplicates:,}", "share": fmt_pct(duplicates / rows if rows else 0), "rows": f"{rows:,}"}
+    if dropped:
+        return ("{n} interaction row(s) ({share} of {rows}) repeated an earlier row exactly (every column equal) and "
+                "were dropped (drop_duplicate_interactions: true): each counts once.", values)
+    return ("{n} interaction row(s) ({share} of {rows}) repeat an earlier row exactly (every column equal) and are "
+            "counted as separate interactions in volumes and ratings. If the export duplicated them, set "
+            "drop_duplicate_interactions: true in the params file to count each once.", values)
+
+
 def exclusions_sentence(excluded: pd.DataFrame) -> str:
     """How many rows broke the contract, and the largest group.
 
@@ -152,7 +186,7 @@ def exclusions_sentence(excluded: pd.DataFrame) -> str:
         return "Every row passed the data contract's checks; nothing was excluded."
     top = excluded.sort_values("rows").iloc[-1]
     return (f"{int(excluded['rows'].sum()):,} row(s) broke a rule of the data contract and were excluded; the largest "
-            f"group is {top['rows']} row(s) of {top['table']} whose {top['column']} is not {top['rule']}.")
+            f"group is {top['rows']} row(s) of {top['table']} whose {_n(top['column'])} is not {top['rule']}.")
 
 
 def missing_sentence(missing: pd.DataFrame) -> str:
@@ -169,7 +203,7 @@ def missing_sentence(missing: pd.DataFrame) -> str:
     if shown.empty:
         return "No column has missing values."
     worst = shown.sort_values("missing_share").iloc[-1]
-    return (f"The column with most missing values is {worst['table']}.{worst['column']}: "
+    return (f"The column with most missing values is {worst['table']}.{_n(worst['column'])}: "
             f"{fmt_pct(worst['missing_share'])} of rows are empty.")
 
 
@@ -189,7 +223,7 @@ def describe_inventory(inv: pd.DataFrame) -> str:
     top = inv.sort_values("volume", ascending=False).iloc[0] if n else None
     parts = [f"{n:,} touchpoint(s) in the data or in params"]
     if top is not None and top["volume"] > 0:
-        parts.append(f"the busiest is {top['touchpoint']} with {int(top['volume']):,} interactions "
+        parts.append(f"the busiest is {_n(top['touchpoint'])} with {int(top['volume']):,} interactions "
                      f"({top['rated_share']:.0%} rated)")
     parts.append(f"{len(undeclared)} undeclared" + (f" ({short_list(undeclared)})" if undeclared else ""))
     parts.append(f"{len(silent)} silent" + (f" ({short_list(silent)})" if silent else ""))
