@@ -36,6 +36,8 @@ from cxlib.run.compare import changes_since_last_run, recorded_previous
 from cxlib.run.layout import RunFolder
 from cxlib.text.changes import change_rows, change_sentences, since_sentence
 from cxlib.text import display
+from cxlib.text.format import MAX_VALUE_CHARS, short
+from cxlib.text.names import plain_text
 
 # Without declared touchpoints, the busiest this many are analysed (one model term each).
 MAX_TOUCHPOINTS = 25
@@ -156,8 +158,9 @@ class Workbook:
     def warn(self, text: str, **values: Any) -> None:
         """Show a warning in the section and record it for the report's index page."""
         display.callout(text, kind="warning", **values)
-        if self.run is not None:
-            self.run.add_warning(text.format(**{k: str(v) for k, v in values.items()}) if values else text)
+        if self.run is not None:  # recorded as shown: values cut, bidi controls removed (the index page lists it)
+            shown = {k: short(plain_text(v), MAX_VALUE_CHARS) for k, v in values.items()}
+            self.run.add_warning(plain_text(text.format(**shown) if values else text))
 
     def cached(self, name: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         """``compute()`` once per run, shared between the sections (Parquet in the run's ``work/``).
