@@ -503,3 +503,412 @@ def test_awkward_data_renders_with_warning(case: RenderCase, demo_frames, tmp_pa
     assert not fixed, f"fixed, remove known_issue: {fixed}"
     if missing:  # strict: every other expectation of the case was checked above
         pytest.xfail("; ".join(e.known_issue for e in missing))
+
+
+# ---- what a scheduled run meets in the wild (issue 17) ------------------------------------------
+# Names that are formulas or math, absurd params, empty ratings, full disks and odd output folders:
+# each ends in one paragraph with the right exit code, or in a report that publishes safely.
+
+FORMULA_NAMES = ('=HYPERLINK("http://evil","x")', "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0",
+                 "-2+3+cmd|' /C calc'!A0")
+MATH_NAMES = (r"$\badcmd{x}$ plan", "$a$ & $b$")
+LONG_NAME = ("Premium customers of the northern region with a long contract and several products " * 2 + "x" * 33)
+BIDI_NAME = "abc\u202eevil-reordered segment"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def hostile_names(f):
+    """Segments, plans, touchpoints and channels named as formulas, math markup, a 199-character name
+    and a right-to-left override; and 10% exact duplicate interaction rows."""
+    c, i = f["customers"], f["interactions"]
+    c["segment"] = c["segment"].map({"consumer": FORMULA_NAMES[0], "smb": MATH_NAMES[0], "enterprise": LONG_NAME})
+    c["plan"] = c["plan"].map({"basic": FORMULA_NAMES[1], "plus": MATH_NAMES[1], "premium": BIDI_NAME})
+    i["touchpoint"] = i["touchpoint"].replace({"billing": FORMULA_NAMES[3], "app": MATH_NAMES[1],
+                                               "support": LONG_NAME[:150] + BIDI_NAME})
+    i["channel"] = i["channel"].replace({"web": FORMULA_NAMES[2]})
+    f["interactions"] = pd.concat([i, i.sample(frac=0.1, random_state=3)], ignore_index=True)
+    return f, {"touchpoints": None, "journey": {"usage": [MATH_NAMES[1], "delivery"], "pay": [FORMULA_NAMES[3]]},
+               "targets": {"csat_top2": {"all": 0.7, FORMULA_NAMES[3]: 0.7}}}
+
+
+def _run_case(folder: Path, frames: dict[str, pd.DataFrame], overrides: dict, run_id: str) -> tuple[int, str]:
+    """Write the frames and params into ``folder``, run ``cx run`` in-process; the exit code and stderr."""
+    import contextlib
+    import io
+
+    from conftest import demo_params_dict, write_params
+
+    for name, df in frames.items():
+        df.to_parquet(folder / f"{name}.parquet", index=False)
+    raw = demo_params_dict(folder, run_id=run_id, bootstrap=20, cell_timeout_seconds=240)
+    for key, value in overrides.items():
+        if value is None:
+            raw.pop(key, None)
+        else:
+            raw[key] = value
+    params = write_params(folder / "params.yaml", raw)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["run", str(params), "--output-dir", str(folder / "reports")])
+    return code, err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory) -> Path:
+    """One ``cx run`` on 400 demo customers with hostile names (shared by the tests below)."""
+    from conftest import built_once
+
+    from cxlib.demo.synthetic import generate
+
+    def build(folder: Path) -> None:
+        frames, overrides = hostile_names(generate(N_CUSTOMERS, seed=11))
+        code, err = _run_case(folder, frames, overrides, "hostile")
+        (folder / "outcome.json").write_text(json.dumps({"code": code, "stderr": err}))
+
+    folder = built_once(tmp_path_factory, "shared-hostile-names", build)
+    outcome = json.loads((folder / "outcome.json").read_text())
+    assert outcome["code"] == 0, outcome["stderr"][-3000:]
+    return folder / "reports" / "hostile"
+
+
+@pytest.mark.slow
+def test_result_csvs_are_neutralised_for_spreadsheets(hostile_run: Path):
+    """Case 1: no cell of any result CSV starts a formula; reading back gives the names unchanged."""
+    import csv
+
+    from cxlib.results import read_result
+
+    files = sorted((hostile_run / "results").glob("*.csv"))
+    assert {"metrics.csv", "metric_changes.csv", "impact.csv", "metric_validity.csv",
+            "touchpoint_inventory.csv"} <= {f.name for f in files}
+    for path in files:
+        with open(path, newline="", encoding="utf-8") as fh:
+            for row in csv.reader(fh):
+                bad = [c for c in row if c.startswith(FORMULA_START) and not _is_number(c)]
+                assert not bad, f"{path.name}: {bad[:3]}"
+    metrics = read_result(hostile_run / "results", "metrics")
+    assert FORMULA_NAMES[0] in set(metrics["segment"]) and FORMULA_NAMES[3] in set(metrics["touchpoint"])
+    assert LONG_NAME in set(metrics["segment"])  # the CSV keeps the full name
+    assert FORMULA_NAMES[2] in set(metrics["channel"])
+
+
+@pytest.mark.slow
+def test_math_markup_in_names_renders_literally(hostile_run: Path):
+    """Case 2: a name with ``$\\badcmd{x}$`` no longer aborts the run (the fixture asserts exit 0), and
+    figures draw ``$a$ & $b$`` as written: math parsing is off."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cxlib.plots import set_theme
+    from cxlib.plots.survival import forest_plot, km_curves
+
+    with plt.rc_context():
+        set_theme()
+        curves = pd.DataFrame({"group": ["a", "b"] * 2, "days": [30, 30, 90, 90], "survival": [0.9, 0.8, 0.85, 0.7],
+                               "ci_lower": 0.6, "ci_upper": 0.95})
+        fig = km_curves(curves, labels={"a": MATH_NAMES[0], "b": MATH_NAMES[1]})
+        fig.savefig(io.BytesIO(), format="png")  # would raise on \badcmd as mathtext
+        legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        assert legend == list(MATH_NAMES)
+        assert not any(t.get_parse_math() for t in fig.axes[0].get_legend().get_texts())
+        hr = pd.DataFrame({"model": "covariates", "term": [f"segment[{MATH_NAMES[0]}]"], "hazard_ratio": [1.5],
+                           "ci_lower": [1.1], "ci_upper": [2.0]})
+        forest_plot(hr).savefig(io.BytesIO(), format="png")
+        plt.close("all")
+    retention = (hostile_run / "02_retention.html").read_text(encoding="utf-8")
+    assert "$a$ &amp; $b$" in retention  # the name in the section's tables, as written
+
+
+def _png_widths(page: Path) -> list[int]:
+    import base64
+
+    widths = []
+    for data in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page.read_text(encoding="utf-8")):
+        head = base64.b64decode(data[:64])
+        widths.append(int.from_bytes(head[16:20], "big"))
+    return widths
+
+
+@pytest.mark.slow
+def test_long_and_bidi_names_are_cut_and_cleaned_everywhere(hostile_run: Path):
+    """Case 11: sentences, tables and figures show names cut to one length (MAX_NAME_CHARS) without bidi
+    controls; figures keep their width; the CSV keeps the full name."""
+    from cxlib.text.names import MAX_NAME_CHARS, display_name
+
+    pages = sorted(hostile_run.glob("*.html"))
+    text = {p.name: p.read_text(encoding="utf-8") for p in pages}
+    shown = display_name(LONG_NAME).replace("&", "&amp;")
+    assert len(display_name(LONG_NAME)) == MAX_NAME_CHARS
+    for name, page in text.items():
+        assert "\u202e" not in page, f"{name} carries a right-to-left override"
+        assert LONG_NAME[:MAX_NAME_CHARS + 5] not in page, f"{name} shows the long name beyond {MAX_NAME_CHARS} characters"
+    assert any(shown in page for page in text.values())
+    manifest = (hostile_run / "manifest.json").read_text(encoding="utf-8")
+    assert "\\u202e" not in manifest.lower() and "\u202e" not in manifest
+    widths = [w for p in pages for w in _png_widths(p)]
+    assert widths and max(widths) <= 1400, f"figure widths {sorted(widths)[-5:]} px"
+
+
+@pytest.mark.slow
+def test_exact_duplicate_interactions_get_a_data_quality_line(hostile_run: Path):
+    """Case 13: duplicates are counted (count and share) on the data-quality page and the index."""
+    quality = _page_text(hostile_run / "00_data_quality.html")
+    index = _page_text(hostile_run / "index.html")
+    m = re.search(r"([\d,]+) interaction row\(s\) \(([\d.]+)% of ([\d,]+)\) repeat an earlier row exactly", quality)
+    assert m, quality[:3000]
+    assert int(m[1].replace(",", "")) > 0 and 8 < float(m[2]) < 10.5
+    assert "drop_duplicate_interactions" in index
+
+
+def test_duplicate_interactions_dropped_when_asked(tmp_path: Path):
+    """Case 13: ``drop_duplicate_interactions: true`` counts each duplicated row once."""
+    from cxlib.ingest.clean import clean_tables
+    from cxlib.params import load_params
+
+    tables = base_tables()
+    tables["interactions"] = pd.concat([tables["interactions"], tables["interactions"].iloc[:2]], ignore_index=True)
+    for drop, kept in ((False, 8), (True, 6)):
+        params = load_params(write_inputs(tmp_path, tables, drop_duplicate_interactions=drop))
+        clean, _ = clean_tables(params)
+        assert clean.duplicates == {"interactions": 2}
+        assert clean.tables["interactions"].count().execute() == kept
+        clean.con.disconnect()
+
+
+def _unrated(f):
+    f["interactions"]["csat"] = pd.array([pd.NA] * len(f["interactions"]), dtype="Int64")
+    return f, {}
+
+
+@pytest.mark.slow
+def test_every_interaction_unrated_publishes_with_a_note(demo_frames, tmp_path: Path):
+    """Case 4: valid by the contract (csat empty everywhere): the report publishes and says why the
+    CSAT map is missing, instead of failing in a figure."""
+    frames, overrides = _unrated({k: v.copy() for k, v in demo_frames.items()})
+    code, err = _run_case(tmp_path, frames, overrides, "unrated")
+    assert code == 0, err[-3000:]
+    run = tmp_path / "reports" / "unrated"
+    assert re.search(r"No interaction has a CSAT rating", _page_text(run / "index.html"))
+    assert "No interaction has a CSAT rating" in _page_text(run / "01_touchpoint_portfolio.html")
+
+
+def _yaml_bomb(folder: Path) -> Path:
+    write_inputs(folder, base_tables())
+    lines = ["run_id: bomb", f"as_of: {AS_OF}", "data: {customers: customers.csv}", "touchpoints:",
+             "  - &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for prev, name in zip("abcdefgh", "bcdefghi"):
+        lines.append(f"  - &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    p = folder / "params.yaml"
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+def _huge_title(folder: Path) -> Path:
+    p = params_update()(folder)
+    with open(p, "a", encoding="utf-8") as fh:
+        fh.write("title: " + "T" * 50_000_000 + "\n")
+    return p
+
+
+WILD_PARAMS_CASES = [
+    Case("yaml-billion-laughs", _yaml_bomb, 2, ("once its aliases are expanded", "billion laughs"), subprocess=True),
+    Case("horizons-days-empty", params_update(horizons_days=[]), 2, ("key 'horizons_days'", "1 to 20 item(s)"),
+         command=("run",)),
+    Case("bootstrap-hundred-million", params_update(bootstrap=100_000_000), 2,
+         ("key 'bootstrap'", "an integer from 0 to 10,000", "got 100000000"), command=("run",)),
+    Case("fifty-mb-title", _huge_title, 2, ("a params file is at most 1,000,000 bytes",), command=("run",)),
+    Case("long-title", params_update(title="T" * 1000), 2, ("key 'title'", "at most 200 characters")),
+    Case("cox-rows-absurd", params_update(cox_time_varying_max_rows=10**9), 2,
+         ("key 'cox_time_varying_max_rows'", "from 0 to 1,000,000")),
+    Case("tenure-piece-absurd", params_update(tenure_pieces_days=[0, 30, 10**7]), 2,
+         ("key 'tenure_pieces_days.2'", "from 0 to 36,500")),
+    Case("ph-sample-absurd", params_update(ph_check_sample=10**9), 2, ("key 'ph_check_sample'", "100 to 100,000")),
+    Case("cell-timeout-absurd", params_update(cell_timeout_seconds=10**9), 2, ("key 'cell_timeout_seconds'", "10 to 86,400")),
+    Case("negative-seed", params_update(seed=-1), 2, ("key 'seed'", "from 0 to")),
+]
+
+
+@pytest.mark.parametrize("case", WILD_PARAMS_CASES, ids=[c.id for c in WILD_PARAMS_CASES])
+def test_absurd_params_fail_fast_naming_the_key(case: Case, tmp_path: Path, capsys):
+    """Cases 3, 5, 6, 10: refused with exit 2 before anything is read or run, the key and range named."""
+    import time
+
+    params = case.build(tmp_path)
+    start = time.perf_counter()
+    extra = ("--output-dir", str(tmp_path / "reports")) if case.command == ("run",) else ()
+    code, out, err = _run_cli(Case(case.id, case.build, case.exit_code, case.expect, case.subprocess, case.command,
+                                   extra), params, capsys)
+    assert code == 2, f"exit {code}\n{err[:2000]}"
+    for text in case.expect:
+        assert text in err, f"{text!r} not in:\n{err[:2000]}"
+    assert "Traceback" not in err and "validated:" not in err and len(err) < 5000
+    assert time.perf_counter() - start < 60
+    assert not (tmp_path / "reports").exists()
+
+
+def test_progress_line_does_not_claim_exclusions_under_fail(tmp_path: Path, capsys):
+    """Case 12: with on_invalid: fail, the progress line says nothing was excluded, then exit 3."""
+    params = with_cell("interactions", 0, "csat", "0")(tmp_path)
+    code = main(["run", str(params), "--output-dir", str(tmp_path / "reports")])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "1 violating row(s), none excluded (on_invalid: fail)" in err
+    assert "violating row(s) excluded" not in err
+
+
+# -- the output folder and the disk: decided before validation, clean messages --------------------
+
+
+def _probe_notebooks(folder: Path) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('params_file = "x"\nrun_dir = None')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Probe"), params, nbformat.v4.new_code_cell("print('fine')")]
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / "00_probe.ipynb")
+    return folder
+
+
+def _cx_run(params: Path, out: Path, notebooks: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cxlib.cli", "run", str(params), "--output-dir", str(out),
+                           "--notebooks-dir", str(notebooks), *extra], capture_output=True, text=True, timeout=300)
+
+
+def test_disk_full_while_rendering_is_a_clean_exit_4(tmp_path: Path, capsys, monkeypatch):
+    """Case 7: ENOSPC outside a notebook (simulated in the page writer) → exit 4, one paragraph naming
+    the file, no staging folder left, nothing published."""
+    import errno
+
+    import cxlib.run.runner as runner
+
+    def full_disk(notebook, target, title):
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+    monkeypatch.setattr(runner, "render_html", full_disk)
+    params = write_inputs(tmp_path, base_tables())
+    out = tmp_path / "reports"
+    code = main(["run", str(params), "--output-dir", str(out), "--notebooks-dir", str(_probe_notebooks(tmp_path / "nbs"))])
+    err = capsys.readouterr().err
+    assert code == 4, err
+    assert "No space left on device while writing" in err and "00_probe.html" in err and "Free space" in err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir()) == []
+
+
+def _immutable(folder: Path) -> Callable[[], None] | None:
+    """Make ``folder`` unwritable for this process (root ignores mode bits: chattr +i); None if impossible."""
+    import os
+
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return lambda: folder.chmod(0o755)
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        return None
+    return lambda: subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+@pytest.mark.parametrize("where", ["file", "read-only", "under-read-only", "under-file"])
+def test_unusable_output_folder_fails_before_validation(where: str, tmp_path: Path, capsys):
+    """Case 8: an output path that is a file, a read-only folder, or a folder to be created under either
+    → exit 2 naming the path, before the data are read; nothing written."""
+    params = write_inputs(tmp_path, base_tables())
+    blocker = tmp_path / "blocker"
+    restore = None
+    if where in ("file", "under-file"):
+        blocker.write_text("not a folder")
+    else:
+        blocker.mkdir()
+        restore = _immutable(blocker)
+        if restore is None:
+            pytest.skip("cannot make a folder read-only for this user here (chattr unavailable)")
+    out = blocker if where in ("file", "read-only") else blocker / "a" / "reports"
+    try:
+        code = main(["run", str(params), "--output-dir", str(out)])
+    finally:
+        if restore:
+            restore()
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "validated:" not in err and "Traceback" not in err
+    assert str(out) in err and str(blocker) in err
+    assert ("is a file" in err) if "file" in where else ("not writable" in err)
+    if blocker.is_dir():
+        assert list(blocker.iterdir()) == []
+
+
+def test_force_over_a_symlinked_run_folder_leaves_nothing_behind(tmp_path: Path):
+    """Case 9: --force replaces the link (its target's files stay), no `.old-*` link stays, and the next
+    run does not claim to clean anything."""
+    params = write_inputs(tmp_path, base_tables())
+    run_id = "adversarial"
+    nbs = _probe_notebooks(tmp_path / "nbs")
+    out = tmp_path / "reports"
+    out.mkdir()
+    target = tmp_path / "elsewhere" / run_id
+    target.mkdir(parents=True)
+    (target / "keep.txt").write_text("kept")
+    (out / run_id).symlink_to(target)
+    refused = _cx_run(params, out, nbs)
+    assert refused.returncode == 5 and "a symbolic link to" in refused.stderr and "Run folder" in refused.stderr
+    first = _cx_run(params, out, nbs, "--force")
+    assert first.returncode == 0, first.stderr
+    assert sorted(p.name for p in out.iterdir()) == [run_id, "index.html"]
+    assert not (out / run_id).is_symlink() and (target / "keep.txt").read_text() == "kept"
+    again = _cx_run(params, out, nbs, "--force")
+    assert again.returncode == 0 and "cleaned up" not in again.stderr
+    assert sorted(p.name for p in out.iterdir()) == [run_id, "index.html"]
+
+
+def test_force_over_a_file_in_the_runs_place(tmp_path: Path):
+    """Case 9: a regular file at reports/<run_id> is called a file, not a run folder; --force replaces
+    it without a lingering `.old-*`."""
+    params = write_inputs(tmp_path, base_tables())
+    nbs = _probe_notebooks(tmp_path / "nbs")
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "adversarial").write_text("not a run")
+    refused = _cx_run(params, out, nbs)
+    assert refused.returncode == 2 and "is a file, not a run folder" in refused.stderr
+    assert "Run folder" not in refused.stderr and "validated:" not in refused.stderr
+    replaced = _cx_run(params, out, nbs, "--force")
+    assert replaced.returncode == 0, replaced.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["adversarial", "index.html"]
+    assert (out / "adversarial" / "manifest.json").exists()
+
+
+def test_stale_clean_up_reports_only_what_it_removed(tmp_path: Path):
+    """Case 9: a killed --force publish left an `.old-*` link and an `.old-*` file: both removed (never a
+    link's target), and only removed entries are reported."""
+    import os
+
+    from cxlib.run.publish import remove_stale_staging
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    out = tmp_path / "reports"
+    (out / "q3").mkdir(parents=True)
+    (out / "q4").mkdir()
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "keep.txt").write_text("kept")
+    (out / f".old-q3-{dead.pid}").symlink_to(target)
+    (out / f".old-q4-{dead.pid}").write_text("a file moved aside")
+    (out / f".tmp-q5-{dead.pid}-abcd1234").symlink_to(target)  # not a staging folder of ours: left alone
+    done = remove_stale_staging(out)
+    assert sorted(p.name for p in done) == sorted([f".old-q3-{dead.pid}", f".old-q4-{dead.pid}"])
+    assert (target / "keep.txt").exists()
+    assert sorted(os.listdir(out)) == sorted(["q3", "q4", f".tmp-q5-{dead.pid}-abcd1234"])
