@@ -50,7 +50,8 @@ MAX_TEXT_CHARS = 200  # a title, a touchpoint or level named in params: as the d
 MAX_DAYS = 36_500  # a horizon, tenure piece or window longer than a century is a typo
 MAX_PATH_CHARS = 4096
 
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=100)]
+# room for a derived exposure name, poor_<touchpoint as an identifier>, of a 200-character touchpoint
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=MAX_TEXT_CHARS + 50)]
 Name = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
 Days = Annotated[int, Field(ge=1, le=MAX_DAYS)]
 
@@ -156,6 +157,8 @@ class RunParams(_Strict):
     (datetime.date(2026, 9, 30), 10, '/data/c.csv', None)
     >>> [r.name for r in p.exposure_rules(["Billing call", "app"])]
     ['poor_billing_call', 'poor_app']
+    >>> len(p.exposure_rules(["9" * MAX_TEXT_CHARS])[0].name)  # any touchpoint the contract allows
+    206
     """
 
     run_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)]
