@@ -225,11 +225,15 @@ def test_small_segment_suppressed_in_result_files(hostile_run, name, label, valu
 def test_display_escapes_and_cuts_long_values():
     from cxlib.text import display
     from cxlib.text.format import MAX_CELL_CHARS, MAX_VALUE_CHARS
+    from cxlib.text.names import MAX_NAME_CHARS
 
-    df = pd.DataFrame({"touchpoint": [XSS_TOUCHPOINT, "x" * 10_000, None], "n": [1.5, None, 3.0]})
+    df = pd.DataFrame({"touchpoint": [XSS_TOUCHPOINT, "x" * 10_000, None], "n": [1.5, None, 3.0],
+                       "note": ["z" * 10_000, "", ""]})
     shown = display.table(df).data
     assert XSS_TOUCHPOINT not in shown and html.escape(XSS_TOUCHPOINT) in shown
-    assert "x" * MAX_CELL_CHARS not in shown and "x" * (MAX_CELL_CHARS - 1) + "…" in shown
+    # a name column is cut to the one display length of names, any other text at MAX_CELL_CHARS
+    assert "x" * MAX_NAME_CHARS not in shown and "x" * (MAX_NAME_CHARS - 1) + "…" in shown
+    assert "z" * MAX_CELL_CHARS not in shown and "z" * (MAX_CELL_CHARS - 1) + "…" in shown
     assert "None" not in shown and shown.count("—") == 2
     sentence = display.say("{tp} is busy; {long}", tp=XSS_TOUCHPOINT, long="y" * 10_000).data
     assert "<img" not in sentence and len(sentence) < MAX_VALUE_CHARS + 200
