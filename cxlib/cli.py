@@ -40,13 +40,14 @@ def quarter_overrides(params_file: str, spec: str, today: dt.date | None = None)
     return {"as_of": as_of, "run_id": f"{base.run_id}-{label}"}
 
 
-def _load(params_file: str, quarter: str | None = None) -> RunParams:
+def _load(params_file: str, quarter: str | None = None, demo_data: bool = True) -> RunParams:
     overrides = quarter_overrides(params_file, quarter) if quarter else None
     params = load_params(params_file, overrides=overrides)
     if quarter and params.as_of >= dt.date.today():
         print(f"note: quarter {quarter} has not ended yet; the report covers data up to {params.as_of}.",
               file=sys.stderr)
-    _ensure_demo_data(params)
+    if demo_data:
+        _ensure_demo_data(params)
     return params
 
 
@@ -107,9 +108,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     published .../reports/demo/index.html in 84.2 s
     0
     """
+    from cxlib.run.publish import check_output_dir
     from cxlib.run.runner import run_report, section_notebooks
 
-    params = _load(args.params, args.quarter)
+    params = _load(args.params, args.quarter, demo_data=False)
+    output_dir = Path(args.output_dir).resolve()
+    check_output_dir(output_dir, output_dir / params.run_id, args.force)  # before generating or reading any data
+    _ensure_demo_data(params)
     notebooks = section_notebooks(Path(args.notebooks_dir)) if args.notebooks_dir else None
     start = time.perf_counter()
     final = run_report(params, Path(args.output_dir), force=args.force, notebooks=notebooks, pdf=args.pdf)
