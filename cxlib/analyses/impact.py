@@ -282,6 +282,10 @@ def touchpoint_impact(pem: PiecewiseExponentialResult, patterns: pd.DataFrame, p
     cells, design, coef, cov = model_arrays(pem)
     table = exposure_rows(pem, labels).rename(columns={"ci_lower": "hr_ci_lower", "ci_upper": "hr_ci_upper"})
     fitted = [e for e in table["exposure"] if e in coef.index]
+    if not fitted:  # valid data (e.g. no interaction rated): the model stands, without any exposure term
+        raise NotEstimable("no exposure is left in model touchpoints (no customer had a poor experience, or "
+                           "every exposure term was left out), so no churn can be attributed to one",
+                           model="touchpoints")
     # the what-if draws these too (same construction, same seed): one set of draws behind every interval
     coef_draws = coefficient_draws(coef, cov, draws, np.random.default_rng(seed))
     missing = [e for e in table["exposure"] if e not in patterns.columns]

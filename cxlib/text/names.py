@@ -23,7 +23,7 @@ _BIDI = re.compile(f"[{BIDI_CONTROLS}]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # Table columns whose cells are names from the data (or built from them, such as ``segment=<level>``).
 NAME_COLUMNS = frozenset({"touchpoint", "channel", "segment", "group", "term", "level", "driver", "covariate",
-                          "stage", "cohort"})
+                          "exposure", "stage", "cohort"})
 
 
 def plain_text(value: Any) -> str:

@@ -359,7 +359,7 @@ def lag_view(table: pd.DataFrame, names: Mapping[str, str], used: int) -> pd.Dat
     order = [column(lag) for lag in sorted(table["lag_days"].astype(int).unique())]
     exposures = list(dict.fromkeys(table["exposure"]))
     wide = wide.reindex(index=exposures, columns=order).rename_axis(index="exposure", columns=None).reset_index()
-    wide["exposure"] = wide["exposure"].map(lambda e: names.get(e, display_name(e)))
+    wide["exposure"] = wide["exposure"].map(lambda e: display_name(names.get(e, e)))
     return wide
 
 
@@ -388,7 +388,7 @@ def lag_warning(flags: pd.DataFrame, names: Mapping[str, str]) -> str | None:
     sentences = []
     for _, r in hit.iterrows():
         sentences.append(
-            f"{names.get(r['exposure'], display_name(r['exposure']))}: the excess churn hazard of a poor experience "
+            f"{display_name(names.get(r['exposure'], r['exposure']))}: the excess churn hazard of a poor experience "
             f"there falls from {_signed_pct(r['excess_shortest'])} at an exposure lag of {int(r['shortest_lag'])} days "
             f"to {_signed_pct(r['excess_longest'])} at {int(r['longest_lag'])} days (an experience counting only from "
             "that many days after it) — by more than a third")
