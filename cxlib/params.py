@@ -502,16 +502,11 @@ def _allowed(loc: list[str], kind: str) -> str | None:
             return f"{noun} {lo} {hi.replace('at most ', 'to ')}" if lo.startswith("from") and "le" in c \
                 else f"{noun} {lo} and {hi}"
         return f"{noun} {lo or hi}".replace("from ", "of at least ")
-    if kind in _LENGTH_ERRORS:
-        unit = "characters" if kind.startswith("string") else "item(s)"
-        lo, hi = c.get("min_length"), c.get("max_length")
-        if lo and hi:
-            return f"{lo:,} to {hi:,} {unit}"
-        if hi is not None:
-            return f"at most {hi:,} {unit}"
-        if lo is not None:
-            return f"at least {lo:,} {unit}"
-    return None
+    lo, hi = c.get("min_length"), c.get("max_length")
+    if kind not in _LENGTH_ERRORS or (lo is None and hi is None):
+        return None
+    unit = "characters" if kind.startswith("string") else "item(s)"
+    return f"{lo:,} to {hi:,} {unit}" if lo and hi else f"at most {hi:,} {unit}" if hi else f"at least {lo:,} {unit}"
 
 
 def _model_at(loc: list[str]) -> type[BaseModel] | None:

@@ -529,12 +529,6 @@ class Portfolio(Result):
         """The latest period, channel and segment ``all``: one row per touchpoint, one column per metric."""
         return latest_view(self.metrics, self.latest)
 
-    @property
-    def has_ratings(self) -> bool:
-        """True when some shown cell has a CSAT value (False when no interaction is rated: valid, but no CSAT map)."""
-        m = self.metrics
-        return bool((m["metric"].isin(["csat_mean", "csat_top2"]) & m["value"].notna()).any())
-
     def to_frame(self) -> pd.DataFrame:
         """The ``metrics.csv`` contract table."""
         return self.metrics[RESULT_COLUMNS["metrics"]]

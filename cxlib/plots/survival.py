@@ -112,7 +112,7 @@ def cause_incidence_stack(curves: pd.DataFrame, causes: Sequence[str], group: st
         top = bottom + np.concatenate([[0.0], wide[cause].to_numpy(float)])
         # the hatch pattern tells the causes apart without colour
         ax.fill_between(x, bottom, top, step="post", facecolor=PALETTE[i % len(PALETTE)], alpha=0.85, lw=0,
-                        hatch=HATCHES[i % len(HATCHES)], edgecolor="white", label=cause)
+                        hatch=HATCHES[i % len(HATCHES)], edgecolor="white", label=display_name(cause))
         bottom = top
     ax.step(x, bottom, where="post", color="#333", lw=1.2)
     ax.set_xlim(0, max_days or (x[-1] if len(x) > 1 else 1))

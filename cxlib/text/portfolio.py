@@ -25,6 +25,20 @@ from cxlib.text.vocabulary import SPECS, metric_title
 NO_RATINGS = ("No interaction has a CSAT rating that can be shown (csat is empty in every row, or every rated "
               "cell is suppressed), so the CSAT heatmap and trends are left out; volumes and the other metrics "
               "are shown. Check that the export carries the csat column's values.")
+
+
+def has_ratings(metrics: pd.DataFrame) -> bool:
+    """True when some shown cell has a CSAT value: the CSAT map, trends and their sentences have something
+    to show (valid data may have none, when no interaction is rated; the section then says so, :data:`NO_RATINGS`).
+
+    Examples
+    --------
+    >>> has_ratings(_metrics_example()), has_ratings(_metrics_example().assign(value=None))
+    (True, False)
+    """
+    return bool((metrics["metric"].isin(["csat_mean", "csat_top2"]) & metrics["value"].notna()).any())
+
+
 CHANGE_VIEW_COLUMNS = ["touchpoint", "channel", "segment", "metric", "before", "now", "change", "interval",
                        "test", "q_value"]
 
