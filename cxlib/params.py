@@ -4,11 +4,9 @@ The YAML is read with YAML 1.2 booleans (only ``true``/``false``), so a value su
 ``no`` or ``on`` stays a string. Every key must be a Python identifier because papermill
 writes parameter names into the notebook as code.
 
-A params file is small and written by people, so absurd input is refused before anything runs:
-the file is at most :data:`MAX_PARAMS_BYTES`, its aliases may not expand it beyond
-:data:`MAX_YAML_VALUES` values (a "billion laughs" file), every numeric key whose value costs time
-or memory has an upper bound and every free-text key a length limit; each message names the key
-and the allowed range.
+Absurd input is refused before anything runs: a file over :data:`MAX_PARAMS_BYTES`, aliases that expand
+beyond :data:`MAX_YAML_VALUES` values ("billion laughs"), a costly numeric key above its bound, free text
+over its length; each message names the key and the allowed range.
 """
 
 from __future__ import annotations
@@ -418,11 +416,9 @@ _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxlev
 
 def _describe(value: Any) -> str:
     # reprlib: a 50 MB title or a deeply nested value must not be copied whole into the message
-    text = _SHORT.repr(value)
-    if isinstance(value, (str, list, dict)) and len(value) > 20:
-        what = "characters" if isinstance(value, str) else "items"
-        return f"{text} ({type(value).__name__} of {len(value):,} {what})"
-    return f"{text} ({type(value).__name__})"
+    sized = isinstance(value, (str, list, dict)) and len(value) > 20
+    size = f" of {len(value):,} {'characters' if isinstance(value, str) else 'items'}" if sized else ""
+    return f"{_SHORT.repr(value)} ({type(value).__name__}{size})"
 
 
 def _format_error(err: dict[str, Any], raw: dict[str, Any]) -> str:
