@@ -12,27 +12,34 @@ which :func:`protection_intervals` computes with scipy's HiGHS (``linprog(method
 integer quantity the limits are rounded inwards (every integer solution lies inside the LP interval).
 A cell is *protected* when ``upper − lower >= protection_width``.
 
-Method choice for secondary suppression: a greedy pattern checked by the LP audit, not a MILP.
+Method choice for secondary suppression: hypercubes checked by the LP audit, not a MILP.
 The exact optimal-pattern MILP (Fischetti & Salazar) needs, per sensitive cell, two copies of the
 whole table's flow variables, or a cutting-plane loop over LP duals: hundreds of thousands of
-variables on a 17 × 6 × 5 × 4 cube and no useful time bound with scipy's HiGHS. The greedy is what
-τ-ARGUS's "hypercube"/"modular" methods do in spirit: it is fast, deterministic and, what matters
-for the guarantee, *verified*: the pattern is only accepted when the LP audit of every suppressed
-cell passes, so its safety does not depend on the heuristic. It may hide somewhat more than the
-optimum; that costs information, never protection. The loop:
+variables on a 17 × 6 × 5 × 4 cube and no useful time bound with scipy's HiGHS. The heuristic is
+the hypercube method (:mod:`cxlib.stats.disclosure_cubes`, as in τ-ARGUS): for each sensitive
+cell, the cheapest set of corners whose joint movement already gives it a wide enough interval.
+What matters for the guarantee is that the pattern is *verified*: it is only accepted when the
+audit of every hidden cell passes, so its safety does not depend on the heuristic. It may hide
+somewhat more than the optimum; that costs information, never protection. The loop:
 
 1. hide the primary cells;
-2. while some equation hides exactly one cell, hide the cheapest published cell of that equation
-   (vectorised, no LP: such a cell is always exactly recoverable);
-3. audit every hidden cell; for each one narrower than ``protection_width`` take the equation
-   containing it with the fewest hidden cells and hide its cheapest published cell whose value
-   reaches ``protection_width`` (else its largest); go to 2. Hiding a cell only relaxes the
-   attacker's system, so intervals only widen and the loop ends (at worst with everything hidden).
+2. for each hidden cell not yet proven wide enough, hide the cheapest hypercube through it whose
+   range reaches ``protection_width`` (its corners become secondary cells, each with the same
+   proven range);
+3. audit every hidden cell; a cell that fails (or that the audit could not settle within its
+   budget of LPs) is handled again in step 2, and when no hypercube reaches it, the cheapest
+   published cell of its equation with the fewest hidden cells is hidden (a value reaching
+   ``protection_width`` preferred). Hiding a cell only relaxes the attacker's system, so intervals
+   only widen and the loop ends (at worst with whole equations hidden).
 
-The audit (:func:`audit`) needs no LP for most cells: the null space of the hidden cells' equations
-says at once which cells are determined (a zero row: interval of width 0), and a feasible direction
-in that null space, followed from the true values until a bound is hit, proves a lower bound on the
-width. Only cells that neither proof settles are solved by LP, per connected component.
+The audit (:func:`audit`) needs no LP for most cells. First the hypercube certificates: each is
+checked against every equation (it must leave them at zero and move hidden cells only), and its
+range is a proven part of every corner's interval. For the rest, the null space of the hidden
+cells' equations says at once which cells are determined (a zero row: interval of width 0), and
+a feasible direction in that null space, followed from the true values until a bound is hit,
+proves a lower bound on the width. Only cells that none of these proofs settles are solved by LP,
+per connected component, at most ``max_lp`` times per audit; a cell still unsettled then counts as
+failing.
 
 Examples
 --------
@@ -65,6 +72,7 @@ from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 from cxlib.results import ALL
+from cxlib.stats.disclosure_cubes import Certificate, CubeGrid, direction_range
 
 PRIMARY, SECONDARY = "primary", "secondary"
 _TOL = 1e-7
@@ -181,24 +189,37 @@ def _round(lo, hi, integer: bool):
     return (np.ceil(lo - _TOL), np.floor(hi + _TOL)) if integer else (lo, hi)
 
 
-def _component_intervals(A, b, x0, lo, hi, integer: bool, width: float | None, doomed=None):
-    """Intervals of the hidden cells of one component.
+def _component_intervals(A, b, x0, lo, hi, integer: bool, width: float | None, doomed, seed_lo, seed_hi,
+                         budget: list[int]):
+    """Intervals of the hidden cells of one component, and which of them stayed unsettled.
 
     Every solution is ``x0 + N z``, ``N`` a basis of the null space of the component's equations
     (a few dozen columns however many cells), so each limit is a small LP in ``z``. A zero row of
     ``N`` means the equations alone determine the cell. Every feasible point met on the way (the
-    direction ``N N_iᵀ`` followed to a bound, each LP's optimum) widens every cell's proven inner
-    interval; with ``width`` a cell whose proven interval is already wide enough needs no LP."""
+    certificates' ranges in ``seed_lo``/``seed_hi``, the direction ``N N_iᵀ`` followed to a bound,
+    each LP's optimum) widens every cell's proven inner interval; with ``width`` a cell whose proven
+    interval is already wide enough needs no LP. ``budget[0]`` LPs may still be solved; a cell
+    left pending when it runs out is unsettled (its interval is only the proven inner one)."""
     k = A.shape[1]
+    unsettled = np.zeros(k, dtype=bool)
     if k > 3000:                                         # very large component: LP in the cells themselves
-        out = np.array([_lp_interval(A, b, lo, hi, i) for i in range(k)]).reshape(k, 2)
-        return _round(out[:, 0], out[:, 1], integer)
-    out_lo, out_hi = x0.copy(), x0.copy()
+        out_lo, out_hi = seed_lo.copy(), seed_hi.copy()
+        for i in range(k):
+            r_lo, r_hi = _round(out_lo[i], out_hi[i], integer)
+            if width is not None and r_hi - r_lo >= width - _TOL:
+                continue
+            if budget[0] <= 0:
+                unsettled[i] = True
+                continue
+            budget[0] -= 1
+            out_lo[i], out_hi[i] = _lp_interval(A, b, lo, hi, i)
+        return (*_round(out_lo, out_hi, integer), unsettled)
+    out_lo, out_hi = seed_lo.copy(), seed_hi.copy()
     N = _null_basis(A)
     norm = np.einsum("ij,ij->i", N, N)
     free = np.flatnonzero(norm > 1e-9)                   # the others are determined: interval = value
     if free.size == 0:
-        return out_lo, out_hi
+        return x0.copy(), x0.copy(), unsettled
     Nf, xf, lf, hf = N[free], x0[free], lo[free], hi[free]
     doomed = np.zeros(free.size, dtype=bool) if doomed is None else doomed[free]
     up_ok, lo_ok = np.isfinite(hf), np.isfinite(lf)
@@ -213,13 +234,18 @@ def _component_intervals(A, b, x0, lo, hi, integer: bool, width: float | None, d
         down = np.where(D > 0, room_down / D, np.where(D < 0, room_up / -D, np.inf)).min(axis=0)
     if integer:
         up, down = np.floor(up + _TOL), np.floor(down + _TOL)
-    seen_lo, seen_hi = xf - down, xf + up
+    seen_lo = np.minimum(xf - down, seed_lo[free])
+    seen_hi = np.maximum(xf + up, seed_hi[free])
     exact = np.zeros(free.size, dtype=bool)
     while True:
         r_lo, r_hi = _round(seen_lo, seen_hi, integer)
         pending = ~exact if width is None else ~exact & ~doomed & (r_hi - r_lo < width - _TOL)
         if not pending.any():
             break
+        if budget[0] <= 0:
+            unsettled[free[pending]] = True
+            break
+        budget[0] -= 1
         i = int(np.flatnonzero(pending)[0])
         limits = []
         for sign in (1.0, -1.0):
@@ -235,7 +261,52 @@ def _component_intervals(A, b, x0, lo, hi, integer: bool, width: float | None, d
         seen_lo[i], seen_hi[i] = limits
         exact[i] = True
     out_lo[free], out_hi[free] = seen_lo, seen_hi
-    return _round(out_lo, out_hi, integer)
+    out_lo[norm <= 1e-9], out_hi[norm <= 1e-9] = x0[norm <= 1e-9], x0[norm <= 1e-9]
+    return (*_round(out_lo, out_hi, integer), unsettled)
+
+
+def certified_intervals(certificates: Sequence[Certificate], A: sparse.spmatrix, x: np.ndarray, lo: np.ndarray,
+                        hi: np.ndarray, hidden: np.ndarray, integer: bool = True) -> tuple[np.ndarray, np.ndarray, int]:
+    """The part of each cell's attacker interval that the certificates prove, after checking them.
+
+    A certificate counts only when its direction leaves every equation at zero and moves hidden
+    cells only; then every corner can move along it over its whole range.
+
+    Returns
+    -------
+    lower, upper : ndarray
+        Proven limits per cell (the value itself where no certificate reaches the cell).
+    rejected : int
+        Certificates that failed the check (and were ignored).
+
+    Examples
+    --------
+    >>> cells = pd.DataFrame({"tp": ["a", "b", "c", "all"], "n": [3, 12, 30, 45]})
+    >>> A = additive_equations(cells, ["tp"])
+    >>> x, lo, hi = cells["n"].to_numpy(float), np.ones(4), np.full(4, np.inf)
+    >>> good = Certificate(np.array([0, 1]), np.array([1.0, -1.0]))
+    >>> bad = Certificate(np.array([0, 3]), np.array([1.0, -1.0]))
+    >>> l, u, rejected = certified_intervals([good, bad], A, x, lo, hi, np.array([True, True, False, False]))
+    >>> l[:2].tolist(), u[:2].tolist(), rejected
+    ([1.0, 1.0], [14.0, 14.0], 1)
+    """
+    out_lo, out_hi = x.astype(float).copy(), x.astype(float).copy()
+    if not len(certificates):
+        return out_lo, out_hi, 0
+    cols = np.concatenate([c.cells for c in certificates])
+    rows = np.repeat(np.arange(len(certificates)), [len(c.cells) for c in certificates])
+    D = sparse.csc_matrix((np.concatenate([c.signs for c in certificates]), (cols, rows)),
+                          shape=(len(x), len(certificates)))
+    residual = abs(sparse.csr_matrix(A) @ D).sum(axis=0).A.ravel()
+    valid = (residual < _TOL) & np.array([hidden[c.cells].all() for c in certificates])
+    for c in (c for c, ok in zip(certificates, valid) if ok):
+        up, down = direction_range(c, x, lo, hi, integer)
+        xc = x[c.cells]
+        lo_c = np.where(c.signs > 0, xc - down, xc - up)
+        hi_c = np.where(c.signs > 0, xc + up, xc + down)
+        out_lo[c.cells] = np.minimum(out_lo[c.cells], lo_c)
+        out_hi[c.cells] = np.maximum(out_hi[c.cells], hi_c)
+    return out_lo, out_hi, int((~valid).sum())
 
 
 def _outer_width(A: sparse.csr_matrix, x, lo, hi, hidden) -> np.ndarray:
@@ -267,10 +338,14 @@ def _outer_width(A: sparse.csr_matrix, x, lo, hi, hidden) -> np.ndarray:
     return out[hidden]
 
 
+
+
 def protection_intervals(cells: pd.DataFrame, dims: Sequence[str], value: str, hidden, *,
                          lower=0.0, upper=None, integer: bool = True,
                          protection_width: float | None = None,
-                         equations: sparse.spmatrix | None = None) -> pd.DataFrame:
+                         equations: sparse.spmatrix | None = None,
+                         certificates: Sequence[Certificate] = (),
+                         max_lp: int | None = None) -> pd.DataFrame:
     """The interval an attacker derives for each suppressed cell from every published equation.
 
     Parameters
@@ -289,16 +364,21 @@ def protection_intervals(cells: pd.DataFrame, dims: Sequence[str], value: str, h
     integer : bool
         Round the limits inwards (the quantity is a count).
     protection_width : float, optional
-        Audit mode: a cell that a null-space direction already proves at least this wide keeps
-        that proof's (narrower) interval instead of solving its two LPs.
+        Audit mode: a cell that a certificate or a null-space direction already proves at least
+        this wide keeps that proof's (narrower) interval instead of solving its two LPs.
     equations : sparse matrix, optional
         :func:`additive_equations` of ``cells``, when already built.
+    certificates : sequence of Certificate, optional
+        Feasible directions to check and use as proofs (:func:`certified_intervals`).
+    max_lp : int, optional
+        At most this many cells solved by LP; cells left then are ``settled`` False.
 
     Returns
     -------
     DataFrame
         One row per hidden cell (index of ``cells``): ``value``, ``lower``, ``upper``, ``width``,
-        ``component`` (−1: the cell is in no equation and only its bounds limit it).
+        ``component`` (−1: the cell is in no equation and only its bounds limit it) and ``settled``
+        (False: the LP budget ran out before the cell was shown wide enough).
 
     Examples
     --------
@@ -310,32 +390,43 @@ def protection_intervals(cells: pd.DataFrame, dims: Sequence[str], value: str, h
     x = cells[value].to_numpy(dtype=float)
     A = additive_equations(cells, dims) if equations is None else sparse.csr_matrix(equations)
     lo_all, hi_all = _bounds(len(cells), lower, upper)
+    seed_lo, seed_hi, _ = certified_intervals(certificates, A, x, lo_all, hi_all, hidden, integer)
     sys_ = _system(A, x, hidden)
     xh, lo, hi = x[hidden], lo_all[hidden], hi_all[hidden]
+    seed_lo, seed_hi = seed_lo[hidden], seed_hi[hidden]
     out_lo, out_hi = lo.copy(), hi.copy()
     if integer:
         out_lo, out_hi = np.ceil(out_lo - _TOL), np.floor(out_hi + _TOL)
+    settled = np.ones(len(xh), dtype=bool)
     doomed = None
     if protection_width is not None:
         doomed = _outer_width(A, x, lo_all, hi_all, hidden) < protection_width - _TOL
+    budget = [np.inf if max_lp is None else max_lp]
     for comp in range(sys_.n_comp):
         idx = np.flatnonzero(sys_.labels == comp)
         if idx.size == 0:
             continue
+        if protection_width is not None:
+            r_lo, r_hi = _round(seed_lo[idx], seed_hi[idx], integer)
+            if (r_hi - r_lo >= protection_width - _TOL).all():      # every cell proven: no algebra needed
+                out_lo[idx], out_hi[idx] = r_lo, r_hi
+                continue
         sub = sys_.A[:, idx]
         rows = np.diff(sub.indptr) > 0
         a, b = sub[rows], sys_.b[rows]
-        out_lo[idx], out_hi[idx] = _component_intervals(a, b, xh[idx], lo[idx], hi[idx], integer, protection_width,
-                                                         None if doomed is None else doomed[idx])
+        out_lo[idx], out_hi[idx], unsettled = _component_intervals(
+            a, b, xh[idx], lo[idx], hi[idx], integer, protection_width,
+            None if doomed is None else doomed[idx], seed_lo[idx], seed_hi[idx], budget)
+        settled[idx] = ~unsettled
     return pd.DataFrame({"value": xh, "lower": out_lo, "upper": out_hi, "width": out_hi - out_lo,
-                         "component": sys_.labels}, index=cells.index[hidden])
+                         "component": sys_.labels, "settled": settled}, index=cells.index[hidden])
 
 
-def audit(cells: pd.DataFrame, dims: Sequence[str], value: str, hidden, protection_width: float, **bounds) -> pd.DataFrame:
+def audit(cells: pd.DataFrame, dims: Sequence[str], value: str, hidden, protection_width: float, **options) -> pd.DataFrame:
     """:func:`protection_intervals` in audit mode plus ``protected`` (width ≥ ``protection_width``).
 
     A protected cell's interval may be a proven inner interval rather than the attacker's exact
-    one; a failing cell's interval is always exact.
+    one; a cell whose LPs did not fit in ``max_lp`` is not protected (unproven counts as failing).
 
     Examples
     --------
@@ -343,8 +434,8 @@ def audit(cells: pd.DataFrame, dims: Sequence[str], value: str, hidden, protecti
     >>> audit(cells, ["tp"], "n", [True, True, False, False], 10, lower=1)["protected"].tolist()
     [False, False]
     """
-    out = protection_intervals(cells, dims, value, hidden, protection_width=protection_width, **bounds)
-    return out.assign(protected=out["width"] >= protection_width - _TOL)
+    out = protection_intervals(cells, dims, value, hidden, protection_width=protection_width, **options)
+    return out.assign(protected=(out["width"] >= protection_width - _TOL) & out["settled"])
 
 
 @dataclass(frozen=True)
@@ -358,19 +449,24 @@ class Suppression:
     audit : DataFrame
         :func:`audit` of every hidden cell under the final pattern.
     rounds : int
-        Audit rounds the greedy needed.
+        Audit rounds the search needed.
+    certificates : tuple of Certificate
+        The hypercubes hidden, each a proof for its corners (reusable by a linked quantity).
     """
 
     reasons: pd.Series
     audit: pd.DataFrame
     rounds: int
+    certificates: tuple[Certificate, ...] = ()
 
     @property
     def hidden(self) -> np.ndarray:
+        """Which cells are hidden (primary or secondary)."""
         return (self.reasons != "").to_numpy()
 
     @property
     def passed(self) -> bool:
+        """Every hidden cell's interval is proven at least ``protection_width`` wide."""
         return bool(self.audit["protected"].all())
 
     def figures(self) -> dict:
@@ -381,30 +477,27 @@ class Suppression:
                 "audit_rounds": self.rounds}
 
 
-def _close_single_equations(A: sparse.csr_matrix, hidden: np.ndarray, cost: np.ndarray) -> None:
-    """Hide, in place, the cheapest published cell of every equation that hides exactly one cell."""
-    A = abs(A).tocsr()
-    while True:
-        n_hidden = A @ hidden.astype(float)
-        exposed = np.flatnonzero(n_hidden == 1)
-        if exposed.size == 0:
-            return
-        sub = A[exposed].tocoo()
-        cand = ~hidden[sub.col] & np.isfinite(cost[sub.col])
-        r, c = sub.row[cand], sub.col[cand]
-        if c.size == 0:
-            return
-        order = np.lexsort((c, cost[c], r))        # per equation, cheapest first
-        r, c = r[order], c[order]
-        first = np.r_[True, r[1:] != r[:-1]]
-        if hidden[c[first]].all():
-            return                                   # the rest cannot be closed here: the audit decides
-        hidden[c[first]] = True
+def _widen_by_equation(absA: sparse.csr_matrix, i: int, x: np.ndarray, hidden: np.ndarray, cost: np.ndarray,
+                       protection_width: float) -> bool:
+    """The fallback when no hypercube reaches cell ``i``: hide the cheapest published cell of its
+    equation with the fewest hidden cells (a value reaching ``protection_width`` preferred)."""
+    n_hidden = absA @ hidden.astype(float)
+    eqs = absA[:, i].nonzero()[0]
+    for e in eqs[np.argsort(n_hidden[eqs], kind="stable")]:
+        members = absA[e].indices
+        cand = members[~hidden[members] & np.isfinite(cost[members])]
+        if cand.size == 0:
+            continue
+        big = cand[x[cand] >= protection_width]
+        pick = big[np.lexsort((big, cost[big]))[0]] if big.size else cand[np.lexsort((cand, -x[cand]))[0]]
+        hidden[pick] = True
+        return True
+    return False
 
 
 def secondary_suppression(cells: pd.DataFrame, dims: Sequence[str], value: str, primary, protection_width: float, *,
-                          lower=0.0, upper=None, integer: bool = True, cost=None,
-                          max_rounds: int = 200) -> Suppression:
+                          lower=0.0, upper=None, integer: bool = True, cost=None, max_rounds: int = 30,
+                          certificates: Sequence[Certificate] = (), max_lp: int = 200) -> Suppression:
     """Choose extra cells to hide so that every hidden cell's attacker interval is wide enough.
 
     Parameters
@@ -416,10 +509,15 @@ def secondary_suppression(cells: pd.DataFrame, dims: Sequence[str], value: str, 
     protection_width : float
         Required width of every hidden cell's interval (params ``protection_width``).
     cost : array-like, optional
-        Price of hiding each cell (default its value): the greedy hides cheap cells first; ``inf``
-        marks a cell that may not be hidden (published in an earlier release).
+        Price of hiding each cell (default its value): among the hypercubes that add the fewest
+        cells the cheapest wins; ``inf`` marks a cell that may not be hidden (published in an
+        earlier release).
     max_rounds : int
-        Audit rounds before giving up and hiding the failing cells' whole equations.
+        Audit rounds before giving up on economy and hiding the failing cells' whole equations.
+    certificates : sequence of Certificate
+        Hypercubes already hidden (for example by the quantity this one shares its pattern with).
+    max_lp : int
+        LP budget of each audit round (cells the proofs leave open).
 
     Returns
     -------
@@ -434,41 +532,47 @@ def secondary_suppression(cells: pd.DataFrame, dims: Sequence[str], value: str, 
     """
     primary = np.asarray(primary, dtype=bool)
     x = cells[value].to_numpy(dtype=float)
-    cost = x if cost is None else np.asarray(cost, dtype=float)
+    lo, hi = _bounds(len(cells), lower, upper)
+    cost = x.copy() if cost is None else np.asarray(cost, dtype=float)
     A = additive_equations(cells, dims)
     absA = abs(A).tocsr()
+    grid = CubeGrid(cells, dims)
     hidden = primary.copy()
+    certs = list(certificates)
+    todo = np.flatnonzero(primary)
+    todo = todo[np.lexsort((todo, x[todo]))]               # smallest first: the hardest to protect
     rounds = 0
     while True:
-        _close_single_equations(A, hidden, cost)
         rounds += 1
-        res = audit(cells, dims, value, hidden, protection_width, lower=lower, upper=upper,
-                    integer=integer, equations=A)
+        p_lo, p_hi, _ = certified_intervals(certs, A, x, lo, hi, hidden, integer)
+        for i in todo:
+            if p_hi[i] - p_lo[i] >= protection_width - _TOL:
+                continue
+            cert = grid.best_cube(i, x, lo, hi, hidden, cost, protection_width, integer)
+            if cert is None:
+                continue
+            hidden[cert.cells] = True
+            certs.append(cert)
+            up, down = direction_range(cert, x, lo, hi, integer)
+            p_lo[cert.cells] = np.minimum(p_lo[cert.cells], x[cert.cells] - np.where(cert.signs > 0, down, up))
+            p_hi[cert.cells] = np.maximum(p_hi[cert.cells], x[cert.cells] + np.where(cert.signs > 0, up, down))
+        res = audit(cells, dims, value, hidden, protection_width, lower=lower, upper=upper, integer=integer,
+                    equations=A, certificates=certs, max_lp=max_lp)
         failing = cells.index.get_indexer(res.index[~res["protected"].to_numpy()])
         if failing.size == 0 or hidden.all():
             break
-        n_hidden = absA @ hidden.astype(float)
-        added = False
-        for i in failing:
-            eqs = absA[:, i].nonzero()[0]
-            for e in eqs[np.argsort(n_hidden[eqs], kind="stable")]:
-                members = absA[e].indices
-                cand = members[~hidden[members] & np.isfinite(cost[members])]
-                if cand.size == 0:
-                    continue
-                big = cand[x[cand] >= protection_width]
-                pick = (big[np.lexsort((big, cost[big]))[0]] if big.size
-                        else cand[np.lexsort((cand, -x[cand]))[0]])
-                hidden[pick] = added = True
-                break
-        if rounds >= max_rounds:         # give up on economy: hide the failing cells' whole equations
+        if rounds >= max_rounds:                          # give up on economy: hide whole equations
+            more = np.zeros_like(hidden)
             for i in failing:
-                hidden[absA[absA[:, i].nonzero()[0]].indices] = True
-        elif not added:                  # every equation of the failing cells is hidden: widen the next ring
-            near = (absA.T @ (n_hidden > 0).astype(float)) > 0
-            cand = np.flatnonzero(near & ~hidden & np.isfinite(cost))
-            if cand.size == 0:
+                more[absA[absA[:, i].nonzero()[0]].indices] = True
+            more &= ~hidden & np.isfinite(cost)
+            if not more.any():
                 break
-            hidden[cand[np.lexsort((cand, cost[cand]))[0]]] = True
+            hidden |= more
+            continue
+        no_cube = [i for i in failing if grid.best_cube(i, x, lo, hi, hidden, cost, protection_width, integer) is None]
+        for i in no_cube:
+            _widen_by_equation(absA, i, x, hidden, cost, protection_width)
+        todo = failing
     reasons = np.where(primary, PRIMARY, np.where(hidden, SECONDARY, ""))
-    return Suppression(pd.Series(reasons, index=cells.index, name="suppression"), res, rounds)
+    return Suppression(pd.Series(reasons, index=cells.index, name="suppression"), res, rounds, tuple(certs))
