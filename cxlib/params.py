@@ -159,6 +159,9 @@ class RunParams(_Strict):
     survey_drivers: list[Identifier] = Field(default_factory=list)
     survey_since: dt.date | None = None
     min_cell_size: int = Field(10, ge=1)
+    protection_width: int | None = Field(
+        None, ge=1, description="width of the interval an outsider may at best derive for a suppressed count "
+                                "(default min_cell_size); see docs/privacy.md")
     on_invalid: Literal["fail", "exclude"] = "fail"
     period: Literal["quarter", "month"] = "quarter"
     targets: dict[Literal[METRIC_NAMES], dict[str, float]] = Field(default_factory=dict)  # type: ignore[valid-type]
@@ -238,6 +241,18 @@ class RunParams(_Strict):
                              f"({', '.join(self.causes)})")
 
     # ---- derived -------------------------------------------------------------------------
+    @property
+    def protection(self) -> int:
+        """``protection_width``, or ``min_cell_size`` when it is not set.
+
+        Examples
+        --------
+        >>> RunParams.model_validate({"run_id": "q", "as_of": "2026-09-30", "data": {"customers": "c.csv"},
+        ...                           "min_cell_size": 5}).protection
+        5
+        """
+        return self.protection_width if self.protection_width is not None else self.min_cell_size
+
     @property
     def base_dir(self) -> Path:
         """The folder relative data paths resolve against: the params file's."""

@@ -322,22 +322,15 @@ def _outer_width(A: sparse.csr_matrix, x, lo, hi, hidden) -> np.ndarray:
     C = sparse.csr_matrix(-A.multiply(A < 0)).multiply(h[None, :]).tocsr()     # hidden children
     c_dn, c_up = C @ (x - lo_), C @ (hi_ - x)
     p_dn, p_up = P @ (x - lo_), P @ (hi_ - x)
-    # a child rises by what the other children give up plus what the parent can rise; falls conversely
-    up_c = C.multiply((c_dn + p_up)[:, None]) - C.multiply((x - lo_)[None, :])
-    dn_c = C.multiply((c_up + p_dn)[:, None]) - C.multiply((hi_ - x)[None, :])
-    up_p = P.multiply(c_up[:, None])
-    dn_p = P.multiply(c_dn[:, None])
-    width = sparse.csr_matrix(up_c + dn_c + up_p + dn_p).tocsc()
-    member = sparse.csc_matrix(abs(A).multiply(h[None, :]))
+    m = sparse.csr_matrix(A.multiply(h[None, :])).tocoo()                      # (equation, hidden cell, sign)
+    e, j = m.row, m.col
+    # a child rises by what the other children give up plus what the parent can rise, falls conversely;
+    # the parent moves as far as its children can move together
+    child = (c_dn[e] + p_up[e] - (x[j] - lo_[j])) + (c_up[e] + p_dn[e] - (hi_[j] - x[j]))
+    width = np.where(m.data < 0, child, c_up[e] + c_dn[e])
     out = np.minimum(hi_ - lo_, big)
-    for j in np.flatnonzero(hidden):
-        rows = member.indices[member.indptr[j]:member.indptr[j + 1]]
-        if rows.size:
-            col = width[:, j].toarray().ravel()[rows]
-            out[j] = min(out[j], col.min())
+    np.minimum.at(out, j, width)
     return out[hidden]
-
-
 
 
 def protection_intervals(cells: pd.DataFrame, dims: Sequence[str], value: str, hidden, *,
@@ -497,7 +490,8 @@ def _widen_by_equation(absA: sparse.csr_matrix, i: int, x: np.ndarray, hidden: n
 
 def secondary_suppression(cells: pd.DataFrame, dims: Sequence[str], value: str, primary, protection_width: float, *,
                           lower=0.0, upper=None, integer: bool = True, cost=None, max_rounds: int = 30,
-                          certificates: Sequence[Certificate] = (), max_lp: int = 200) -> Suppression:
+                          certificates: Sequence[Certificate] = (), max_lp: int = 200,
+                          equations: sparse.spmatrix | None = None) -> Suppression:
     """Choose extra cells to hide so that every hidden cell's attacker interval is wide enough.
 
     Parameters
@@ -518,6 +512,8 @@ def secondary_suppression(cells: pd.DataFrame, dims: Sequence[str], value: str, 
         Hypercubes already hidden (for example by the quantity this one shares its pattern with).
     max_lp : int
         LP budget of each audit round (cells the proofs leave open).
+    equations : sparse matrix, optional
+        :func:`additive_equations` of ``cells``, when already built.
 
     Returns
     -------
@@ -534,7 +530,7 @@ def secondary_suppression(cells: pd.DataFrame, dims: Sequence[str], value: str, 
     x = cells[value].to_numpy(dtype=float)
     lo, hi = _bounds(len(cells), lower, upper)
     cost = x.copy() if cost is None else np.asarray(cost, dtype=float)
-    A = additive_equations(cells, dims)
+    A = additive_equations(cells, dims) if equations is None else sparse.csr_matrix(equations)
     absA = abs(A).tocsr()
     grid = CubeGrid(cells, dims)
     hidden = primary.copy()
@@ -545,8 +541,13 @@ def secondary_suppression(cells: pd.DataFrame, dims: Sequence[str], value: str, 
     while True:
         rounds += 1
         p_lo, p_hi, _ = certified_intervals(certs, A, x, lo, hi, hidden, integer)
+        # first round: a cell some earlier hypercube already moves goes to the audit first (several
+        # narrow directions together may well be wide enough); the cells it fails get a cube then
+        moved = np.zeros(len(x), dtype=bool)
+        if rounds == 1 and certs:
+            moved[np.concatenate([c.cells for c in certs])] = True
         for i in todo:
-            if p_hi[i] - p_lo[i] >= protection_width - _TOL:
+            if p_hi[i] - p_lo[i] >= protection_width - _TOL or moved[i]:
                 continue
             cert = grid.best_cube(i, x, lo, hi, hidden, cost, protection_width, integer)
             if cert is None:

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cxlib.stats.disclosure import PRIMARY, SECONDARY, Suppression, secondary_suppression
+from cxlib.stats.disclosure import PRIMARY, SECONDARY, Suppression, additive_equations, secondary_suppression
 
 
 @dataclass(frozen=True)
@@ -130,11 +130,12 @@ def _protect_family(cells: pd.DataFrame, dims: list[str], fam: Family, primary: 
     quantities |= {q: (_combo(cells, coefs), 0.0, None) for q, coefs in fam.checks.items()}
     table = cells[dims].assign(**{q: v for q, (v, _, _) in quantities.items()})
     hidden, certs = primary.copy(), ()
+    A = additive_equations(table, dims)
     while True:
         results, before = [], hidden.copy()
         for q, (_, lo, hi) in quantities.items():
             s = secondary_suppression(table, dims, q, hidden, width, lower=lo, upper=hi, cost=cost,
-                                      certificates=certs)
+                                      certificates=certs, equations=A)
             hidden, certs = hidden | s.hidden, s.certificates
             results.append((q, s))
         if (hidden == before).all() or not all(s.passed for _, s in results):
@@ -169,6 +170,7 @@ def suppress_cube(cube: pd.DataFrame, dims: Sequence[str], families: Sequence[Fa
     reasons = pd.DataFrame("", index=cube.index, columns=hidden.columns)
     audits: dict[str, list] = {}
     shown_value: dict[str, np.ndarray] = {}
+    linked = {f.denominator: np.zeros(len(cube), dtype=bool) for f in families}   # hidden for a sub-family
 
     def protect(fam: Family) -> None:
         d = fam.denominator
@@ -183,13 +185,19 @@ def suppress_cube(cube: pd.DataFrame, dims: Sequence[str], families: Sequence[Fa
         cost = x.copy()
         if frozen is not None and d in frozen:
             cost[np.asarray(frozen[d], dtype=bool)[rows] & ~primary] = np.inf
+        primary |= linked[d][rows]
+        # a published sub-denominator is a floor for its parent (interactions ≥ rated interactions)
+        subs = [shown_value[f.denominator][rows] for f in families if f.within == d and f.denominator in shown_value]
+        lower = np.fmax(1.0, np.fmax.reduce(subs)) if subs else np.ones(len(cells))
         upper = np.full(len(cells), np.inf)
         if fam.within is not None:
             parent = shown_value[fam.within][rows]
             upper = np.where(np.isnan(parent), np.inf, parent)
-        # a published sub-denominator is a floor for its parent (interactions ≥ rated interactions)
-        subs = [shown_value[f.denominator][rows] for f in families if f.within == d and f.denominator in shown_value]
-        lower = np.fmax(1.0, np.fmax.reduce(subs)) if subs else np.ones(len(cells))
+            # a small cell under a published parent too small to leave room (8 rated of 10
+            # interactions): no pattern of this family helps, so the parent is hidden there too
+            tight = primary & (upper - lower < protection_width)
+            linked[fam.within][np.flatnonzero(rows)[tight]] = True
+            upper[tight] = np.inf
         h, results = _protect_family(cells, dims, fam, primary | hidden.loc[rows, d].to_numpy(), cost,
                                      protection_width, lower, upper)
         hidden.loc[rows, d] = h
@@ -201,11 +209,11 @@ def suppress_cube(cube: pd.DataFrame, dims: Sequence[str], families: Sequence[Fa
 
     for fam in families:
         protect(fam)
-    # again with the floors the sub-denominators now published give (hiding more only relaxes the
-    # sub-denominators' ceilings, so their audits stay valid)
+    # again with the floors the published sub-denominators give, and the cells they need hidden
     for fam in families:
         if any(f.within == fam.denominator for f in families):
             protect(fam)
+    # the sub-families' ceilings only relaxed (more parents hidden): their audits stay valid
     rows = [r for d in hidden.columns for r in audits.get(d, [])]
     return CubeSuppression(hidden, reasons, pd.DataFrame(rows, columns=[
         "family", "quantity", "hidden", "narrowest_interval", "passed"]))

@@ -43,19 +43,22 @@ def _metrics_example() -> pd.DataFrame:
 
 
 def describe_coverage(periods: Sequence[str], period: str, rows: int, min_cell_size: int,
-                      suppressed_primary: int, suppressed_complementary: int) -> str:
-    """What the portfolio covers: its periods, its rows and how many cells suppression hides.
+                      suppressed_primary: int, suppressed_secondary: int, protection_width: int | None = None) -> str:
+    """What the portfolio covers: its periods, its rows and how many rows suppression hides.
 
     Examples
     --------
     >>> describe_coverage(("2026Q3",), "quarter", 40, 10, 2, 1)
-    'The portfolio covers 1 quarter, 2026Q3, in 40 rows of metrics.csv. 2 cells with fewer than 10 observations or customers are suppressed, and 1 more (complementary suppression) so that none of them can be recovered from a total.'
+    'The portfolio covers 1 quarter, 2026Q3, in 40 rows of metrics.csv. 2 rows with fewer than 10 observations or customers are suppressed, and 1 more (secondary suppression) so that no suppressed count can be narrowed down to a range narrower than 10 from the published tables, this run or the previous one (checked by linear programming in every run).'
     """
     span = (f"1 {period}, {periods[0]}" if len(periods) == 1
             else f"{len(periods)} {period}s, from {periods[0]} to {periods[-1]}")
-    return (f"The portfolio covers {span}, in {rows:,} rows of metrics.csv. {suppressed_primary:,} cells with fewer "
-            f"than {min_cell_size} observations or customers are suppressed, and {suppressed_complementary:,} more "
-            "(complementary suppression) so that none of them can be recovered from a total.")
+    width = min_cell_size if protection_width is None else protection_width
+    return (f"The portfolio covers {span}, in {rows:,} rows of metrics.csv. {suppressed_primary:,} rows with fewer "
+            f"than {min_cell_size} observations or customers are suppressed, and {suppressed_secondary:,} more "
+            f"(secondary suppression) so that no suppressed count can be narrowed down to a range narrower than "
+            f"{width} from the published tables, this run or the previous one (checked by linear programming in "
+            "every run).")
 
 
 def describe_heatmap(metrics: pd.DataFrame, period: str, metric: str = "csat_top2") -> str:
