@@ -271,3 +271,43 @@ def change_view(changes: pd.DataFrame, period: str) -> pd.DataFrame:
         "test": r.test, "q_value": "<0.001" if r.q_value < 0.001 else f"{r.q_value:.3f}",
     } for r in sig.itertuples()]
     return pd.DataFrame(rows, columns=CHANGE_VIEW_COLUMNS)
+
+
+# the denominators of metrics.csv in words (the families of the disclosure audit)
+DENOMINATOR_WORDS = {"n": "interactions", "rated": "rated interactions (CSAT)", "ces_n": "CES answers",
+                     "resolved_n": "interactions with a resolution flag", "responses": "survey responses (NPS)"}
+
+
+def format_audit(disclosure: dict) -> pd.DataFrame:
+    """The disclosure audit as a table: one row per denominator, cells hidden as small and to protect them.
+
+    Examples
+    --------
+    >>> format_audit({"families": {"n": {"primary": 2, "secondary": 5}}})
+          denominator  small cells  protecting cells
+    0  interactions            2                 5
+    """
+    fams = disclosure.get("families", {})
+    return pd.DataFrame([{"denominator": DENOMINATOR_WORDS.get(f, f), "small cells": v["primary"],
+                          "protecting cells": v["secondary"]} for f, v in fams.items()],
+                        columns=["denominator", "small cells", "protecting cells"])
+
+
+def describe_audit(disclosure: dict) -> str:
+    """The audit's outcome in one sentence.
+
+    Examples
+    --------
+    >>> describe_audit({"primary": 2, "secondary": 5, "narrowest_interval": 12.0, "passed": True,
+    ...                 "protection_width": 10, "release_rule": True})
+    'The audit passed: for every suppressed count, the narrowest range an outsider can derive from the published tables spans 12 (upper minus lower limit; at least 10 required); the periods the previous run had closed keep the suppression they were published with.'
+    """
+    if not disclosure.get("primary") and not disclosure.get("secondary"):
+        return "No cell is small enough to be suppressed, so there is nothing to protect."
+    narrow = disclosure.get("narrowest_interval")
+    out = (f"The audit {'passed' if disclosure.get('passed') else 'failed'}: for every suppressed count, the narrowest "
+           f"range an outsider can derive from the published tables spans {narrow:g} (upper minus lower limit; at "
+           f"least {disclosure.get('protection_width')} required)")
+    if disclosure.get("release_rule"):
+        out += "; the periods the previous run had closed keep the suppression they were published with"
+    return out + "."
