@@ -217,3 +217,45 @@ def suppress_cube(cube: pd.DataFrame, dims: Sequence[str], families: Sequence[Fa
     rows = [r for d in hidden.columns for r in audits.get(d, [])]
     return CubeSuppression(hidden, reasons, pd.DataFrame(rows, columns=[
         "family", "quantity", "hidden", "narrowest_interval", "passed"]))
+
+
+def partition_suppression(sizes: pd.Series, min_cell_size: int, protection_width: float) -> tuple[list[str], dict]:
+    """Complementary suppression of the groups of one partition whose total is published.
+
+    When the whole (``all``) and the shown groups of a partition are published, the hidden groups'
+    total follows by subtraction; each hidden group (at least 1 member) then lies in
+    ``[1, total − (k − 1)]`` for ``k`` hidden groups: a width of ``total − k``. Groups below
+    ``min_cell_size`` are hidden, then the smallest shown groups as well, until the hidden
+    groups number at least two and that width reaches ``protection_width`` (or every group is
+    hidden).
+
+    Parameters
+    ----------
+    sizes : Series
+        Members per group (index: group names), the groups of one partition.
+
+    Returns
+    -------
+    hidden : list of str
+        The groups to hide.
+    audit : dict
+        ``primary``, ``secondary``, ``narrowest_interval`` (None without hidden groups), ``passed``.
+
+    Examples
+    --------
+    >>> hidden, audit = partition_suppression(pd.Series({"a": 3, "b": 12, "c": 40, "d": 90}), 10, 10)
+    >>> hidden, audit["narrowest_interval"], audit["passed"]
+    (['a', 'b'], 13.0, True)
+    """
+    order = sizes.sort_values(kind="stable")
+    primary = [g for g, n in order.items() if n < min_cell_size]
+    hidden = list(primary)
+    if hidden:
+        for g in order.index:
+            if len(hidden) >= 2 and order[hidden].sum() - len(hidden) >= protection_width:
+                break
+            if g not in hidden:
+                hidden.append(g)
+    width = float(order[hidden].sum() - len(hidden)) if hidden else None
+    return hidden, {"primary": len(primary), "secondary": len(hidden) - len(primary), "narrowest_interval": width,
+                    "passed": width is None or width >= protection_width}
