@@ -163,12 +163,14 @@ def run_difference(earlier: pd.DataFrame, later: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(found, columns=[*DIMS, "quantity", "value", "how"])
 
 
-def retention_subtraction(retention: pd.DataFrame, horizons=None) -> pd.DataFrame:
-    """Attack 4: a missing group of a partition (``segment=…`` or ``cohort=…``) at a horizon = all − the rest.
+def retention_subtraction(retention: pd.DataFrame, horizons=None, levels: dict | None = None) -> pd.DataFrame:
+    """Attack 4: the missing groups of a partition (``segment=…`` or ``cohort=…``) at a horizon = all − the rest.
 
-    The attacker knows the partition's levels from elsewhere (segments from metrics.csv, cohorts as
-    the quarters since the first signup); here a missing group is any level whose published groups'
-    ``at_risk`` fall short of ``all``."""
+    The attacker knows the partition's levels from elsewhere (``levels``: prefix -> every level,
+    e.g. the segments of metrics.csv and the signup quarters); without them, a missing group is
+    any level whose published groups' ``at_risk`` fall short of ``all``. A row per partition and
+    day with a gap: ``hidden_groups`` (how many levels share the gap; 1 = recovered exactly) and
+    ``at_risk_hidden`` (their total)."""
     r = pd.read_csv(retention) if isinstance(retention, (str, Path)) else retention
     found = []
     days = horizons if horizons is not None else sorted(set(r.loc[r["group"] == "all", "days"]))
@@ -177,6 +179,9 @@ def retention_subtraction(retention: pd.DataFrame, horizons=None) -> pd.DataFram
         g = r[r["group"].astype(str).str.startswith(prefix)]
         if g.empty:
             continue
+        shown = set(g["group"])
+        known = {prefix + str(v) for v in (levels or {}).get(prefix[:-1], [])}
+        missing = len(known - shown) if known else None
         for h in days:
             if h not in top.index:
                 continue
@@ -186,11 +191,13 @@ def retention_subtraction(retention: pd.DataFrame, horizons=None) -> pd.DataFram
                 continue
             gap = top[h] - at["at_risk"].sum()
             if gap > 0:
-                found.append({"partition": prefix[:-1], "days": int(h), "at_risk_hidden": int(gap)})
-    return pd.DataFrame(found, columns=["partition", "days", "at_risk_hidden"])
+                found.append({"partition": prefix[:-1], "days": int(h), "at_risk_hidden": int(gap),
+                              "hidden_groups": missing if missing is not None else 1})
+    return pd.DataFrame(found, columns=["partition", "days", "at_risk_hidden", "hidden_groups"])
 
 
-def attack_all(run: Path, earlier_run: Path | None = None, width: float | None = None) -> dict[str, pd.DataFrame]:
+def attack_all(run: Path, earlier_run: Path | None = None, width: float | None = None,
+               levels: dict | None = None) -> dict[str, pd.DataFrame]:
     """Every attack on one run folder's ``results/`` (and an earlier run of the series)."""
     m = read_metrics(run)
     out = {"derived_products": derived_products(m)}
@@ -198,5 +205,5 @@ def attack_all(run: Path, earlier_run: Path | None = None, width: float | None =
     if earlier_run is not None:
         out["run_difference"] = run_difference(read_metrics(earlier_run), m)
     if (Path(run) / "retention.csv").exists():
-        out["retention_subtraction"] = retention_subtraction(Path(run) / "retention.csv")
+        out["retention_subtraction"] = retention_subtraction(Path(run) / "retention.csv", levels=levels)
     return out
