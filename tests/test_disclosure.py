@@ -3,7 +3,6 @@ release rule, and the attacks of tests/disclosure_attacks.py on today's publishe
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,12 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cxlib.demo.synthetic import write_demo_data
 from cxlib.stats.disclosure import additive_equations, audit, protection_intervals, secondary_suppression
 from cxlib.stats.disclosure_links import keep_release_pattern, metric_pattern, revealed
 
 sys.path.insert(0, str(Path(__file__).parent))
 import disclosure_attacks as attacks  # noqa: E402
-from conftest import PROJECT, demo_params_dict, write_params  # noqa: E402
+from conftest import demo_params_dict, write_params  # noqa: E402
 
 
 def table_2x2(values):
@@ -169,8 +169,7 @@ def two_releases(tmp_path_factory):
     """A 2,000-customer company's runs as of 30 June and 30 September, the truth and the levels."""
     root = tmp_path_factory.mktemp("disclosure")
     data = root / "data"
-    subprocess.run([str(PROJECT / ".venv" / "bin" / "cx"), "demo-data", str(data), "--customers", "2000",
-                    "--seed", "3"], check=True, capture_output=True)
+    write_demo_data(data, n_customers=2000, seed=3)         # as `cx demo-data DIR --customers 2000 --seed 3`
     q2 = _publish(data, root, "2026-06-30", "q2")
     q3 = _publish(data, root, "2026-09-30", "q3", previous=q2)
     truth = _publish(data, root, "2026-09-30", "truth", min_cell_size=1)
