@@ -136,6 +136,10 @@ def suppress(est: pd.DataFrame, interaction_cube: pd.DataFrame | None, survey_cu
         if cube is None or cube.empty:
             continue
         families = tuple(f for f in families if (cube[f.denominator] > 0).any())
+        # the engine returns the cube in no fixed order; ties between equally cheap cells are broken by
+        # position, so the same data must always arrive in the same order (the release rule relies on it)
+        cube = cube.astype({d: str for d in DIMENSIONS}).sort_values(list(DIMENSIONS), kind="mergesort",
+                                                                    ignore_index=True)
         must, frozen = release_pattern(cube, families, previous, previous_as_of, period)
         s = suppress_cube(cube, list(DIMENSIONS), families, min_cell_size, width, must_hide=must, frozen=frozen)
         audits.append(s)

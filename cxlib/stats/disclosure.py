@@ -547,10 +547,10 @@ def secondary_suppression(cells: pd.DataFrame, dims: Sequence[str], value: str, 
         if rounds == 1 and certs:
             moved[np.concatenate([c.cells for c in certs])] = True
         for i in todo:
-            if p_hi[i] - p_lo[i] >= protection_width - _TOL or moved[i]:
+            if p_hi[i] - p_lo[i] >= protection_width - _TOL:
                 continue
             cert = grid.best_cube(i, x, lo, hi, hidden, cost, protection_width, integer)
-            if cert is None:
+            if cert is None or (moved[i] and not hidden[cert.cells].all()):   # a free cube is a proof without LP
                 continue
             hidden[cert.cells] = True
             certs.append(cert)
