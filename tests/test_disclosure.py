@@ -196,6 +196,7 @@ def test_no_attack_recovers_a_suppressed_count(two_releases):
     assert earlier["derived_products"].empty and earlier["joint_lp"].empty
 
 
+@pytest.mark.slow
 def test_no_suppressed_count_is_narrower_than_the_protection_width(two_releases):
     """The attacker's LP over every published equation of every count quantity, published cells
     fixed: each hidden count's interval is at least ``protection_width`` wide."""
