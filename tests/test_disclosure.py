@@ -218,3 +218,17 @@ def test_the_audit_figures_match_the_published_tables(two_releases):
     both = a.merge(b, on=[*attacks.DIMS, "metric"], suffixes=("_a", "_b"))
     both = both[both["period"] <= "2026Q2"]
     assert len(both) > 1000 and (both["suppressed_a"] == both["suppressed_b"]).all()
+
+
+def test_every_run_records_its_audit_in_the_manifest(published_run):
+    import json
+
+    manifest = json.loads((published_run / "manifest.json").read_text())
+    d = manifest["disclosure"]
+    assert set(d) >= {"metrics", "retention"}
+    m = d["metrics"]
+    assert m["passed"] and m["narrowest_interval"] >= m["protection_width"] == 10
+    assert m["primary"] > 0 and m["secondary"] > 0
+    assert "Disclosure control" in (published_run / "index.html").read_text()
+    metrics = attacks.read_metrics(published_run / "results")
+    assert "all" not in set(metrics["period"])
