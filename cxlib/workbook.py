@@ -35,8 +35,8 @@ from cxlib.params import RunParams, load_params, resolve_params_file
 from cxlib.results import read_result, write_result
 from cxlib.run.compare import changes_since_last_run, recorded_previous
 from cxlib.run.layout import RunFolder
-from cxlib.text.changes import change_rows, change_sentences, since_sentence
 from cxlib.text import display
+from cxlib.text.changes import change_rows, change_sentences, since_sentence
 
 # Without declared touchpoints, the busiest this many are analysed (one model term each).
 MAX_TOUCHPOINTS = 25

@@ -11,12 +11,17 @@ import pandas as pd
 import pytest
 
 from cxlib.demo.synthetic import write_demo_data
-from cxlib.stats.disclosure import additive_equations, audit, protection_intervals, secondary_suppression
+from cxlib.stats.disclosure import (
+    additive_equations,
+    audit,
+    protection_intervals,
+    secondary_suppression,
+)
 from cxlib.stats.disclosure_links import keep_release_pattern, metric_pattern, revealed
 
 sys.path.insert(0, str(Path(__file__).parent))
-import disclosure_attacks as attacks  # noqa: E402
-from conftest import demo_params_dict, write_params  # noqa: E402
+import disclosure_attacks as attacks
+from conftest import demo_params_dict, write_params
 
 
 def table_2x2(values):
@@ -166,22 +171,21 @@ def _publish(data: Path, out: Path, as_of: str, run_id: str, min_cell_size: int 
 
 @pytest.fixture(scope="module")
 def two_releases(tmp_path_factory):
-    """A 2,000-customer company's runs as of 30 June and 30 September, the truth and the levels."""
+    """A 2,000-customer company's runs as of 30 June and 30 September, and the levels of its partitions."""
     root = tmp_path_factory.mktemp("disclosure")
     data = root / "data"
     write_demo_data(data, n_customers=2000, seed=3)         # as `cx demo-data DIR --customers 2000 --seed 3`
     q2 = _publish(data, root, "2026-06-30", "q2")
     q3 = _publish(data, root, "2026-09-30", "q3", previous=q2)
-    truth = _publish(data, root, "2026-09-30", "truth", min_cell_size=1)
     customers = pd.read_parquet(data / "customers.parquet")
     signup = pd.to_datetime(customers["signup_date"])
     levels = {"segment": sorted(customers["segment"].dropna().unique()),
               "cohort": sorted(signup[signup <= "2026-09-30"].dt.to_period("Q").astype(str).unique())}
-    return q2, q3, attacks.read_metrics(truth), levels
+    return q2, q3, levels
 
 
 def test_no_attack_recovers_a_suppressed_count(two_releases):
-    q2, q3, truth, levels = two_releases
+    q2, q3, levels = two_releases
     metrics = attacks.read_metrics(q3)
     assert metrics["suppressed"].sum() > 50                      # there is something to protect
     assert "all" not in set(metrics["period"])                   # no cumulative rows (release rule)
@@ -200,14 +204,14 @@ def test_no_attack_recovers_a_suppressed_count(two_releases):
 def test_no_suppressed_count_is_narrower_than_the_protection_width(two_releases):
     """The attacker's LP over every published equation of every count quantity, published cells
     fixed: each hidden count's interval is at least ``protection_width`` wide."""
-    q2, q3, truth, levels = two_releases
+    _q2, q3, _levels = two_releases
     metrics = attacks.read_metrics(q3)
     narrow = attacks.joint_lp(metrics, width=WIDTH)
     assert narrow.empty, narrow.head()
 
 
 def test_the_audit_figures_match_the_published_tables(two_releases):
-    q2, q3, truth, levels = two_releases
+    q2, q3, _levels = two_releases
     audit = pd.read_json(q3 / "audit.json", typ="series")
     m = audit["metrics"]
     assert m["passed"] and m["narrowest_interval"] >= WIDTH and m["release_rule"]

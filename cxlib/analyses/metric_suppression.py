@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cxlib.features.cube import CUSTOMER_COUNTS, DIMENSIONS, SURVEY_SUMS
+from cxlib.features.cube import CUSTOMER_COUNTS, DIMENSIONS
 from cxlib.periods import closed_periods
 from cxlib.results import ALL
 from cxlib.stats.disclosure_links import keep_release_pattern, metric_pattern

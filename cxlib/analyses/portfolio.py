@@ -80,7 +80,6 @@ from cxlib.analyses.clustering import clustered_change, with_clustered
 from cxlib.analyses.metric_suppression import suppress
 from cxlib.errors import RunError
 from cxlib.features.cube import (
-    CUSTOMER_COUNTS,
     DIMENSIONS,
     SURVEY_SUMS,
     interaction_sums,

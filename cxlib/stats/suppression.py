@@ -43,7 +43,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cxlib.stats.disclosure import PRIMARY, SECONDARY, Suppression, additive_equations, secondary_suppression
+from cxlib.stats.disclosure import (
+    PRIMARY,
+    SECONDARY,
+    Suppression,
+    additive_equations,
+    secondary_suppression,
+)
 
 
 @dataclass(frozen=True)
