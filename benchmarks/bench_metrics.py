@@ -84,7 +84,8 @@ def _child(mode: str, folder: Path, period: str) -> None:
     used = resource.getrusage(resource.RUSAGE_SELF)
     cpu_seconds = used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime
     print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "rows": len(result.metrics), "changes": len(result.changes),
-                      "suppressed": result.suppressed_primary + result.suppressed_complementary,
+                      "suppressed": result.suppressed_primary + result.suppressed_secondary,
+                      "disclosure": result.disclosure,
                       "memory_limit": params.engine.memory_limit}))
 
 

@@ -5,7 +5,7 @@ The YAML is read with YAML 1.2 booleans (only ``true``/``false``), so a value su
 writes parameter names into the notebook as code.
 
 Absurd input is refused before anything runs: a file over :data:`MAX_PARAMS_BYTES`, aliases that expand
-beyond :data:`MAX_YAML_VALUES` values ("billion laughs"), a costly numeric key above its bound, free text
+beyond :data:`cxlib.yaml12.MAX_YAML_VALUES` values ("billion laughs"), a costly numeric key above its bound, free text
 over its length; each message names the key and the allowed range.
 """
 
@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from cxlib.errors import ParamsError
+from cxlib.yaml12 import ParamsTooLarge, Yaml12Loader
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PARAMS = PROJECT_ROOT / "params" / "demo.yaml"
@@ -43,7 +44,6 @@ OTHER_CAUSE = "other"  # the cause of a churn reason that churn_causes does not 
 DEFAULT_IMPACT_CAUSE = "voluntary"
 
 MAX_PARAMS_BYTES = 1_000_000  # a params file is a page of YAML; this is a thousand pages
-MAX_YAML_VALUES = 100_000  # values of the file once its aliases are expanded
 MAX_TEXT_CHARS = 200  # a title, a touchpoint or level named in params: as the data contract's names
 MAX_DAYS = 36_500  # a horizon, tenure piece or window longer than a century is a typo
 MAX_PATH_CHARS = 4096
@@ -178,6 +178,9 @@ class RunParams(_Strict):
     survey_drivers: list[Identifier] = Field(default_factory=list, max_length=50)
     survey_since: dt.date | None = None
     min_cell_size: int = Field(10, ge=1, le=1_000_000)
+    protection_width: int | None = Field(
+        None, ge=1, le=1_000_000, description="width of the interval an outsider may at best derive for a "
+                                              "suppressed count (default min_cell_size); see docs/privacy.md")
     on_invalid: Literal["fail", "exclude"] = "fail"
     drop_duplicate_interactions: bool = Field(False, description=(
         "drop exact duplicate interaction rows (every column equal) before the analysis; the data-quality "
@@ -263,6 +266,18 @@ class RunParams(_Strict):
 
     # ---- derived -------------------------------------------------------------------------
     @property
+    def protection(self) -> int:
+        """``protection_width``, or ``min_cell_size`` when it is not set.
+
+        Examples
+        --------
+        >>> RunParams.model_validate({"run_id": "q", "as_of": "2026-09-30", "data": {"customers": "c.csv"},
+        ...                           "min_cell_size": 5}).protection
+        5
+        """
+        return self.protection_width if self.protection_width is not None else self.min_cell_size
+
+    @property
     def base_dir(self) -> Path:
         """The folder relative data paths resolve against: the params file's."""
         return self.source.parent if self.source else Path.cwd()
@@ -326,76 +341,6 @@ def safe_name(text: str) -> str:
 
 
 # ---- loading -----------------------------------------------------------------------------
-
-
-class ParamsTooLarge(yaml.YAMLError):
-    """The YAML expands, through its aliases, to more than :data:`MAX_YAML_VALUES` values."""
-
-
-def expanded_size(node: yaml.Node, limit: int = MAX_YAML_VALUES) -> int:
-    """How many values a composed YAML node holds once every alias is expanded (at most ``limit + 1``).
-
-    An alias (``*name``) is the node its anchor (``&name``) names, shared, not copied: composing and
-    constructing a "billion laughs" file is cheap, and only what reads the result as a tree (validation,
-    an error message) explodes. Counting with one memo per node is linear in the file's size.
-
-    Raises
-    ------
-    ParamsTooLarge
-        Beyond ``limit`` values, or an alias that contains itself.
-
-    Examples
-    --------
-    >>> expanded_size(yaml.compose("a: [1, 2]"))
-    5
-    >>> bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\\nc: [*b, *b]"
-    >>> expanded_size(yaml.compose(bomb), limit=100)
-    Traceback (most recent call last):
-    ...
-    cxlib.params.ParamsTooLarge: more than 100 values once its aliases are expanded
-    """
-    sizes: dict[int, int] = {}
-    open_nodes: set[int] = set()
-
-    def size(node: yaml.Node) -> int:
-        key = id(node)
-        if key in sizes:
-            return sizes[key]
-        if key in open_nodes:
-            raise ParamsTooLarge("an alias that contains itself (a recursive structure)")
-        open_nodes.add(key)
-        if isinstance(node, yaml.SequenceNode):
-            total = 1 + sum(size(child) for child in node.value)
-        elif isinstance(node, yaml.MappingNode):
-            total = 1 + sum(size(k) + size(v) for k, v in node.value)
-        else:
-            total = 1
-        open_nodes.discard(key)
-        if total > limit:
-            raise ParamsTooLarge(f"more than {limit:,} values once its aliases are expanded")
-        sizes[key] = total
-        return total
-
-    return size(node)
-
-
-class _Yaml12Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans (``yes``/``no``/``on``/``off`` stay strings) and a bound on
-    what the aliases expand to (:func:`expanded_size`)."""
-
-    def compose_document(self) -> yaml.Node:
-        node = super().compose_document()
-        expanded_size(node)
-        return node
-
-
-_Yaml12Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
-}
-_Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
 
 
 def _check_identifier_keys(raw: dict[Any, Any], errors: list[str]) -> None:
@@ -551,7 +496,7 @@ def load_params(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
                           "value pasted in by mistake (a title or a list of thousands of names); the keys and "
                           "their limits are listed in cxlib/params.py.")
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Yaml12Loader)
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=Yaml12Loader)
     except UnicodeDecodeError as exc:
         raise ParamsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}). Save the file as UTF-8.") from None
     except ParamsTooLarge as exc:

@@ -82,6 +82,18 @@ def previous_period(labels: pd.Series, period: str = "quarter") -> pd.Series:
     return labels.map(lookup).astype(object)
 
 
+def closed_periods(labels, as_of: dt.date, period: str = "quarter") -> list[str]:
+    """The labels among ``labels`` whose period had ended by ``as_of`` (its last day ≤ ``as_of``).
+
+    Examples
+    --------
+    >>> closed_periods(["2026Q1", "2026Q2", "2026Q3", "all"], dt.date(2026, 6, 30))
+    ['2026Q1', '2026Q2']
+    """
+    freq = period_freq(period)
+    return [s for s in labels if s != ALL and pd.Period(s, freq).end_time.date() <= as_of]
+
+
 @dataclass(frozen=True)
 class ReportingPeriod:
     """The calendar period containing ``as_of``, counted from its first day up to ``as_of``.

@@ -13,6 +13,7 @@ analysis reads); the run folder's layout is :mod:`cxlib.run.layout`.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,11 +32,11 @@ from cxlib.ingest.clean import (
 )
 from cxlib.ingest.contract import ValidationReport
 from cxlib.params import RunParams, load_params, resolve_params_file
-from cxlib.results import write_result
+from cxlib.results import read_result, write_result
 from cxlib.run.compare import changes_since_last_run, recorded_previous
 from cxlib.run.layout import RunFolder
-from cxlib.text.changes import change_rows, change_sentences, since_sentence
 from cxlib.text import display
+from cxlib.text.changes import change_rows, change_sentences, since_sentence
 from cxlib.text.format import MAX_VALUE_CHARS, short
 from cxlib.text.names import plain_text
 
@@ -90,6 +91,7 @@ class Workbook:
     duplicates: dict[str, int] = field(default_factory=dict, repr=False)
     _touchpoints: list[str] | None = field(default=None, init=False, repr=False)
     results: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    records: dict[str, dict] = field(default_factory=dict, repr=False)
 
     # ---- tables ---------------------------------------------------------------------------
     @property
@@ -161,6 +163,32 @@ class Workbook:
         if self.run is not None:  # recorded as shown: values cut, bidi controls removed (the index page lists it)
             shown = {k: short(plain_text(v), MAX_VALUE_CHARS) for k, v in values.items()}
             self.run.add_warning(plain_text(text.format(**shown) if values else text))
+
+    def record(self, name: str, data: dict) -> None:
+        """Hand figures to the run's manifest (``name``: ``<key>`` or ``<key>.<part>``); kept in
+        :attr:`records` interactively.
+
+        Examples
+        --------
+        >>> from cxlib.params import DEFAULT_PARAMS, load_params
+        >>> wb = Workbook(params=load_params(DEFAULT_PARAMS), con=None, validation=None, run_dir=None, files={}, tables={})
+        >>> wb.record("disclosure.metrics", {"passed": True}); wb.records
+        {'disclosure.metrics': {'passed': True}}
+        """
+        self.records[name] = data
+        if self.run is not None:
+            self.run.write_record(name, data)
+
+    def previous_metrics(self) -> tuple[pd.DataFrame | None, dt.date | None]:
+        """The previous run of the series' ``metrics.csv`` and ``as_of`` (:mod:`cxlib.run.compare`).
+
+        ``(None, None)`` without a previous run, and interactively (there is no output folder).
+        The disclosure release rule reads it (``docs/privacy.md``).
+        """
+        previous = recorded_previous(self.run) if self.run is not None else None
+        if previous is None:
+            return None, None
+        return read_result(previous.results, "metrics"), dt.date.fromisoformat(previous.as_of)
 
     def cached(self, name: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         """``compute()`` once per run, shared between the sections (Parquet in the run's ``work/``).

@@ -15,7 +15,7 @@ from cxlib.run.compare import (CHANGE_COLUMNS, CHANGES, changes_since_last_run, 
                                previous_run, series_of, target_changes)
 from cxlib.text.changes import change_sentences
 
-from conftest import built_once, demo_params_dict, write_params
+from conftest import write_params
 
 
 def _publish(out: Path, run_id: str, as_of: str, status: str = "complete", ended: str = "2026-10-01") -> Path:

@@ -26,7 +26,7 @@ from cxlib.plots import metrics as PM
 from cxlib.results import ALL, RESULT_COLUMNS, Result
 from cxlib.stats import changes as CH
 from cxlib.stats import intervals as IV
-from cxlib.stats.suppression import suppression_reasons
+from cxlib.stats.disclosure import protection_intervals, secondary_suppression
 from cxlib.text import portfolio as T
 from cxlib.text import vocabulary as V
 
@@ -163,20 +163,25 @@ def _determined(cells: pd.DataFrame, dims: list[str], hidden: pd.Series) -> list
     return [r for r, j in col.items() if np.linalg.matrix_rank(np.vstack([a, np.eye(len(unknown))[j]])) == rank]
 
 
-def test_primary_and_complementary_suppression_hand_worked():
+def _secondary(cells, dims):
+    return secondary_suppression(cells, dims, "n", (cells["n"] < 10).to_numpy(), 10, lower=1).reasons
+
+
+def test_primary_and_secondary_suppression_hand_worked():
     cells = _cube({("billing", "web"): 5, ("billing", "phone"): 40, ("billing", "store"): 50,
                    ("support", "web"): 30, ("support", "phone"): 60, ("support", "store"): 70,
                    ("app", "web"): 35, ("app", "phone"): 80, ("app", "store"): 90})
-    reasons = suppression_reasons(cells, ["tp", "ch"], "n", min_cell_size=10)
+    reasons = _secondary(cells, ["tp", "ch"])
     got = {(r.tp, r.ch): why for r, why in zip(cells.itertuples(), reasons) if why}
-    # billing/web is small; its column hides the smallest sibling (support/web, 30), its row the
-    # smallest sibling (billing/phone, 40), and support's row then needs support/phone: a 2 x 2 block
-    assert got == {("billing", "web"): "primary", ("support", "web"): "complementary",
-                   ("billing", "phone"): "complementary", ("support", "phone"): "complementary"}
+    # billing/web is small; the cheapest rectangle through it: support/web (30), billing/phone (40),
+    # support/phone (60) — billing/web then ranges over [1, 34]
+    assert got == {("billing", "web"): "primary", ("support", "web"): "secondary",
+                   ("billing", "phone"): "secondary", ("support", "phone"): "secondary"}
     hidden = reasons != ""
     assert _exposed_cells(cells, ["tp", "ch"], hidden) == []
     assert _determined(cells, ["tp", "ch"], hidden) == []
-    # without complementary suppression the small cell is the row total minus its siblings
+    assert protection_intervals(cells, ["tp", "ch"], "n", hidden.to_numpy(), lower=1)["width"].min() >= 10
+    # with only the small cell hidden it is the row total minus its siblings
     primary_only = reasons == "primary"
     assert set(_exposed_cells(cells, ["tp", "ch"], primary_only)) == {cells.index[(cells.tp == "billing") & (cells.ch == "web")][0]}
 
@@ -184,10 +189,9 @@ def test_primary_and_complementary_suppression_hand_worked():
 def test_lone_child_hides_its_parent():
     # billing has one channel, so billing/all equals billing/web and must be hidden with it
     cells = _cube({("billing", "web"): 30, ("support", "web"): 5, ("support", "phone"): 60})
-    reasons = suppression_reasons(cells, ["tp", "ch"], "n", min_cell_size=10)
-    shown = {(r.tp, r.ch) for r, why in zip(cells.itertuples(), reasons) if not why}
-    assert shown == {(ALL, ALL)}
+    reasons = _secondary(cells, ["tp", "ch"])
     assert _exposed_cells(cells, ["tp", "ch"], reasons != "") == []
+    assert protection_intervals(cells, ["tp", "ch"], "n", (reasons != "").to_numpy(), lower=1)["width"].min() >= 10
 
 
 def test_suppression_on_random_three_way_cube():
@@ -201,12 +205,13 @@ def test_suppression_on_random_three_way_cube():
         g = base.groupby(list(keep), as_index=False)["n"].sum() if keep else pd.DataFrame({"n": [base["n"].sum()]})
         parts.append(g.assign(**{d: ALL for d in "ptc" if d not in keep}))
     cells = pd.concat(parts, ignore_index=True)[["p", "t", "c", "n"]]
-    reasons = suppression_reasons(cells, ["p", "t", "c"], "n", min_cell_size=10)
+    reasons = _secondary(cells, ["p", "t", "c"])
     assert ((reasons == "primary") == (cells["n"] < 10)).all()
-    assert (reasons == "complementary").sum() > 0
+    assert (reasons == "secondary").sum() > 0
     assert _exposed_cells(cells, ["p", "t", "c"], reasons != "") == []
+    assert protection_intervals(cells, ["p", "t", "c"], "n", (reasons != "").to_numpy(), lower=1)["width"].min() >= 10
     with pytest.raises(ValueError, match="once"):
-        suppression_reasons(pd.concat([cells, cells.head(1)]), ["p", "t", "c"], "n", 10)
+        _secondary(pd.concat([cells, cells.head(1)], ignore_index=True), ["p", "t", "c"])
 
 
 # ---- the engine cube against pandas on the raw rows ----------------------------------------------------
@@ -320,6 +325,7 @@ def test_every_metric_value_equals_pandas_on_raw_rows(portfolio, raw):
     assert list(got.columns) == RESULT_COLUMNS["metrics"]
     assert set(got["metric"]) == set(V.METRICS)
     expected = _expected(raw)
+    expected = expected[expected["period"] != ALL]        # no cumulative rows (docs/privacy.md)
     both = got.merge(expected, on=[*DIMS, "metric"], how="outer", suffixes=("", "_pandas"), indicator=True)
     assert (both["_merge"] == "both").all(), both.loc[both["_merge"] != "both", [*DIMS, "metric", "_merge"]].head()
     shown = both[~both["suppressed"]]
@@ -335,11 +341,13 @@ def test_every_metric_value_equals_pandas_on_raw_rows(portfolio, raw):
         np.testing.assert_allclose(independent[c].astype(float), independent[f"{c}_pandas"], rtol=1e-9, atol=1e-12, err_msg=c)
     hidden = both[both["suppressed"]]
     assert hidden[["n", "value", "ci_lower", "ci_upper"]].isna().all().all()
-    # every small cell (few rows or few customers) is hidden; the other hidden cells are the complementary ones
+    # every small cell (few rows or few customers) is hidden; the other hidden cells protect them
     small = (both["n_pandas"] < 10) | (both["customers"] < 10)
     assert both.loc[small, "suppressed"].all()
     assert (both["customers"] < 10).sum() > (both["n_pandas"] < 10).sum()  # the customer rule bites here
-    assert (hidden.index.isin(both.index[~small])).sum() == portfolio.suppressed_complementary > 0
+    # primary rows: small ones, and rows revealing a small count of their cell (the rated share of few ratings)
+    assert len(hidden) == portfolio.suppressed_primary + portfolio.suppressed_secondary
+    assert small.sum() <= portfolio.suppressed_primary and portfolio.suppressed_secondary > 0
 
 
 def test_distinct_customers_exact_in_every_cell(tables, raw):
@@ -376,7 +384,10 @@ def test_published_table_hides_no_recoverable_cell(portfolio):
     key = [*DIMS]
     vol = m[m["metric"] == "volume"].set_index(key)["suppressed"]
     share = m[m["metric"] == "rated_share"].set_index(key)["suppressed"]
-    assert vol.reindex(share.index).equals(share)
+    csat = m[m["metric"] == "csat_mean"].set_index(key)["suppressed"]
+    # the rated share reveals both counts: hidden wherever either of them is
+    assert (share >= vol.reindex(share.index)).all()
+    assert (share[csat.index.intersection(share.index)] >= csat[csat.index.intersection(share.index)]).all()
 
 
 def test_periods_and_labels(portfolio, raw):
@@ -384,7 +395,7 @@ def test_periods_and_labels(portfolio, raw):
     assert portfolio.latest == "2026Q3"
     assert portfolio.periods[0] == str(min(first, raw["surveys"]["timestamp"].min().to_period("Q")))
     assert portfolio.periods[-1] == "2026Q3"
-    assert set(portfolio.metrics["period"]) <= {*portfolio.periods, ALL}
+    assert set(portfolio.metrics["period"]) <= set(portfolio.periods)
     nps = portfolio.metrics[portfolio.metrics["metric"].str.startswith("nps")]
     assert set(nps["touchpoint"]) == {ALL} and set(nps["channel"]) == {ALL}
 
@@ -479,7 +490,8 @@ def test_engine_cube_hand_worked_months_without_segment():
     m = p.metrics.set_index([*DIMS, "metric"])
     assert m.loc[("2026-09", ALL, ALL, ALL, "nps"), "value"] == pytest.approx(0.0)
     assert m.loc[("2026-09", ALL, ALL, ALL, "nps_passives"), "value"] == pytest.approx(0.2)
-    assert m.loc[(ALL, ALL, ALL, ALL, "csat_top2"), "value"] == pytest.approx(2 / 3)
+    assert m.loc[("2026-09", ALL, ALL, ALL, "csat_top2"), "value"] == pytest.approx(1 / 2)
+    assert ALL not in set(p.metrics["period"])                  # no cumulative rows
     assert p.periods == ("2026-08", "2026-09") and p.latest == "2026-09"
 
 
@@ -566,7 +578,7 @@ def test_portfolio_follows_the_result_protocol(portfolio):
     text = repr(portfolio).splitlines()
     assert text[0] == "Touchpoint metric portfolio"
     assert text[1].startswith(f"The portfolio covers {len(portfolio.periods)} quarters, from {portfolio.periods[0]}")
-    assert f"{portfolio.suppressed_primary:,} cells with fewer than 10" in text[1]
+    assert f"{portfolio.suppressed_primary:,} rows with fewer than 10" in text[1]
     assert "<h4>Touchpoint metric portfolio</h4>" in portfolio._repr_html_()
     d = portfolio.to_dict()
     assert "metrics" not in d and "changes" not in d  # the large tables are the CSV files

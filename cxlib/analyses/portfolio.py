@@ -3,7 +3,7 @@
 The engine reduces the interactions and survey responses to sufficient statistics per period x
 touchpoint x channel x segment, with an ``all`` roll-up on every dimension (the metric cube,
 :mod:`cxlib.features.cube`). Only that small cube reaches pandas, where this module assembles the
-estimates (:mod:`cxlib.stats.intervals`), suppression (:mod:`cxlib.stats.suppression`), change tests
+estimates (:mod:`cxlib.stats.intervals`), suppression (:mod:`cxlib.analyses.metric_suppression`), change tests
 (:mod:`cxlib.stats.changes`) and targets; its sentences are in :mod:`cxlib.text.portfolio`.
 
 Metrics (the ``metric`` column of ``metrics.csv``) and what ``n`` counts for each
@@ -29,8 +29,9 @@ Interaction metrics' intervals are customer-clustered (:mod:`cxlib.analyses.clus
 NPS rows have ``touchpoint`` and ``channel`` = ``all`` (a relationship survey is not about one
 touchpoint). The NPS interval is normal with Var(NPS/100) = (p + d − (p − d)²) / n, p and d the
 promoter and detractor shares, clipped to [−100, 100]. Periods are calendar quarters (``2026Q3``) or
-months (``2026-09``) from the first one in the data up to the one containing ``as_of``; ``all`` rows
-pool every period. The segment is the customer's ``segment`` column (``unspecified`` where empty; only
+months (``2026-09``) from the first one in the data up to the one containing ``as_of``; there are no
+cumulative ``all``-period rows (a later run's cumulative row minus an earlier one's would disclose the
+new period's hidden cells; see ``docs/privacy.md``). The segment is the customer's ``segment`` column (``unspecified`` where empty; only
 ``all`` when the customers table has no such column). A metric whose ``n`` is 0 in a cell has no row.
 A touchpoint, channel or segment whose value in the data is ``all`` is shown as ``all (in data)``.
 
@@ -45,10 +46,12 @@ that survive are flagged.
 
 Small cells: any cell with ``n < min_cell_size``, or with fewer than ``min_cell_size`` distinct
 customers behind its ``n`` (three customers with 60 interactions are still three customers), is
-suppressed (``n``, value and interval empty, ``suppressed`` true), plus complementary suppression
-(:mod:`cxlib.stats.suppression`) so that no suppressed cell can be recovered from its roll-up.
-Suppression is decided per denominator, so metrics that share ``n`` (volume and rated_share;
-csat_mean and csat_top2; the four NPS rows) are suppressed together. Change tests use shown cells only.
+suppressed (``n``, value and interval empty, ``suppressed`` true), plus secondary cells chosen and
+audited over the whole table at once, so that no suppressed count can be narrowed down to less than
+``protection_width`` from every published row, every metric of its cell and the previous run of the
+series (:mod:`cxlib.analyses.metric_suppression`). Metrics that share a denominator are suppressed
+together (volume; csat_mean and csat_top2; the four NPS rows), and the rated share with either of its
+two counts. Change tests use shown cells only.
 
 Examples
 --------
@@ -59,7 +62,7 @@ Examples
 >>> p.to_frame().columns.tolist()
 ['period', 'touchpoint', 'channel', 'segment', 'metric', 'n', 'value', 'ci_lower', 'ci_upper', 'suppressed']
 >>> p.metrics.loc[p.metrics["metric"] == "nps", ["period", "n", "value"]].values.tolist()
-[['2026Q3', 40, 25.0], ['all', 40, 25.0]]
+[['2026Q3', 40, 25.0]]
 """
 
 from __future__ import annotations
@@ -74,8 +77,9 @@ import numpy as np
 import pandas as pd
 
 from cxlib.analyses.clustering import clustered_change, with_clustered
+from cxlib.analyses.metric_suppression import suppress
+from cxlib.errors import RunError
 from cxlib.features.cube import (
-    CUSTOMER_COUNTS,
     DIMENSIONS,
     SURVEY_SUMS,
     interaction_sums,
@@ -92,7 +96,6 @@ from cxlib.stats.changes import (
 )
 from cxlib.stats.clustered import CROSS_COLUMNS, SUM_COLUMNS
 from cxlib.stats.intervals import mean_interval, nps_interval, wilson_interval
-from cxlib.stats.suppression import suppression_reasons
 from cxlib.text.format import display_order, format_difference
 from cxlib.text.portfolio import describe_coverage
 from cxlib.text.vocabulary import METRIC_SPECS, METRICS, SPECS, MetricSpec
@@ -114,10 +117,10 @@ _CLUSTER_CARRY = ["clustered", *SUM_COLUMNS, *CROSS_COLUMNS]
 def _cube_example() -> tuple[pd.DataFrame, None]:
     """A two-quarter interaction cube of one touchpoint, for the examples."""
     return pd.DataFrame({
-        "period": ["2026Q2", "2026Q3", "all"], "touchpoint": "app", "channel": "all", "segment": "all",
-        "n": [100, 120, 220], "rated": [80, 90, 170], "csat_sum": [320.0, 330.0, 650.0],
-        "csat_sumsq": [1350.0, 1300.0, 2650.0], "top2": [60, 54, 114], "ces_n": 0, "ces_sum": 0.0,
-        "ces_sumsq": 0.0, "resolved_n": 0, "resolved": 0, "customers": [60, 70, 110], "raters": [50, 60, 90],
+        "period": ["2026Q2", "2026Q3"], "touchpoint": "app", "channel": "all", "segment": "all",
+        "n": [100, 120], "rated": [80, 90], "csat_sum": [320.0, 330.0],
+        "csat_sumsq": [1350.0, 1300.0], "top2": [60, 54], "ces_n": 0, "ces_sum": 0.0,
+        "ces_sumsq": 0.0, "resolved_n": 0, "resolved": 0, "customers": [60, 70], "raters": [50, 60],
         "ces_customers": 0, "resolved_customers": 0}), None
 
 
@@ -154,7 +157,7 @@ def estimates(interaction_cube: pd.DataFrame | None, survey_cube: pd.DataFrame |
     >>> icube, scube = _cube_example()
     >>> est = estimates(icube, scube)
     >>> est.loc[est["metric"] == "csat_top2", ["period", "n", "value"]].values.tolist()
-    [['2026Q2', 80, 0.75], ['2026Q3', 90, 0.6], ['all', 170, 0.6705882352941176]]
+    [['2026Q2', 80, 0.75], ['2026Q3', 90, 0.6]]
     """
     parts = []
     for spec in METRIC_SPECS:
@@ -175,43 +178,6 @@ def estimates(interaction_cube: pd.DataFrame | None, survey_cube: pd.DataFrame |
     return pd.concat(parts, ignore_index=True)
 
 
-def _suppression(cube: pd.DataFrame, n: str, min_cell_size: int) -> pd.DataFrame:
-    units = CUSTOMER_COUNTS[n]
-    cells = cube.loc[cube[n] > 0, [*DIMENSIONS, n, units]]
-    dims = [d for d in DIMENSIONS if cells[d].nunique() > 1]
-    reasons = suppression_reasons(cells, dims, n, min_cell_size, units=units)
-    return cells[list(DIMENSIONS)].assign(_n=n, suppression=reasons)
-
-
-def suppress(est: pd.DataFrame, interaction_cube: pd.DataFrame | None, survey_cube: pd.DataFrame | None,
-             min_cell_size: int) -> pd.DataFrame:
-    """Add ``suppressed`` and ``suppression`` (``primary`` / ``complementary`` / empty) to estimates.
-
-    Suppression is decided once per denominator (see :mod:`cxlib.stats.suppression`) and applied to
-    every metric sharing it.
-
-    Examples
-    --------
-    >>> icube, scube = _cube_example()
-    >>> s = suppress(estimates(icube, scube), icube, scube, min_cell_size=55)
-    >>> s.loc[s["metric"] == "csat_mean", ["period", "suppression"]].values.tolist()
-    [['2026Q2', 'primary'], ['2026Q3', 'complementary'], ['all', '']]
-    """
-    decisions = []
-    for n_col in dict.fromkeys(s.n for s in METRIC_SPECS):
-        cube = survey_cube if n_col in SURVEY_SUMS else interaction_cube
-        if cube is not None and not cube.empty and (cube[n_col] > 0).any():
-            decisions.append(_suppression(cube, n_col, min_cell_size))
-    out = est.assign(_n=est["metric"].map(lambda m: SPECS[m].n))
-    if decisions:
-        out = out.merge(pd.concat(decisions, ignore_index=True), on=[*DIMENSIONS, "_n"], how="left")
-    else:
-        out = out.assign(suppression="")
-    out["suppression"] = out["suppression"].fillna("")
-    out["suppressed"] = out["suppression"] != ""
-    return out.drop(columns="_n")
-
-
 def _period_order(periods: pd.Series) -> pd.Series:
     # chronological labels sort as text; "all" goes last
     return periods.where(periods != ALL, "~")
@@ -223,9 +189,10 @@ def publishable(est: pd.DataFrame) -> pd.DataFrame:
     Examples
     --------
     >>> icube, scube = _cube_example()
-    >>> m = publishable(suppress(estimates(icube, scube), icube, scube, min_cell_size=55))
+    >>> est, audit = suppress(estimates(icube, scube), icube, scube, min_cell_size=55)
+    >>> m = publishable(est)
     >>> m.loc[m["metric"] == "csat_mean", ["period", "n", "suppressed"]].values.tolist()
-    [['2026Q2', <NA>, True], ['2026Q3', <NA>, True], ['all', 170, False]]
+    [['2026Q2', <NA>, True], ['2026Q3', 90, False]]
     """
     out = est.copy()
     hidden = out["suppressed"].to_numpy(dtype=bool)
@@ -264,7 +231,7 @@ def period_changes(est: pd.DataFrame, period: str = "quarter", level: float = 0.
     Examples
     --------
     >>> icube, scube = _cube_example()
-    >>> ch = period_changes(suppress(estimates(icube, scube), icube, scube, 10))
+    >>> ch = period_changes(suppress(estimates(icube, scube), icube, scube, 10)[0])
     >>> ch[["metric", "test", "difference", "significant"]].round(3).values.tolist()
     [['rated_share', 'two-proportion z', -0.05, False], ['csat_mean', 'Welch t', -0.333, False], ['csat_top2', 'two-proportion z', -0.15, False]]
     """
@@ -495,8 +462,12 @@ class Portfolio(Result):
     min_cell_size : int
     level, fdr : float
         Confidence level of the intervals and false discovery rate of the change flags.
-    suppressed_primary, suppressed_complementary : int
-        Rows of ``metrics`` hidden because they are small, and to protect small ones.
+    suppressed_primary, suppressed_secondary : int
+        Rows of ``metrics`` hidden because they are small (or were hidden in the previous run),
+        and to protect small ones.
+    disclosure : dict
+        The audit figures (:func:`cxlib.analyses.metric_suppression.suppress`): primary and
+        secondary cells, the narrowest protection interval, whether the audit passed.
     summary : DataFrame
         The latest period, channel and segment ``all``: a row per touchpoint, a column per metric.
 
@@ -522,7 +493,8 @@ class Portfolio(Result):
     level: float = 0.95
     fdr: float = 0.05
     suppressed_primary: int = 0
-    suppressed_complementary: int = 0
+    suppressed_secondary: int = 0
+    disclosure: dict = field(default_factory=dict, repr=False)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -535,14 +507,16 @@ class Portfolio(Result):
 
     def _lines(self) -> list[str]:
         return [describe_coverage(self.periods, self.period, len(self.metrics), self.min_cell_size,
-                                  self.suppressed_primary, self.suppressed_complementary)]
+                                  self.suppressed_primary, self.suppressed_secondary,
+                                  self.disclosure.get("protection_width"))]
 
 
 def touchpoint_portfolio(interactions: ir.Table | None, customers: ir.Table | None, surveys: ir.Table | None = None, *,
                          as_of: dt.date, period: str = "quarter", min_cell_size: int = 10,
                          targets: Mapping[str, Mapping[str, float]] | None = None,
                          level: float = 0.95, fdr: float = 0.05,
-                         touchpoints: Sequence[str] | None = None) -> Portfolio:
+                         touchpoints: Sequence[str] | None = None, protection_width: int | None = None,
+                         previous: pd.DataFrame | None = None, previous_as_of: dt.date | None = None) -> Portfolio:
     """Measure every touchpoint: metrics with intervals, change since last period, targets, suppression.
 
     Parameters
@@ -555,7 +529,7 @@ def touchpoint_portfolio(interactions: ir.Table | None, customers: ir.Table | No
     period : {"quarter", "month"}
     min_cell_size : int
         Cells with fewer observations (the metric's ``n``) or fewer distinct customers behind them
-        are suppressed, with complementary cells.
+        are suppressed, with secondary cells.
     targets : mapping, optional
         ``params.targets``: ``{metric: {touchpoint or "all": target}}``.
     level : float
@@ -565,10 +539,21 @@ def touchpoint_portfolio(interactions: ir.Table | None, customers: ir.Table | No
     touchpoints : sequence of str, optional
         The touchpoints measured on their own (``Workbook.touchpoints()``); interactions at any other
         are pooled as one touchpoint (:func:`cxlib.features.cube.pool_touchpoints`). Default: all.
+    protection_width : int, optional
+        Narrowest interval an outsider may derive for a suppressed count (default ``min_cell_size``).
+    previous, previous_as_of : DataFrame and date, optional
+        The previous run of the series (its ``metrics.csv`` and ``as_of``): its closed periods keep
+        their pattern.
 
     Returns
     -------
     Portfolio
+
+    Raises
+    ------
+    RunError
+        The audit cannot pass: some suppressed count stays narrower than ``protection_width``
+        even with every eligible cell hidden (nothing may be published then).
 
     Examples
     --------
@@ -584,7 +569,15 @@ def touchpoint_portfolio(interactions: ir.Table | None, customers: ir.Table | No
         interactions = pool_touchpoints(interactions, touchpoints)
     icube = interaction_sums(interactions, customers, as_of, period) if interactions is not None else None
     scube = survey_sums(surveys, customers, as_of, period) if surveys is not None else None
-    est = suppress(estimates(icube, scube, level), icube, scube, min_cell_size)
+    # no cumulative all-period rows: two runs' cumulative rows would disclose the new period by difference
+    icube, scube = (None if c is None else c[c["period"] != ALL].reset_index(drop=True) for c in (icube, scube))
+    est, audit = suppress(estimates(icube, scube, level), icube, scube, min_cell_size, protection_width,
+                          previous=previous, previous_as_of=previous_as_of, period=period)
+    if not audit["passed"]:
+        raise RunError(f"The disclosure audit failed: a suppressed count of metrics.csv can be narrowed down to "
+                       f"{audit['narrowest_interval']:g}, less than protection_width = {audit['protection_width']}, "
+                       "even with every eligible cell suppressed (cells published by the previous run may not be "
+                       "hidden now). Nothing was published. Lower protection_width, or publish coarser periods.")
     metrics = publishable(est)
     latest = period_label(as_of, period)
     seen = [p for cube in (icube, scube) if cube is not None for p in cube["period"] if p != ALL]
@@ -594,5 +587,5 @@ def touchpoint_portfolio(interactions: ir.Table | None, customers: ir.Table | No
         periods=tuple(period_range(min(seen), latest, period)) if seen else (latest,),
         period=period, latest=latest, min_cell_size=min_cell_size, level=level, fdr=fdr,
         suppressed_primary=int((est["suppression"] == "primary").sum()),
-        suppressed_complementary=int((est["suppression"] == "complementary").sum()),
+        suppressed_secondary=int((est["suppression"] == "secondary").sum()), disclosure=audit,
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import ibis.expr.types as ir
 import pandas as pd
@@ -23,8 +24,10 @@ from cxlib.errors import NotEstimable
 from cxlib.features.customers import customers_as_of, survival_counts
 from cxlib.stats.competing import CumulativeIncidenceResult, cumulative_incidence
 from cxlib.stats.km import KaplanMeierResult, LogRankResult, kaplan_meier, logrank_test
+from cxlib.stats.suppression import partition_suppression
 
-__all__ = ["cause_incidence", "cohort_retention", "km_counts", "retention", "retention_counts", "segment_test"]
+__all__ = ["cause_incidence", "cohort_retention", "km_counts", "protect_groups", "retention", "retention_counts",
+           "segment_test"]
 
 COHORT_STEP_DAYS = 90
 
@@ -75,7 +78,7 @@ def km_counts(counts: pd.DataFrame) -> pd.DataFrame:
 
 
 def cause_incidence(counts: pd.DataFrame, causes: Sequence[str], *, min_cell_size: int,
-                    horizons: Sequence[int] = ()) -> CumulativeIncidenceResult:
+                    horizons: Sequence[int] = (), protection_width: int | None = None) -> CumulativeIncidenceResult:
     """Aalen–Johansen cumulative incidence of each cause, overall and by segment, small groups suppressed.
 
     Parameters
@@ -88,6 +91,9 @@ def cause_incidence(counts: pd.DataFrame, causes: Sequence[str], *, min_cell_siz
         Groups with fewer customers are not estimated.
     horizons : sequence of int
         Tenures (days) that ``cumulative_incidence.csv`` reports besides the churn days.
+    protection_width : int, optional
+        A small segment is hidden with its complements, as in :func:`retention` (default
+        ``min_cell_size``).
 
     Raises
     ------
@@ -106,12 +112,21 @@ def cause_incidence(counts: pd.DataFrame, causes: Sequence[str], *, min_cell_siz
     1   all     b                 0.167
     """
     shown = counts[(counts["group"] == "all") | counts["group"].str.startswith("segment=")]
-    return cumulative_incidence(shown, causes=tuple(causes), min_n=min_cell_size, horizons=horizons)
+    hidden, _ = protect_groups(km_counts(shown), min_cell_size, protection_width)
+    return cumulative_incidence(shown[~shown["group"].isin(hidden)], causes=tuple(causes), min_n=min_cell_size,
+                                horizons=horizons)
 
 
 def retention(customers: ir.Table, as_of: dt.date, *, min_cell_size: int,
-              horizons: Sequence[int] = (), counts: pd.DataFrame | None = None) -> KaplanMeierResult:
+              horizons: Sequence[int] = (), counts: pd.DataFrame | None = None,
+              protection_width: int | None = None) -> KaplanMeierResult:
     """Kaplan–Meier retention of every group (overall, segment, cohort), small groups suppressed.
+
+    ``all`` is published, so a partition (the segments, the cohorts) that hid one small group would
+    give it back as ``all`` minus the groups shown: the smallest other groups are hidden with it
+    until the hidden ones are at least two and their total leaves each a range of
+    ``protection_width`` customers (:func:`cxlib.stats.suppression.partition_suppression`). The
+    figures of that check are in the result's ``disclosure``.
 
     Parameters
     ----------
@@ -123,10 +138,11 @@ def retention(customers: ir.Table, as_of: dt.date, *, min_cell_size: int,
         Groups with fewer customers are not estimated.
     horizons : sequence of int
         Tenures (days) that ``retention.csv`` reports besides the steps (``horizons_days``).
-
     counts : pandas.DataFrame, optional
         :func:`retention_counts` already computed (for instance split by cause, to share the one
         query with :func:`cause_incidence`); computed here otherwise.
+    protection_width : int, optional
+        Default ``min_cell_size``.
 
     Examples
     --------
@@ -142,7 +158,35 @@ def retention(customers: ir.Table, as_of: dt.date, *, min_cell_size: int,
     3  cohort=2025Q1    30      0.50        3
     """
     counts = retention_counts(customers, as_of) if counts is None else km_counts(counts)
-    return kaplan_meier(counts, min_n=min_cell_size, horizons=horizons)
+    hidden, disclosure = protect_groups(counts, min_cell_size, protection_width)
+    km = kaplan_meier(counts[~counts["group"].isin(hidden)], min_n=min_cell_size, horizons=horizons)
+    return replace(km, suppressed=tuple(sorted(hidden)), disclosure=disclosure)
+
+
+def protect_groups(counts: pd.DataFrame, min_cell_size: int, protection_width: int | None = None
+                   ) -> tuple[list[str], dict]:
+    """The groups to hide (small ones and their complements, per partition) and the audit figures.
+
+    Examples
+    --------
+    >>> counts = pd.DataFrame({"group": ["all", "segment=a", "segment=b", "segment=c"], "days": 5,
+    ...                        "events": [1, 0, 1, 0], "censored": [59, 3, 12, 44]})
+    >>> hidden, audit = protect_groups(counts, 10)
+    >>> hidden, audit["primary"], audit["secondary"], audit["narrowest_interval"]
+    (['segment=a', 'segment=b'], 1, 1, 14.0)
+    """
+    width = min_cell_size if protection_width is None else protection_width
+    sizes = counts.assign(_n=counts["events"] + counts["censored"]).groupby("group", sort=False)["_n"].sum()
+    hidden, parts = [], []
+    for prefix in sorted({g.split("=", 1)[0] for g in sizes.index if "=" in g}):
+        groups = sizes[sizes.index.str.startswith(prefix + "=")]
+        h, audit = partition_suppression(groups, min_cell_size, width)
+        hidden += h
+        parts.append(audit)
+    narrow = [a["narrowest_interval"] for a in parts if a["narrowest_interval"] is not None]
+    return hidden, {"primary": sum(a["primary"] for a in parts), "secondary": sum(a["secondary"] for a in parts),
+                    "narrowest_interval": min(narrow) if narrow else None,
+                    "passed": all(a["passed"] for a in parts), "protection_width": width}
 
 
 def segment_test(km: KaplanMeierResult) -> LogRankResult:

@@ -420,13 +420,35 @@ def since_context(changes: pd.DataFrame | None, previous: Any = None) -> dict[st
             "sentences": change_sentences(changes), "rows": change_rows(changes)}
 
 
+def disclosure_lines(disclosure: Mapping[str, Any]) -> list[str]:
+    """The disclosure audit's figures from ``manifest.json``, one line per published table that has them.
+
+    Examples
+    --------
+    >>> disclosure_lines({"metrics": {"primary": 3, "secondary": 9, "narrowest_interval": 10.0, "passed": True,
+    ...                                "protection_width": 10}})
+    ['metrics.csv: 3 cells suppressed as small, 9 more to protect them; the narrowest interval an outsider can derive for a suppressed count spans 10 (at least 10 required); audit passed.']
+    """
+    lines = []
+    for table, d in disclosure.items():
+        if not isinstance(d, Mapping):
+            continue
+        narrow = d.get("narrowest_interval")
+        lines.append(f"{table}.csv: {d.get('primary', 0):,} cells suppressed as small, {d.get('secondary', 0):,} more "
+                     "to protect them; the narrowest interval an outsider can derive for a suppressed count spans "
+                     f"{'—' if narrow is None else format(narrow, 'g')} (at least {d.get('protection_width')} required); "
+                     f"audit {'passed' if d.get('passed') else 'FAILED'}.")
+    return lines
+
+
 def run_index_context(run_dir: Path, manifest: Mapping[str, Any], *, changes: pd.DataFrame | None = None,
                       previous: Any = None) -> dict[str, Any]:
     """Everything the run index shows, read from the run's manifest and ``results/*.csv``.
 
     Keys: ``title``, ``run_id``, ``as_of``, ``generated``, ``headlines``, ``scorecard``, ``forest``,
     ``findings`` (Markup: sentences escaped by :func:`cxlib.run.summary.executive_summary`), ``methods``,
-    ``since``, ``sections`` (``html``, ``title``, ``warnings``, ``changes``), ``warnings``, ``excluded``.
+    ``since``, ``sections`` (``html``, ``title``, ``warnings``, ``changes``), ``warnings``, ``excluded``,
+    ``disclosure`` (:func:`disclosure_lines`).
 
     Examples
     --------
@@ -469,5 +491,5 @@ def run_index_context(run_dir: Path, manifest: Mapping[str, Any], *, changes: pd
         "methods": Markup(summary["methods"]) if summary.get("methods") else "",
         "since": since_context(changes, previous), "sections": sections,
         "warnings": [{"title": s["title"], "text": w} for s in manifest.get("sections", []) for w in s.get("warnings", [])],
-        "excluded": excluded,
+        "excluded": excluded, "disclosure": disclosure_lines(manifest.get("disclosure") or {}),
     }

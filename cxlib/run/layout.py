@@ -35,6 +35,7 @@ PARAMS = "params.yaml"
 WORK = "work"  # removed before publishing
 CLEAN = f"{WORK}/clean"  # the validated analysis tables, written once per DuckDB run
 WARNINGS = f"{WORK}/warnings.jsonl"  # the sections' warnings, read into the manifest
+RECORDS = f"{WORK}/records"  # figures the sections hand to the manifest (e.g. the disclosure audit)
 KERNEL_LOG = f"{WORK}/kernel.log"  # the kernels' own stdout and stderr
 PREVIOUS = f"{WORK}/previous_run.json"  # the run this one is compared with (cxlib.run.compare)
 STAGING_PREFIX = ".tmp-"
@@ -147,6 +148,35 @@ class RunFolder:
             return []
         return [json.loads(line)["message"] for line in self.warnings.read_text(encoding="utf-8").splitlines()
                 if line.strip()]
+
+    def write_record(self, name: str, data: dict) -> None:
+        """Keep figures a section hands to the manifest: ``name`` is ``<key>`` or ``<key>.<part>``.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> run = RunFolder(Path(tempfile.mkdtemp()))
+        >>> run.write_record("disclosure.metrics", {"passed": True})
+        >>> run.write_record("disclosure.retention", {"passed": True})
+        >>> run.read_records()
+        {'disclosure': {'metrics': {'passed': True}, 'retention': {'passed': True}}}
+        """
+        folder = self.root / RECORDS
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.json").write_text(json.dumps(data, default=str), encoding="utf-8")
+
+    def read_records(self) -> dict:
+        """Every record written so far, ``<key>.<part>`` nested as ``{key: {part: ...}}``."""
+        out: dict = {}
+        folder = self.root / RECORDS
+        for path in sorted(folder.glob("*.json")) if folder.exists() else []:
+            key, _, part = path.stem.partition(".")
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if part:
+                out.setdefault(key, {})[part] = data
+            else:
+                out[key] = data
+        return out
 
     @staticmethod
     def section_html(notebook: Path) -> str:

@@ -80,6 +80,7 @@ class RunRecord:
     started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     stages: list[dict[str, Any]] = field(default_factory=list)
     sections: list[dict[str, Any]] = field(default_factory=list)
+    records: dict[str, Any] = field(default_factory=dict)  # figures the sections handed over (disclosure audit)
     status: str = "running"
 
     @contextmanager
@@ -144,6 +145,7 @@ def write_manifest(path: Path, record: RunRecord, tables_files: dict[str, list[P
         "inputs": inputs,
         "validation": {k: validation[k] for k in ("mode", "violations")},
         "sections": record.sections,
+        "disclosure": record.records.get("disclosure", {}),
         "stages": record.stages,
         "packages": package_versions(),
         "git": git_state(),

@@ -165,6 +165,7 @@ def execute_sections(params: RunParams, run: RunFolder, record: RunRecord, noteb
             except Exception as exc:  # noqa: BLE001 - execution_error tells the kinds apart by type
                 raise execution_error(exc, nb, run.kernel_log) from None
         warnings = run.read_warnings()[seen:]
+        record.records = run.read_records()
         record.sections.append({
             "notebook": nb.name, "title": notebook_title(nb), "html": run.section_html(nb),
             "seconds": entry["seconds"], "status": "ok", "warnings": warnings,

@@ -42,6 +42,8 @@ class KaplanMeierResult(Result):
     horizons : tuple of int
         Tenures (days) that ``retention.csv`` reports besides the steps.
     alpha : float
+    disclosure : dict
+        The disclosure audit of the groups (:func:`cxlib.analyses.retention.protect_groups`).
 
     Examples
     --------
@@ -60,10 +62,11 @@ class KaplanMeierResult(Result):
     suppressed: tuple[str, ...] = ()
     horizons: tuple[int, ...] = ()
     alpha: float = ALPHA
+    disclosure: dict = field(default_factory=dict, repr=False)
 
     def _lines(self) -> list[str]:
         lines = [f"{len(self.summary)} group(s)"]
-        return lines + ([f"suppressed (too few customers): {', '.join(self.suppressed)}"] if self.suppressed else [])
+        return lines + ([f"suppressed (too few customers, or hidden to protect one that has): {', '.join(self.suppressed)}"] if self.suppressed else [])
 
     def at(self, days: Sequence[int]) -> pd.DataFrame:
         """Survival with its interval and customers at risk at given tenures, per group.

@@ -1,129 +1,267 @@
-"""Small-cell suppression with complementary suppression for tables with ``all`` roll-ups.
+"""Suppression of a metric cube: small cells, linked quantities, secondary cells and the audit.
 
-A published table of counts (or of statistics whose sufficient statistics are counts and sums, such
-as a mean = sum / n) is a cube: every dimension has its values plus an ``all`` roll-up, so each
-roll-up cell is the sum of its children along any one dimension. Hiding only the small cells is
-not enough: if a roll-up relation (parent = sum of children along one dimension, the other
-dimensions fixed) hides exactly one of its cells, that cell is the parent minus its visible
-siblings.
+A metric cube holds, per cell of period × touchpoint × channel × segment (with ``all`` totals), a
+few count quantities and the sums estimated from them. Each *family* is a denominator (interactions,
+rated interactions, CES answers, resolution flags, survey responses) with the numerators that
+share it; a family is hidden or shown as one in a cell, because a published numerator over a
+hidden denominator (or the other way round) gives the hidden one back
+(:mod:`cxlib.stats.disclosure_links`). Per family:
 
-The rule applied here:
+1. **Primary**: cells whose denominator, or the distinct customers behind it, is below
+   ``min_cell_size``, plus cells an earlier release hid (``must_hide``).
+2. **Secondary**: hypercubes chosen and audited jointly over the whole table
+   (:func:`cxlib.stats.disclosure.secondary_suppression`), the denominator bounded below by 1 (a
+   published row is not empty) and above by the cell's published parent denominator (rated ≤
+   interactions), and the interaction count bounded below by the sub-denominators published in its
+   cell. Cells an earlier release published (``frozen``) are never chosen.
+3. **Numerators** on the same pattern: every check quantity (top-2 count and its complement, the
+   CSAT points above the minimum and below the maximum, resolved and unresolved, promoters,
+   passives, detractors ...) is audited with the family's pattern and lower bound 0; a failing one
+   adds cells to the family, and the family's quantities are audited again until all pass.
 
-1. **Primary** — every cell with ``n < min_cell_size`` is suppressed, and every cell with fewer than
-   ``min_cell_size`` units (distinct customers) behind its ``n``, when their count is given.
-2. **Complementary** — in every relation, count the hidden cells among the parent and its
-   children. While some relation hides exactly one, hide one more cell of it: the visible child
-   with the smallest ``n`` (ties broken by the dimension values, so the result is deterministic),
-   or the parent when no child is visible. Repeat over all dimensions until no relation changes.
-
-The rule guards against recovery by subtraction within one relation, which is how such tables are
-attacked in practice; it is not a full linear-programming audit of every combination of relations.
-Cells with ``n = 0`` are not cells: they are absent from the table and their zero is public.
+A family that cannot pass (every cell that could still be hidden is hidden) is reported as failed
+in the figures; the caller decides (the portfolio refuses to publish).
 
 Examples
 --------
 >>> import pandas as pd
->>> cells = pd.DataFrame({"tp": ["a", "b", "c", "all"], "n": [3, 40, 50, 93]})
->>> suppression_reasons(cells, ["tp"], "n", min_cell_size=10).tolist()
-['primary', 'complementary', '', '']
+>>> cube = pd.DataFrame({"tp": ["a", "b", "c", "all"], "n": [3, 12, 30, 45], "customers": [3, 12, 30, 45],
+...                      "rated": [2, 10, 20, 32], "top2": [1, 7, 12, 20]})
+>>> fams = [Family("n", "customers"), Family("rated", None, within="n", checks={"top2": {"top2": 1.0}})]
+>>> s = suppress_cube(cube, ["tp"], fams, min_cell_size=10, protection_width=10)
+>>> s.hidden.values.tolist()      # top-2 counts 1 and 7 leave a − b only 8 apart: rated hides c too
+[[True, True], [True, True], [False, True], [False, False]]
+>>> s.figures()["passed"], s.figures()["narrowest_interval"]
+(True, 13.0)
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from cxlib.results import ALL
-
-PRIMARY = "primary"
-COMPLEMENTARY = "complementary"
-
-
-class _Relations:
-    """The roll-up relations along one dimension: a relation id per cell and which cell is its parent."""
-
-    def __init__(self, cells: pd.DataFrame, dim: str, dims: list[str]):
-        others = [d for d in dims if d != dim]
-        self.rel = (cells.groupby(others, sort=False).ngroup().to_numpy() if others
-                    else np.zeros(len(cells), dtype=np.int64))
-        self.is_parent = (cells[dim] == ALL).to_numpy()
-        k = int(self.rel.max()) + 1 if len(cells) else 0
-        parents = np.bincount(self.rel, weights=self.is_parent, minlength=k)
-        size = np.bincount(self.rel, minlength=k)
-        # an equation needs its parent and at least one child
-        self.valid = (parents == 1) & (size > 1)
-        self.parent_row = np.full(k, -1)
-        self.parent_row[self.rel[self.is_parent]] = np.flatnonzero(self.is_parent)
-
-    def next_hidden(self, hidden: np.ndarray, rank: np.ndarray) -> np.ndarray:
-        """Rows to hide so that no relation hides exactly one cell (empty when none does)."""
-        k = self.valid.size
-        exposed = self.valid & (np.bincount(self.rel, weights=hidden, minlength=k) == 1)
-        if not exposed.any():
-            return np.empty(0, dtype=np.int64)
-        cand = np.flatnonzero(exposed[self.rel] & ~self.is_parent & ~hidden)
-        best = np.full(k, np.iinfo(np.int64).max)
-        np.minimum.at(best, self.rel[cand], rank[cand])
-        children = cand[rank[cand] == best[self.rel[cand]]]
-        # a relation whose only visible cell is its parent: the parent equals the hidden child
-        lone = exposed & (best == np.iinfo(np.int64).max)
-        return np.concatenate([children, self.parent_row[lone]])
+from cxlib.stats.disclosure import (
+    PRIMARY,
+    SECONDARY,
+    Suppression,
+    additive_equations,
+    secondary_suppression,
+)
 
 
-def suppression_reasons(cells: pd.DataFrame, dims: Sequence[str], n: str, min_cell_size: int,
-                        units: str | None = None) -> pd.Series:
-    """Why each cell of a cube is suppressed: ``"primary"``, ``"complementary"`` or ``""`` (shown).
+@dataclass(frozen=True)
+class Family:
+    """A denominator and the quantities published over it.
 
     Parameters
     ----------
-    cells : DataFrame
-        One row per cell with ``n > 0``: the dimension columns (values plus :data:`cxlib.results.ALL`
-        roll-ups) and the cell size ``n``. Each combination of dimension values appears once.
-    dims : sequence of str
-        The dimensions that have roll-ups. A dimension that is ``all`` everywhere may be left out.
-    n : str
-        Column holding the cell size; it must be additive (parent = sum of children).
-    min_cell_size : int
-        Cells with ``n`` below this are suppressed.
-    units : str, optional
-        Column holding the number of distinct units (customers) behind ``n``; cells with fewer
-        than ``min_cell_size`` of them are suppressed too. It need not be additive.
-
-    Returns
-    -------
-    Series of str
-        Aligned with ``cells``.
+    denominator : str
+        The cube column of the denominator (additive count).
+    units : str or None
+        Column of distinct customers behind it (a cell of few customers is small).
+    within : str, optional
+        A family whose denominator bounds this one from above in every cell (rated within n).
+    checks : mapping
+        Numerator quantities audited on the family's pattern: name -> {column: coefficient}.
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> cells = pd.DataFrame({"seg": ["x", "y", "z", "all"], "n": [12, 5, 30, 47]})
-    >>> suppression_reasons(cells, ["seg"], "n", min_cell_size=10).tolist()
-    ['complementary', 'primary', '', '']
+    >>> Family("resolved_n", "resolved_customers", within="n",
+    ...        checks={"unresolved": {"resolved_n": 1, "resolved": -1}}).checks["unresolved"]
+    {'resolved_n': 1, 'resolved': -1}
+    """
+
+    denominator: str
+    units: str | None = None
+    within: str | None = None
+    checks: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CubeSuppression:
+    """The pattern of every family and the audit of every quantity.
+
+    Attributes
+    ----------
+    hidden : DataFrame of bool
+        One column per family (its denominator's name), index of the cube; False where the family
+        has no row (denominator 0).
+    reasons : DataFrame of str
+        ``primary`` / ``secondary`` / ``""`` per family and cell.
+    audit : DataFrame
+        One row per audited quantity: ``family``, ``quantity``, ``hidden``, ``narrowest_interval``,
+        ``passed``.
+    """
+
+    hidden: pd.DataFrame
+    reasons: pd.DataFrame
+    audit: pd.DataFrame
+
+    @property
+    def passed(self) -> bool:
+        """Every quantity's audit passed."""
+        return bool(self.audit["passed"].all()) if len(self.audit) else True
+
+    def figures(self) -> dict:
+        """Counts of primary and secondary cells (over families), the narrowest interval, passed.
+
+        Examples
+        --------
+        >>> s = CubeSuppression(pd.DataFrame({"n": [True]}), pd.DataFrame({"n": ["primary"]}),
+        ...                     pd.DataFrame({"family": ["n"], "quantity": ["n"], "hidden": [1],
+        ...                                   "narrowest_interval": [12.0], "passed": [True]}))
+        >>> s.figures()["primary"], s.figures()["narrowest_interval"]
+        (1, 12.0)
+        """
+        narrow = self.audit["narrowest_interval"].dropna()
+        return {"primary": int((self.reasons == PRIMARY).to_numpy().sum()),
+                "secondary": int((self.reasons == SECONDARY).to_numpy().sum()),
+                "narrowest_interval": float(narrow.min()) if len(narrow) else None,
+                "passed": self.passed,
+                "families": {f: {"primary": int((r == PRIMARY).sum()), "secondary": int((r == SECONDARY).sum())}
+                             for f, r in self.reasons.items()}}
+
+
+def _combo(cube: pd.DataFrame, coefs: Mapping[str, float]) -> np.ndarray:
+    return sum(float(c) * cube[col].to_numpy(dtype=float) for col, c in coefs.items())
+
+
+def _protect_family(cells: pd.DataFrame, dims: list[str], fam: Family, primary: np.ndarray, cost: np.ndarray,
+                    width: float, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, list[tuple[str, Suppression]]]:
+    """Hide the family's secondary cells until its denominator and every check quantity pass."""
+    quantities = {fam.denominator: (cells[fam.denominator].to_numpy(dtype=float), lower, upper)}
+    quantities |= {q: (_combo(cells, coefs), 0.0, None) for q, coefs in fam.checks.items()}
+    table = cells[dims].assign(**{q: v for q, (v, _, _) in quantities.items()})
+    hidden, certs = primary.copy(), ()
+    A = additive_equations(table, dims)
+    while True:
+        results, before = [], hidden.copy()
+        for q, (_, lo, hi) in quantities.items():
+            s = secondary_suppression(table, dims, q, hidden, width, lower=lo, upper=hi, cost=cost,
+                                      certificates=certs, equations=A)
+            hidden, certs = hidden | s.hidden, s.certificates
+            results.append((q, s))
+        if (hidden == before).all() or not all(s.passed for _, s in results):
+            return hidden, results
+
+
+def suppress_cube(cube: pd.DataFrame, dims: Sequence[str], families: Sequence[Family], min_cell_size: int,
+                  protection_width: float, *, must_hide: Mapping[str, np.ndarray] | None = None,
+                  frozen: Mapping[str, np.ndarray] | None = None) -> CubeSuppression:
+    """Decide and audit the suppression pattern of every family of a metric cube.
+
+    Parameters
+    ----------
+    cube : DataFrame
+        One row per cell: the ``dims`` (values and ``all`` totals) and every column the families
+        name. Cells whose denominator is 0 have no row for that family.
+    dims : sequence of str
+    families : sequence of Family
+        In order: a family with ``within`` after the family it names.
+    min_cell_size : int
+    protection_width : float
+    must_hide, frozen : mapping of family -> array of bool, optional
+        The release rule (:func:`cxlib.stats.disclosure_links.keep_release_pattern`), aligned
+        with ``cube``.
+
+    Returns
+    -------
+    CubeSuppression
     """
     dims = list(dims)
-    if cells.duplicated(subset=dims).any():
-        raise ValueError("each combination of dimension values must appear once")
-    index = cells.index
-    cells = cells.reset_index(drop=True)
-    primary = (cells[n] < min_cell_size).to_numpy()
-    if units is not None:
-        primary |= (cells[units] < min_cell_size).to_numpy()
-    hidden = primary.copy()
-    # smallest n first, ties broken by the dimension values so the choice is deterministic
-    order = cells.sort_values([n, *dims], kind="mergesort").index.to_numpy()
-    rank = np.empty(len(cells), dtype=np.int64)
-    rank[order] = np.arange(len(cells))
-    relations = [_Relations(cells, dim, dims) for dim in dims]
-    changed = True
-    while changed:
-        changed = False
-        for relation in relations:
-            more = relation.next_hidden(hidden, rank)
-            if more.size:
-                hidden[more] = True
-                changed = True
-    reasons = np.where(primary, PRIMARY, np.where(hidden, COMPLEMENTARY, ""))
-    return pd.Series(reasons, index=index, name="suppression")
+    hidden = pd.DataFrame(False, index=cube.index, columns=[f.denominator for f in families])
+    reasons = pd.DataFrame("", index=cube.index, columns=hidden.columns)
+    audits: dict[str, list] = {}
+    shown_value: dict[str, np.ndarray] = {}
+    linked = {f.denominator: np.zeros(len(cube), dtype=bool) for f in families}   # hidden for a sub-family
+
+    def protect(fam: Family) -> None:
+        d = fam.denominator
+        rows = (cube[d] > 0).to_numpy()
+        cells = cube[rows]
+        x = cells[d].to_numpy(dtype=float)
+        primary = x < min_cell_size
+        if fam.units is not None:
+            primary |= cells[fam.units].to_numpy() < min_cell_size
+        if must_hide is not None and d in must_hide:
+            primary |= np.asarray(must_hide[d], dtype=bool)[rows]
+        cost = x.copy()
+        if frozen is not None and d in frozen:
+            cost[np.asarray(frozen[d], dtype=bool)[rows] & ~primary] = np.inf
+        primary |= linked[d][rows]
+        # a published sub-denominator is a floor for its parent (interactions ≥ rated interactions)
+        subs = [shown_value[f.denominator][rows] for f in families if f.within == d and f.denominator in shown_value]
+        lower = np.fmax(1.0, np.fmax.reduce(subs)) if subs else np.ones(len(cells))
+        upper = np.full(len(cells), np.inf)
+        if fam.within is not None:
+            parent = shown_value[fam.within][rows]
+            upper = np.where(np.isnan(parent), np.inf, parent)
+            # a small cell under a published parent too small to leave room (8 rated of 10
+            # interactions): no pattern of this family helps, so the parent is hidden there too
+            tight = primary & (upper - lower < protection_width)
+            linked[fam.within][np.flatnonzero(rows)[tight]] = True
+            upper[tight] = np.inf
+        h, results = _protect_family(cells, dims, fam, primary | hidden.loc[rows, d].to_numpy(), cost,
+                                     protection_width, lower, upper)
+        hidden.loc[rows, d] = h
+        reasons.loc[rows, d] = np.where(primary, PRIMARY, np.where(h, SECONDARY, ""))
+        shown_value[d] = np.where(hidden[d].to_numpy() | ~rows, np.nan, cube[d].to_numpy(dtype=float))
+        audits[d] = [{"family": d, "quantity": q, "hidden": int(h.sum()),
+                      "narrowest_interval": float(s.audit["width"].min()) if len(s.audit) else None,
+                      "passed": s.passed} for q, s in results]
+
+    for fam in families:
+        protect(fam)
+    # again with the floors the published sub-denominators give, and the cells they need hidden
+    for fam in families:
+        if any(f.within == fam.denominator for f in families):
+            protect(fam)
+    # the sub-families' ceilings only relaxed (more parents hidden): their audits stay valid
+    rows = [r for d in hidden.columns for r in audits.get(d, [])]
+    return CubeSuppression(hidden, reasons, pd.DataFrame(rows, columns=[
+        "family", "quantity", "hidden", "narrowest_interval", "passed"]))
+
+
+def partition_suppression(sizes: pd.Series, min_cell_size: int, protection_width: float) -> tuple[list[str], dict]:
+    """Complementary suppression of the groups of one partition whose total is published.
+
+    When the whole (``all``) and the shown groups of a partition are published, the hidden groups'
+    total follows by subtraction; each hidden group (at least 1 member) then lies in
+    ``[1, total − (k − 1)]`` for ``k`` hidden groups: a width of ``total − k``. Groups below
+    ``min_cell_size`` are hidden, then the smallest shown groups as well, until the hidden
+    groups number at least two and that width reaches ``protection_width`` (or every group is
+    hidden).
+
+    Parameters
+    ----------
+    sizes : Series
+        Members per group (index: group names), the groups of one partition.
+
+    Returns
+    -------
+    hidden : list of str
+        The groups to hide.
+    audit : dict
+        ``primary``, ``secondary``, ``narrowest_interval`` (None without hidden groups), ``passed``.
+
+    Examples
+    --------
+    >>> hidden, audit = partition_suppression(pd.Series({"a": 3, "b": 12, "c": 40, "d": 90}), 10, 10)
+    >>> hidden, audit["narrowest_interval"], audit["passed"]
+    (['a', 'b'], 13.0, True)
+    """
+    order = sizes.sort_values(kind="stable")
+    primary = [g for g, n in order.items() if n < min_cell_size]
+    hidden = list(primary)
+    if hidden:
+        for g in order.index:
+            if len(hidden) >= 2 and order[hidden].sum() - len(hidden) >= protection_width:
+                break
+            if g not in hidden:
+                hidden.append(g)
+    width = float(order[hidden].sum() - len(hidden)) if hidden else None
+    return hidden, {"primary": len(primary), "secondary": len(hidden) - len(primary), "narrowest_interval": width,
+                    "passed": width is None or width >= protection_width}

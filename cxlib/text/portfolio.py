@@ -61,19 +61,22 @@ def _metrics_example() -> pd.DataFrame:
 
 
 def describe_coverage(periods: Sequence[str], period: str, rows: int, min_cell_size: int,
-                      suppressed_primary: int, suppressed_complementary: int) -> str:
-    """What the portfolio covers: its periods, its rows and how many cells suppression hides.
+                      suppressed_primary: int, suppressed_secondary: int, protection_width: int | None = None) -> str:
+    """What the portfolio covers: its periods, its rows and how many rows suppression hides.
 
     Examples
     --------
     >>> describe_coverage(("2026Q3",), "quarter", 40, 10, 2, 1)
-    'The portfolio covers 1 quarter, 2026Q3, in 40 rows of metrics.csv. 2 cells with fewer than 10 observations or customers are suppressed, and 1 more (complementary suppression) so that none of them can be recovered from a total.'
+    'The portfolio covers 1 quarter, 2026Q3, in 40 rows of metrics.csv. 2 rows with fewer than 10 observations or customers are suppressed, and 1 more (secondary suppression) so that no suppressed count can be narrowed down to a range narrower than 10 from the published tables, this run or the previous one (checked by linear programming in every run).'
     """
     span = (f"1 {period}, {periods[0]}" if len(periods) == 1
             else f"{len(periods)} {period}s, from {periods[0]} to {periods[-1]}")
-    return (f"The portfolio covers {span}, in {rows:,} rows of metrics.csv. {suppressed_primary:,} cells with fewer "
-            f"than {min_cell_size} observations or customers are suppressed, and {suppressed_complementary:,} more "
-            "(complementary suppression) so that none of them can be recovered from a total.")
+    width = min_cell_size if protection_width is None else protection_width
+    return (f"The portfolio covers {span}, in {rows:,} rows of metrics.csv. {suppressed_primary:,} rows with fewer "
+            f"than {min_cell_size} observations or customers are suppressed, and {suppressed_secondary:,} more "
+            f"(secondary suppression) so that no suppressed count can be narrowed down to a range narrower than "
+            f"{width} from the published tables, this run or the previous one (checked by linear programming in "
+            "every run).")
 
 
 def describe_heatmap(metrics: pd.DataFrame, period: str, metric: str = "csat_top2") -> str:
@@ -286,3 +289,43 @@ def change_view(changes: pd.DataFrame, period: str) -> pd.DataFrame:
         "test": r.test, "q_value": "<0.001" if r.q_value < 0.001 else f"{r.q_value:.3f}",
     } for r in sig.itertuples()]
     return pd.DataFrame(rows, columns=CHANGE_VIEW_COLUMNS)
+
+
+# the denominators of metrics.csv in words (the families of the disclosure audit)
+DENOMINATOR_WORDS = {"n": "interactions", "rated": "rated interactions (CSAT)", "ces_n": "CES answers",
+                     "resolved_n": "interactions with a resolution flag", "responses": "survey responses (NPS)"}
+
+
+def format_audit(disclosure: dict) -> pd.DataFrame:
+    """The disclosure audit as a table: one row per denominator, cells hidden as small and to protect them.
+
+    Examples
+    --------
+    >>> format_audit({"families": {"n": {"primary": 2, "secondary": 5}}})
+          denominator  small cells  protecting cells
+    0  interactions            2                 5
+    """
+    fams = disclosure.get("families", {})
+    return pd.DataFrame([{"denominator": DENOMINATOR_WORDS.get(f, f), "small cells": v["primary"],
+                          "protecting cells": v["secondary"]} for f, v in fams.items()],
+                        columns=["denominator", "small cells", "protecting cells"])
+
+
+def describe_audit(disclosure: dict) -> str:
+    """The audit's outcome in one sentence.
+
+    Examples
+    --------
+    >>> describe_audit({"primary": 2, "secondary": 5, "narrowest_interval": 12.0, "passed": True,
+    ...                 "protection_width": 10, "release_rule": True})
+    'The audit passed: for every suppressed count, the narrowest range an outsider can derive from the published tables spans 12 (upper minus lower limit; at least 10 required); the periods the previous run had closed keep the suppression they were published with.'
+    """
+    if not disclosure.get("primary") and not disclosure.get("secondary"):
+        return "No cell is small enough to be suppressed, so there is nothing to protect."
+    narrow = disclosure.get("narrowest_interval")
+    out = (f"The audit {'passed' if disclosure.get('passed') else 'failed'}: for every suppressed count, the narrowest "
+           f"range an outsider can derive from the published tables spans {narrow:g} (upper minus lower limit; at "
+           f"least {disclosure.get('protection_width')} required)")
+    if disclosure.get("release_rule"):
+        out += "; the periods the previous run had closed keep the suppression they were published with"
+    return out + "."
