@@ -72,7 +72,7 @@ class Yaml12Loader(yaml.SafeLoader):
 
     Examples
     --------
-    >>> yaml.load("segment: no\nactive: true", Loader=Yaml12Loader)
+    >>> yaml.load("segment: no\\nactive: true", Loader=Yaml12Loader)
     {'segment': 'no', 'active': True}
     """
 
