@@ -257,19 +257,27 @@ def describe_breakdown(table: pd.DataFrame, metric: str, by: str = "channel") ->
 def format_columns(df: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
     """Values as display text: columns named after a metric (or every numeric column, as ``metric``).
 
+    With ``metric`` the other numeric columns are a breakdown's levels (channels, segments): names
+    from the data, so their headers are shown through :func:`~cxlib.text.names.display_name`.
+
     Examples
     --------
     >>> format_columns(pd.DataFrame({"touchpoint": ["app"], "csat_top2": [0.71]}))["csat_top2"].tolist()
     ['71.0%']
     >>> format_columns(pd.DataFrame({"touchpoint": ["app"], "chat": [0.8]}), "csat_top2")["chat"].tolist()
     ['80.0%']
+    >>> list(format_columns(pd.DataFrame({"touchpoint": ["app"], "x\u202e" * 30: [0.8]}), "csat_top2").columns)[1]
+    'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'
     """
     out = df.copy()
+    names = {}
     for c in out.columns:
         m = c if c in SPECS else metric if metric and pd.api.types.is_numeric_dtype(out[c]) else None
         if m is not None:
             out[c] = out[c].map(lambda v, m=m: format_value(m, v))
-    return out
+        if m is not None and c not in SPECS:
+            names[c] = _n(c)
+    return out.rename(columns=names)
 
 
 def change_view(changes: pd.DataFrame, period: str) -> pd.DataFrame:
