@@ -133,8 +133,8 @@ def test_release_rule_keeps_the_first_pattern():
 
 # ---- the attacks on the published output ------------------------------------------------------
 # Evidence that each attack works: the same attacks on the output of the code before this change
-# (main as it was when this work began, the same 2,000-customer data and the same two runs, no release rule), measured for
-# the issue-13 report: derived_products recovered 122 hidden rated counts exactly, joint_lp 143 hidden
+# (main as it was when this work began; the same 2,000-customer data and two runs), measured for the
+# issue-13 report: derived_products recovered 122 hidden rated counts exactly, joint_lp 143 hidden
 # counts exactly (in 6 quantities; 1,565 narrower than 10 with width=10), run_difference 120 hidden
 # counts of the new quarter exactly (all "cumulative"), and retention_subtraction the customers at risk
 # of the one hidden cohort at day 90. The tests below check that none of them recovers anything from
