@@ -132,12 +132,13 @@ def test_release_rule_keeps_the_first_pattern():
 
 
 # ---- the attacks on the published output ------------------------------------------------------
-# Evidence that each attack works, from the code before this change (main at f52fd49, same data,
-# same two runs; recorded by tests/disclosure_attacks.py in the issue-13 report): derived_products
-# recovered 169 hidden rated counts exactly, joint_lp 286 hidden counts exactly (in 9 quantities),
-# run_difference 1,080 hidden counts of the new quarter exactly (all "cumulative"), and
-# retention_subtraction the at-risk counts of one hidden group at 3 horizons. The tests below check
-# that none of them recovers anything from today's output.
+# Evidence that each attack works: the same attacks on the output of the code before this change
+# (main as it was when this work began; the same 2,000-customer data and two runs), measured for the
+# issue-13 report: derived_products recovered 122 hidden rated counts exactly, joint_lp 143 hidden
+# counts exactly (in 6 quantities; 1,565 narrower than 10 with width=10), run_difference 120 hidden
+# counts of the new quarter exactly (all "cumulative"), and retention_subtraction the customers at risk
+# of the one hidden cohort at day 90. The tests below check that none of them recovers anything from
+# today's output.
 
 WIDTH = 10
 
