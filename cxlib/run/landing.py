@@ -434,7 +434,9 @@ def disclosure_lines(disclosure: Mapping[str, Any]) -> list[str]:
         if not isinstance(d, Mapping):
             continue
         narrow = d.get("narrowest_interval")
-        lines.append(f"{table}.csv: {d.get('primary', 0):,} cells suppressed as small, {d.get('secondary', 0):,} more "
+        primary = d.get("primary", 0)
+        lines.append(f"{table}.csv: {primary:,} {'cell' if primary == 1 else 'cells'} suppressed as small, "
+                     f"{d.get('secondary', 0):,} more "
                      "to protect them; the narrowest interval an outsider can derive for a suppressed count spans "
                      f"{'—' if narrow is None else format(narrow, 'g')} (at least {d.get('protection_width')} required); "
                      f"audit {'passed' if d.get('passed') else 'FAILED'}.")
