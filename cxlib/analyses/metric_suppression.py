@@ -26,7 +26,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -175,16 +175,3 @@ def _metric_rows(cube: pd.DataFrame, s: CubeSuppression) -> pd.DataFrame:
         why = np.where(primary[m], "primary", np.where(hidden[m], "secondary", ""))
         rows.append(cube[list(DIMENSIONS)].assign(metric=m, suppression=why))
     return pd.concat(rows, ignore_index=True)
-
-
-def audit_table(figures: Mapping) -> pd.DataFrame:
-    """The audit figures as a small table for the data-quality section: one row per family.
-
-    Examples
-    --------
-    >>> audit_table({"families": {"n": {"primary": 2, "secondary": 5}}})
-      family  primary  secondary
-    0      n        2          5
-    """
-    fams = figures.get("families", {})
-    return pd.DataFrame([{"family": f, **v} for f, v in fams.items()], columns=["family", "primary", "secondary"])

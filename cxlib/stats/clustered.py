@@ -158,19 +158,6 @@ def ratio_variance(m: Any, sum_y: Any, sum_n: Any, sum_yy: Any, sum_nn: Any, sum
     return r, np.where(sn > 0, var, np.nan)
 
 
-def design_effect(ratio: Any, variance: Any, sum_n: Any) -> np.ndarray:
-    """Kish's design effect of a share: clustered variance ÷ the binomial ``R(1 − R)/Σn``.
-
-    Examples
-    --------
-    >>> float(design_effect(0.5, 0.005, 100))
-    2.0
-    """
-    r, v, n = _arr(ratio), _arr(variance), _arr(sum_n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return v / (r * (1 - r) / n)
-
-
 def mean_interval(m: Any, sum_y: Any, sum_n: Any, sum_yy: Any, sum_nn: Any, sum_yn: Any, level: float = 0.95,
                   lower: float | None = None, upper: float | None = None) -> dict[str, np.ndarray]:
     """Clustered interval of a mean of ratings: ``R ± t_{m−1} se``, clipped to ``[lower, upper]``.
