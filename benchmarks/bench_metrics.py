@@ -20,6 +20,11 @@ Two input modes:
 Usage::
 
     .venv/bin/python benchmarks/bench_metrics.py [--mode native|workbook|both] [--period quarter|month]
+        [--code CHECKOUT ...]
+
+``--code`` measures several checkouts one after the other in one run (for example a worktree of the
+commit before a change, then this one), each with its own copy of this script as the child, and
+prints each time's ratio to the first.
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-DATA = Path(__file__).resolve().parent / "data" / "demo_1m"
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data" / "demo_1m"
 CUSTOMERS = 1_000_000
 SEED = 42
 TABLES = ("customers", "interactions", "surveys")
@@ -89,14 +95,20 @@ def _child(mode: str, folder: Path, period: str) -> None:
                       "memory_limit": params.engine.memory_limit}))
 
 
-def measure(mode: str, folder: Path, period: str) -> dict:
-    """Run one measurement in a subprocess; its wall time and peak RSS (max over children so far)."""
-    out = subprocess.run([sys.executable, __file__, "--child", mode, "--data", str(folder), "--period", period],
-                         check=True, capture_output=True, text=True)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    # ru_maxrss is in KiB on Linux; RUSAGE_CHILDREN is the largest child waited for, so measure the
-    # smaller mode first when running both
-    result["peak_bytes"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+def measure(mode: str, folder: Path, period: str, code: Path) -> dict:
+    """Run one measurement in a subprocess with ``code`` on ``PYTHONPATH``: its wall time and peak RSS.
+
+    The child is ``code``'s own copy of this script, so that a checkout from before a change (whose
+    module names may differ) is measured by its own ``--child``."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    proc = subprocess.Popen([sys.executable, str(code / "benchmarks" / Path(__file__).name), "--child", mode,
+                             "--data", str(folder), "--period", period], stdout=subprocess.PIPE, text=True, env=env)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"the {mode} measurement with {code} failed (exit {os.waitstatus_to_exitcode(status)})")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["peak_bytes"] = usage.ru_maxrss * 1024  # KiB on Linux, this child only
     return result
 
 
@@ -105,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mode", choices=["native", "workbook", "both"], default="native")
     ap.add_argument("--period", choices=["quarter", "month"], default="quarter")
     ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--code", type=Path, nargs="+", default=[HERE.parent],
+                    help="checkouts to measure one after the other (ratios against the first)")
     ap.add_argument("--child", choices=["native", "workbook"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -115,18 +129,22 @@ def main(argv: list[str] | None = None) -> int:
     n_interactions = pq.ParquetFile(folder / "interactions.parquet").metadata.num_rows
     modes = ["native", "workbook"] if args.mode == "both" else [args.mode]
     ok = True
-    print("| step | input | customers | interactions | period | metrics rows | time | CPU time | peak RSS | target (< 60 s, < 4 GB) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| step | code | input | customers | interactions | period | metrics rows | time | ratio to first | "
+          "CPU time | peak RSS | target (< 60 s, < 4 GB) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for mode in modes:
-        r = measure(mode, folder, args.period)
-        met = r["seconds"] < TARGET_SECONDS and r["peak_bytes"] < TARGET_BYTES
-        ok &= met or mode != "native"
-        print(f"| touchpoint_portfolio | {mode} | {n_customers:,} | {n_interactions:,} | {args.period} | "
-              f"{r['rows']:,} | {r['seconds']:.1f} s | {r['cpu_seconds']:.1f} s | {r['peak_bytes'] / 1024**3:.2f} GB | "
-              f"{'met' if met else 'missed'} |", flush=True)
+        first = None
+        for code in args.code:
+            r = measure(mode, folder, args.period, code.resolve())
+            first = first or r["seconds"]
+            met = r["seconds"] < TARGET_SECONDS and r["peak_bytes"] < TARGET_BYTES
+            ok &= met or mode != "native"
+            print(f"| touchpoint_portfolio | {code} | {mode} | {n_customers:,} | {n_interactions:,} | {args.period} | "
+                  f"{r['rows']:,} | {r['seconds']:.1f} s | {r['seconds'] / first:.2f} | {r['cpu_seconds']:.1f} s | "
+                  f"{r['peak_bytes'] / 1024**3:.2f} GB | {'met' if met else 'missed'} |", flush=True)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\n{dt.date.today()}: {os.cpu_count()} CPUs, load average {load} at the end; DuckDB memory_limit "
-          f"{r['memory_limit']} (params default); python {sys.version.split()[0]}")
+          f"{r.get('memory_limit', 'params default')} (params default); python {sys.version.split()[0]}")
     return 0 if ok else 1
 
 

@@ -79,16 +79,16 @@ def _period_key(ts: ir.TimestampValue, period: str) -> ir.IntegerValue:
     return ts.year() * 12 + ts.month() - 1
 
 
-def _period_text(key: ir.IntegerValue, period: str) -> ir.StringValue:
+def _period_labels(keys: pd.Series, period: str) -> list[str]:
+    """The labels of :func:`cxlib.periods.period_label` for integer period keys, on the small result."""
     if period == "quarter":
-        return (key // 4).cast("string") + "Q" + (key % 4 + 1).cast("string")
-    return (key // 12).cast("string") + "-" + (key % 12 + 1).cast("string").lpad(2, "0")
+        return [f"{k // 4}Q{k % 4 + 1}" for k in keys.astype(int)]
+    return [f"{k // 12}-{k % 12 + 1:02d}" for k in keys.astype(int)]
 
 
 def _with_period(t: ir.Table, period: str) -> ir.Table:
-    """The period label and its integer key ``_pkey`` (consecutive periods differ by 1)."""
-    key = _period_key(t.timestamp, period)
-    return t.mutate(period=_period_text(key, period), _pkey=key.cast("int64"))
+    """The integer period key ``_pkey`` (consecutive periods differ by 1), labelled after aggregation."""
+    return t.mutate(_pkey=_period_key(t.timestamp, period).cast("int64"))
 
 
 def _end_of(as_of: dt.date) -> ir.TimestampScalar:
@@ -110,48 +110,37 @@ def _with_segment(t: ir.Table, customers: ir.Table | None) -> tuple[ir.Table, bo
 
 def _relabel_all(base: ir.Table, dims: Sequence[str]) -> ir.Table:
     """A data value spelled like the roll-up marker would merge with the roll-up: rename it."""
-    return base.mutate(**{d: ibis.ifelse(base[d] == ALL, ALL_IN_DATA, base[d]) for d in dims if d != "period"})
+    return base.mutate(**{d: ibis.ifelse(base[d] == ALL, ALL_IN_DATA, base[d]) for d in dims})
 
 
 def _grouping_sets(dims: Sequence[str]) -> list[tuple[str, ...]]:
-    """The subsets of ``dims`` that keep the period: the cells and their in-period roll-ups."""
-    others = [d for d in dims if d != "period"]
-    return [("period", *kept) for k in range(len(others), -1, -1) for kept in itertools.combinations(others, k)]
+    """Every subset of ``dims``, finest first: the cells of a period and their roll-ups."""
+    return [kept for k in range(len(dims), -1, -1) for kept in itertools.combinations(dims, k)]
 
 
-def _per_customer(finest: ir.Table, dims: Sequence[str], constant: Sequence[str],
-                  row_sums: Sequence[str]) -> ir.Table:
-    """Per-customer sums of every in-period grouping set, one union: ``DIMENSIONS, _pkey, customer_id, sums``.
+def _cell_sums(g: ir.Table, keys: Sequence[str], row_sums: Sequence[str], counts: Mapping[str, str],
+               ratios: Mapping[str, tuple[str, str]]) -> ir.Table:
+    """The cells of one grouping set from its per-customer table ``g`` (``keys, _pkey, customer_id, sums``).
 
-    ``finest`` holds the per-customer sums of the finest cells; a roll-up sums a customer's cells
-    again (a customer in two channels is one cluster of the channel roll-up). The segment is a
-    property of the customer, so it stays in every grouping set here and is rolled up by
-    :func:`_roll_up_segment`."""
-    parts = []
-    for kept in _grouping_sets([d for d in dims if d != "segment"]):
-        keys = [*kept, *(["segment"] if "segment" in dims else []), "_pkey", "customer_id"]
-        g = finest if len(keys) == len(dims) + 2 else finest.group_by(keys).aggregate(
-            **{s: finest[s].sum() for s in row_sums})
-        rolled = {d: ibis.literal(ALL) for d in (*dims, *constant) if d not in keys}
-        # one key type in every part: Spark reads the cached table's key back as a 32-bit integer
-        rolled["_pkey"] = g._pkey.cast("int64")
-        parts.append(g.mutate(**rolled).select(*DIMENSIONS, "_pkey", "customer_id", *row_sums))
-    return ibis.union(*parts)
-
-
-def _cross_sums(pc: ir.Table, ratios: Mapping[str, tuple[str, str]]) -> ir.Table:
-    """Per cell, the :data:`CROSS_SUFFIXES` sums over customers also in the cell one period earlier."""
+    Each customer's row is left-joined to the same customer's row of the same cell one period
+    earlier, so that one aggregation gives the cell's sums, distinct customers, clustered sums and
+    the cross sums over customers present in both periods (the earlier row is unique, so every
+    current row counts once)."""
     cols = sorted({c for pair in ratios.values() for c in pair})
-    prev = pc.select(_p_tp=pc.touchpoint, _p_ch=pc.channel, _p_seg=pc.segment, _p_cid=pc.customer_id,
-                     _p_next=pc._pkey + 1, **{f"_p_{c}": pc[c] for c in cols})
-    j = pc.join(prev, [pc.touchpoint == prev._p_tp, pc.channel == prev._p_ch, pc.segment == prev._p_seg,
-                       pc.customer_id == prev._p_cid, pc._pkey == prev._p_next])
-    sums = {}
+    prev = g.select(**{f"_p_{k}": g[k] for k in (*keys, "customer_id")}, _p_next=g._pkey + 1,
+                    **{f"_p_{c}": g[c] for c in cols})
+    j = g.left_join(prev, [*(g[k] == prev[f"_p_{k}"] for k in (*keys, "customer_id")), g._pkey == prev._p_next])
+    cells = {s: j[s].sum() for s in row_sums}
+    cells |= {c: (j[d] > 0).cast("int64").sum() for c, d in counts.items()}
+    cells |= {f"{n}_max": j[n].max() for n in dict.fromkeys(n for _, n in ratios.values())}
     for k, (y, n) in ratios.items():
-        y1, n1, y2, n2 = j[f"_p_{y}"], j[f"_p_{n}"], j[y], j[n]
-        sums |= {f"{k}_m_both": ((n1 > 0) & (n2 > 0)).cast("int64").sum(), f"{k}_y1y2": (y1 * y2).sum(),
-                 f"{k}_y1n2": (y1 * n2).sum(), f"{k}_n1y2": (n1 * y2).sum(), f"{k}_n1n2": (n1 * n2).sum()}
-    return j.group_by(list(DIMENSIONS)).aggregate(**sums)
+        y2, n2 = j[y], j[n]
+        # no row one period earlier: the customer adds 0 to every cross sum
+        y1, n1 = j[f"_p_{y}"].fill_null(0), j[f"_p_{n}"].fill_null(0)
+        cells |= {f"{k}_yy": (y2 * y2).sum(), f"{k}_nn": (n2 * n2).sum(), f"{k}_yn": (y2 * n2).sum(),
+                  f"{k}_m_both": ((n1 > 0) & (n2 > 0)).cast("int64").sum(), f"{k}_y1y2": (y1 * y2).sum(),
+                  f"{k}_y1n2": (y1 * n2).sum(), f"{k}_n1y2": (n1 * y2).sum(), f"{k}_n1n2": (n1 * n2).sum()}
+    return j.group_by([*keys, "_pkey"]).aggregate(**cells)
 
 
 def _roll_up_segment(cube: pd.DataFrame) -> pd.DataFrame:
@@ -165,33 +154,43 @@ def _roll_up_segment(cube: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([cube, rolled[cube.columns]], ignore_index=True)
 
 
-def _sums_cube(rows: ir.Table, dims: list[str], constant: list[str], row_sums: Mapping[str, Any],
+def _sums_cube(rows: ir.Table, dims: list[str], period: str, row_sums: Mapping[str, Any],
                counts: Mapping[str, str], ratios: Mapping[str, tuple[str, str]]) -> pd.DataFrame:
     """The cube of ``row_sums`` with distinct customers and the clustered sums of each ratio.
 
-    ``row_sums`` maps a sum's name to a function of the rows table giving each row's value (never
-    missing); ``counts`` maps a distinct-count column to the denominator sum a customer must contribute
-    to; ``ratios`` maps a metric to its (numerator, denominator) sums. One query, one pull of the cube."""
+    ``dims`` are the dimensions besides the period (its key ``_pkey`` is in ``rows``); the others
+    of :data:`DIMENSIONS` are ``all`` throughout. ``row_sums`` maps a sum's name to a function of the
+    rows table giving each row's value (never missing); ``counts`` maps a distinct-count column to the
+    denominator sum a customer must contribute to; ``ratios`` maps a metric to its (numerator,
+    denominator) sums.
+
+    The per-customer table of the finest cells is computed once; every in-period grouping set is a
+    group-by of it (a customer in two channels is one cluster of the channel roll-up), held while
+    its cells are aggregated and pulled, one small frame per grouping set. The segment is a property
+    of the customer, so it stays in every grouping set here and is rolled up by
+    :func:`_roll_up_segment`."""
     rows = _relabel_all(rows, dims)
-    finest = rows.group_by([*dims, "_pkey", "customer_id"]).aggregate(**{s: f(rows).sum() for s, f in row_sums.items()})
-    # the per-customer table of the finest cells is read by every grouping set and by the cross
-    # sums: compute it once
+    segment = ["segment"] if "segment" in dims else []
+    by_customer = ["_pkey", "customer_id"]
+    finest = rows.group_by([*dims, *by_customer]).aggregate(**{s: f(rows).sum() for s, f in row_sums.items()})
+    frames = []
     with finest.cache() as cached:
-        pc = _per_customer(cached, dims, constant, list(row_sums))
-        cells = {s: pc[s].sum() for s in row_sums}
-        cells |= {c: (pc[d] > 0).cast("int64").sum() for c, d in counts.items()}
-        cells |= {f"{n}_max": pc[n].max() for n in dict.fromkeys(n for _, n in ratios.values())}
-        for k, (y, n) in ratios.items():
-            cells |= {f"{k}_yy": (pc[y] * pc[y]).sum(), f"{k}_nn": (pc[n] * pc[n]).sum(), f"{k}_yn": (pc[y] * pc[n]).sum()}
-        cube = pc.group_by(list(DIMENSIONS)).aggregate(**cells)
-        cross = _cross_sums(pc, ratios)
-        cube = cube.left_join(cross, [cube[d] == cross[d] for d in DIMENSIONS]).select(
-            *[cube[c] for c in cube.columns], *[cross[c] for c in cross.columns if c not in DIMENSIONS])
-        df = cube.execute()
-    numeric = [c for c in df.columns if c not in DIMENSIONS]
-    # no customer in both periods: the cross sums are 0
-    df[numeric] = df[numeric].apply(pd.to_numeric).fillna(0)
-    if "segment" in dims:
+        for kept in _grouping_sets([d for d in dims if d != "segment"]):
+            keys = [*kept, *segment]
+            if len(keys) == len(dims):
+                cells = _cell_sums(cached, keys, list(row_sums), counts, ratios).execute()
+            else:
+                g = cached.group_by([*keys, *by_customer]).aggregate(**{s: cached[s].sum() for s in row_sums})
+                with g.cache() as part:
+                    cells = _cell_sums(part, keys, list(row_sums), counts, ratios).execute()
+            frames.append(cells.assign(**{d: ALL for d in DIMENSIONS[1:] if d not in keys}))
+    df = pd.concat(frames, ignore_index=True)
+    df.insert(0, "period", _period_labels(df.pop("_pkey"), period))
+    cross = [f"{k}_{x}" for k in ratios for x in CROSS_SUFFIXES]
+    numeric = [c for c in df.columns if c not in (*DIMENSIONS, *cross)] + cross
+    df = df[[*DIMENSIONS, *numeric]]
+    df[numeric] = df[numeric].apply(pd.to_numeric)
+    if segment:
         df = _roll_up_segment(df)
     return df.astype({c: "int64" for c in counts})
 
@@ -292,9 +291,9 @@ def interaction_sums(interactions: ir.Table, customers: ir.Table | None, as_of: 
     t = interactions.filter(interactions.timestamp < _end_of(as_of))
     t, has_segment = _with_segment(t, customers)
     t = _with_period(t, period)
-    dims = ["period", "touchpoint", "channel"] + (["segment"] if has_segment else [])
+    dims = ["touchpoint", "channel"] + (["segment"] if has_segment else [])
     counts = {c: d for d, c in CUSTOMER_COUNTS.items() if d in INTERACTION_SUMS}
-    return _sums_cube(t, dims, [] if has_segment else ["segment"], INTERACTION_ROW_SUMS, counts, INTERACTION_RATIOS)
+    return _sums_cube(t, dims, period, INTERACTION_ROW_SUMS, counts, INTERACTION_RATIOS)
 
 
 def survey_sums(surveys: ir.Table, customers: ir.Table | None, as_of: dt.date,
@@ -319,6 +318,5 @@ def survey_sums(surveys: ir.Table, customers: ir.Table | None, as_of: dt.date,
     t = surveys.filter(surveys.timestamp < _end_of(as_of), surveys.nps.notnull())
     t, has_segment = _with_segment(t, customers)
     t = _with_period(t, period)
-    dims = ["period"] + (["segment"] if has_segment else [])
-    constant = ["touchpoint", "channel"] + ([] if has_segment else ["segment"])
-    return _sums_cube(t, dims, constant, SURVEY_ROW_SUMS, {"respondents": "responses"}, SURVEY_RATIOS)
+    dims = ["segment"] if has_segment else []
+    return _sums_cube(t, dims, period, SURVEY_ROW_SUMS, {"respondents": "responses"}, SURVEY_RATIOS)
