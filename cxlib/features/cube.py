@@ -33,6 +33,7 @@ period  responses  promoters  detractors
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 from collections.abc import Mapping, Sequence
@@ -64,6 +65,8 @@ SURVEY_RATIOS = {"nps": ("nps_net", "responses"), "nps_promoters": ("promoters",
 # customers in both and Σ y1y2, y1n2, n1y2, n1n2 (k_m_both ...; 1 = previous period)
 CLUSTER_SUFFIXES = ("yy", "nn", "yn")
 CROSS_SUFFIXES = ("m_both", "y1y2", "y1n2", "n1y2", "n1n2")
+# input rows per pass of the per-customer aggregation: at most a few GB of per-customer tables
+CHUNK_ROWS = 10_000_000
 # denominator -> distinct customers behind it: a cell of few customers is small however many rows it has
 CUSTOMER_COUNTS = {"n": "customers", "rated": "raters", "ces_n": "ces_customers",
                    "resolved_n": "resolved_customers", "responses": "respondents"}
@@ -143,54 +146,89 @@ def _cell_sums(g: ir.Table, keys: Sequence[str], row_sums: Sequence[str], counts
     return j.group_by([*keys, "_pkey"]).aggregate(**cells)
 
 
-def _roll_up_segment(cube: pd.DataFrame) -> pd.DataFrame:
-    """The cube with its ``segment`` roll-up added: every column a sum over segments, ``*_max`` a maximum.
+def _add_up(cube: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Cells with the same ``keys`` added: every column a sum, ``*_max`` a maximum.
 
-    Exact for the distinct-customer counts and the clustered and cross sums as well, because a
-    customer belongs to one segment: the segments split the customers of a cell."""
-    keys = [d for d in DIMENSIONS if d != "segment"]
-    how = {c: "max" if c.endswith("_max") else "sum" for c in cube.columns if c not in DIMENSIONS}
-    rolled = cube.groupby(keys, as_index=False, sort=False).agg(how).assign(segment=ALL)
+    Exact for the distinct-customer counts and the clustered and cross sums too, as long as the rows
+    added hold disjoint sets of customers (segments, or the customer chunks of :func:`_sums_cube`)."""
+    how = {c: "max" if c.endswith("_max") else "sum" for c in cube.columns if c not in keys}
+    return cube.groupby(list(keys), as_index=False, sort=False).agg(how)
+
+
+def _roll_up_segment(cube: pd.DataFrame) -> pd.DataFrame:
+    """The cube with its ``segment`` roll-up added: the segments split the customers of a cell."""
+    rolled = _add_up(cube, [d for d in DIMENSIONS if d != "segment"]).assign(segment=ALL)
     return pd.concat([cube, rolled[cube.columns]], ignore_index=True)
 
 
-def _sums_cube(rows: ir.Table, dims: list[str], period: str, row_sums: Mapping[str, Any],
-               counts: Mapping[str, str], ratios: Mapping[str, tuple[str, str]]) -> pd.DataFrame:
-    """The cube of ``row_sums`` with distinct customers and the clustered sums of each ratio.
+def _customer_chunks(rows: ir.Table, chunk_rows: int) -> list[ir.Table]:
+    """``rows`` split by customer into parts of about ``chunk_rows`` rows (one part when it is smaller).
 
-    ``dims`` are the dimensions besides the period (its key ``_pkey`` is in ``rows``); the others
-    of :data:`DIMENSIONS` are ``all`` throughout. ``row_sums`` maps a sum's name to a function of the
-    rows table giving each row's value (never missing); ``counts`` maps a distinct-count column to the
-    denominator sum a customer must contribute to; ``ratios`` maps a metric to its (numerator,
-    denominator) sums.
+    A customer's rows all land in one part, so the parts' cubes add up exactly (:func:`_add_up`),
+    while each part's per-customer tables stay within the engine's memory instead of spilling."""
+    k = -(-int(rows.count().execute()) // chunk_rows)
+    if k <= 1:
+        return [rows]
+    part = (rows.customer_id.hash() % k + k) % k  # the engine's hash may be signed
+    return [rows.filter(part == j) for j in range(k)]
 
-    The per-customer table of the finest cells is computed once; every in-period grouping set is a
-    group-by of it (a customer in two channels is one cluster of the channel roll-up), held while
-    its cells are aggregated and pulled, one small frame per grouping set. The segment is a property
-    of the customer, so it stays in every grouping set here and is rolled up by
-    :func:`_roll_up_segment`."""
-    rows = _relabel_all(rows, dims)
-    segment = ["segment"] if "segment" in dims else []
+
+def _chunk_cells(rows: ir.Table, customers: ir.Table | None, dims: list[str], row_sums: Mapping[str, Any],
+                 counts: Mapping[str, str], ratios: Mapping[str, tuple[str, str]]) -> tuple[list[pd.DataFrame], bool]:
+    """The cells of every in-period grouping set of ``rows``, one frame each, and whether a segment exists.
+
+    The rows are summed per customer in the finest cells once (the segment is attached to that
+    smaller table); every roll-up is a group-by of the smallest per-customer table that holds it (a
+    customer in two channels is one cluster of the channel roll-up), held while its cells are
+    aggregated and pulled."""
     by_customer = ["_pkey", "customer_id"]
     finest = rows.group_by([*dims, *by_customer]).aggregate(**{s: f(rows).sum() for s, f in row_sums.items()})
-    frames = []
-    with finest.cache() as cached:
-        for kept in _grouping_sets([d for d in dims if d != "segment"]):
-            keys = [*kept, *segment]
-            if len(keys) == len(dims):
-                cells = _cell_sums(cached, keys, list(row_sums), counts, ratios).execute()
+    finest, has_segment = _with_segment(finest, customers)
+    segment = ["segment"] if has_segment else []
+    finest = _relabel_all(finest, [*dims, *segment])
+    frames, held = [], {}
+    with contextlib.ExitStack() as stack:
+        for kept in _grouping_sets(dims):
+            parent = min((k for k in held if set(kept) <= set(k)), key=len, default=None)
+            if parent is None:
+                table = stack.enter_context(finest.cache())
             else:
-                g = cached.group_by([*keys, *by_customer]).aggregate(**{s: cached[s].sum() for s in row_sums})
-                with g.cache() as part:
-                    cells = _cell_sums(part, keys, list(row_sums), counts, ratios).execute()
-            frames.append(cells.assign(**{d: ALL for d in DIMENSIONS[1:] if d not in keys}))
+                p = held[parent]
+                table = stack.enter_context(p.group_by([*kept, *segment, *by_customer]).aggregate(
+                    **{s: p[s].sum() for s in row_sums}).cache())
+            held[kept] = table
+            cells = _cell_sums(table, [*kept, *segment], list(row_sums), counts, ratios).execute()
+            frames.append(cells.assign(**{d: ALL for d in DIMENSIONS[1:] if d not in (*kept, *segment)}))
+    return frames, has_segment
+
+
+def _sums_cube(rows: ir.Table, customers: ir.Table | None, dims: list[str], period: str,
+               row_sums: Mapping[str, Any], counts: Mapping[str, str],
+               ratios: Mapping[str, tuple[str, str]]) -> pd.DataFrame:
+    """The cube of ``row_sums`` with distinct customers and the clustered sums of each ratio.
+
+    ``dims`` are the row dimensions besides the period (its key ``_pkey`` is in ``rows``) and the
+    customer's segment (from ``customers``); the others of :data:`DIMENSIONS` are ``all`` throughout.
+    ``row_sums`` maps a sum's name to a function of the rows table giving each row's value (never
+    missing); ``counts`` maps a distinct-count column to the denominator sum a customer must
+    contribute to; ``ratios`` maps a metric to its (numerator, denominator) sums.
+
+    Large inputs are aggregated in customer chunks of about :data:`CHUNK_ROWS` rows
+    (:func:`_customer_chunks`) whose cubes are added up; the segment is a property of the customer,
+    so it stays in every grouping set and is rolled up on the small cube (:func:`_roll_up_segment`)."""
+    frames, has_segment = [], False
+    for chunk in _customer_chunks(rows, CHUNK_ROWS):
+        cells, has_segment = _chunk_cells(chunk, customers, dims, row_sums, counts, ratios)
+        frames += cells
     df = pd.concat(frames, ignore_index=True)
+    if len(frames) > len(_grouping_sets(dims)):
+        df = _add_up(df, [*DIMENSIONS[1:], "_pkey"])
     df.insert(0, "period", _period_labels(df.pop("_pkey"), period))
     cross = [f"{k}_{x}" for k in ratios for x in CROSS_SUFFIXES]
     numeric = [c for c in df.columns if c not in (*DIMENSIONS, *cross)] + cross
     df = df[[*DIMENSIONS, *numeric]]
     df[numeric] = df[numeric].apply(pd.to_numeric)
-    if segment:
+    if has_segment:
         df = _roll_up_segment(df)
     return df.astype({c: "int64" for c in counts})
 
@@ -288,12 +326,10 @@ def interaction_sums(interactions: ir.Table, customers: ir.Table | None, as_of: 
     >>> [float(app[c]) for c in ("csat_top2_yy", "csat_top2_nn", "csat_top2_yn", "rated_max")]
     [1.0, 4.0, 2.0, 2.0]
     """
-    t = interactions.filter(interactions.timestamp < _end_of(as_of))
-    t, has_segment = _with_segment(t, customers)
-    t = _with_period(t, period)
-    dims = ["touchpoint", "channel"] + (["segment"] if has_segment else [])
+    t = _with_period(interactions.filter(interactions.timestamp < _end_of(as_of)), period)
     counts = {c: d for d, c in CUSTOMER_COUNTS.items() if d in INTERACTION_SUMS}
-    return _sums_cube(t, dims, period, INTERACTION_ROW_SUMS, counts, INTERACTION_RATIOS)
+    return _sums_cube(t, customers, ["touchpoint", "channel"], period, INTERACTION_ROW_SUMS, counts,
+                      INTERACTION_RATIOS)
 
 
 def survey_sums(surveys: ir.Table, customers: ir.Table | None, as_of: dt.date,
@@ -315,8 +351,5 @@ def survey_sums(surveys: ir.Table, customers: ir.Table | None, as_of: dt.date,
     >>> s.loc[s["period"] == "2026-07", list(SURVEY_SUMS)].to_numpy().tolist()
     [[2, 1, 1, 0]]
     """
-    t = surveys.filter(surveys.timestamp < _end_of(as_of), surveys.nps.notnull())
-    t, has_segment = _with_segment(t, customers)
-    t = _with_period(t, period)
-    dims = ["segment"] if has_segment else []
-    return _sums_cube(t, dims, period, SURVEY_ROW_SUMS, {"respondents": "responses"}, SURVEY_RATIOS)
+    t = _with_period(surveys.filter(surveys.timestamp < _end_of(as_of), surveys.nps.notnull()), period)
+    return _sums_cube(t, customers, [], period, SURVEY_ROW_SUMS, {"respondents": "responses"}, SURVEY_RATIOS)
