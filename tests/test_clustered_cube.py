@@ -160,3 +160,14 @@ def test_nps_clustered_only_where_a_customer_answers_twice(tables):
     if len(single):
         _, lo, _ = M.nps_interval(single["x"], single["xx"], single["n"])
         np.testing.assert_allclose(single["ci_lower"], lo)
+
+
+def test_customer_chunks_add_up_to_the_same_cube(tables, cube, monkeypatch):
+    """Aggregated in several customer chunks, every cell of the cube is the same: a customer's rows
+    are never split between chunks, so counts, clustered and cross sums add up."""
+    rows = tables["interactions"].count().execute()
+    monkeypatch.setattr(C, "CHUNK_ROWS", rows // 3)
+    assert len(C._customer_chunks(tables["interactions"], C.CHUNK_ROWS)) == 4
+    chunked = C.interaction_sums(tables["interactions"], tables["customers"], AS_OF).set_index(DIMS)
+    assert chunked.index.sort_values().equals(cube.index.sort_values())
+    pd.testing.assert_frame_equal(chunked.loc[cube.index], cube, check_exact=False, rtol=1e-12)
