@@ -88,15 +88,19 @@ def _interval(A, b, lo, i):
 
 
 def joint_lp(metrics: pd.DataFrame, quantities=None, known: pd.DataFrame | None = None,
-             width: float | None = None) -> pd.DataFrame:
+             width: float | None = None, totals: pd.DataFrame | None = None) -> pd.DataFrame:
     """Attack 2: solve every roll-up equation of each count quantity together.
 
-    ``known`` (keys, ``quantity``, ``value``) adds what earlier attacks recovered. Returns the
-    hidden cells recovered exactly (determined by the equations) and, with ``width``, those whose
-    LP interval is narrower than ``width``."""
+    ``known`` (keys, ``quantity``, ``value``) adds what earlier attacks recovered; ``totals`` (the
+    same columns) adds published cells from other files, e.g. all-period totals (``period`` =
+    ``all``) from :func:`data_quality_totals`. Returns the hidden cells recovered exactly (determined
+    by the equations) and, with ``width``, those whose LP interval is narrower than ``width``."""
     found = []
     for q in quantities or QUANTITIES:
         t = quantity_table(metrics, q)
+        if totals is not None and len(totals):
+            extra = totals.loc[totals["quantity"] == q, [*DIMS, "value"]].assign(hidden=False)
+            t = pd.concat([t, extra], ignore_index=True) if len(extra) else t
         if t.empty or not t["hidden"].any():
             continue
         if known is not None and len(known):
@@ -134,6 +138,31 @@ def joint_lp(metrics: pd.DataFrame, quantities=None, known: pd.DataFrame | None 
                     found.append({**hid.loc[i, DIMS].to_dict(), "quantity": q, "value": np.nan,
                                   "lower": a, "upper": z})
     return pd.DataFrame(found, columns=[*DIMS, "quantity", "value", "lower", "upper"])
+
+
+def data_quality_totals(run: Path) -> pd.DataFrame:
+    """All-period totals a run publishes outside ``metrics.csv``, as cells with ``period`` = ``all``.
+
+    ``touchpoint_inventory.csv`` gives each touchpoint's interactions and rated share over all the
+    data; ``validation.json`` (in the run folder, next to ``results/``) the interactions kept. For
+    :func:`joint_lp`'s ``totals``."""
+    rows = []
+    inv = Path(run) / "touchpoint_inventory.csv"
+    if inv.exists():
+        t = pd.read_csv(inv, keep_default_na=False, na_values=[""])
+        t = t[t["volume"].notna() & (t["volume"] > 0)]
+        for r in t.itertuples(index=False):
+            keys = {"period": TOTAL, "touchpoint": str(r.touchpoint), "channel": TOTAL, "segment": TOTAL}
+            rows.append({**keys, "quantity": "interactions", "value": float(r.volume)})
+            if pd.notna(r.rated_share):
+                rows.append({**keys, "quantity": "rated", "value": float(round(r.rated_share * r.volume))})
+    validation = Path(run).parent / "validation.json"
+    if validation.exists():
+        kept = pd.read_json(validation, typ="series")["rows_kept"].get("interactions")
+        if kept is not None:
+            rows.append({"period": TOTAL, "touchpoint": TOTAL, "channel": TOTAL, "segment": TOTAL,
+                         "quantity": "interactions", "value": float(kept)})
+    return pd.DataFrame(rows, columns=[*DIMS, "quantity", "value"])
 
 
 def run_difference(earlier: pd.DataFrame, later: pd.DataFrame) -> pd.DataFrame:

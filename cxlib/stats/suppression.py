@@ -38,11 +38,12 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
+from cxlib.stats.competing import CauseAssignment
 from cxlib.stats.disclosure import (
     PRIMARY,
     SECONDARY,
@@ -265,3 +266,60 @@ def partition_suppression(sizes: pd.Series, min_cell_size: int, protection_width
     width = float(order[hidden].sum() - len(hidden)) if hidden else None
     return hidden, {"primary": len(primary), "secondary": len(hidden) - len(primary), "narrowest_interval": width,
                     "passed": width is None or width >= protection_width}
+
+
+def protect_reasons(assignment: CauseAssignment, min_cell_size: int,
+                    protection_width: float | None = None) -> tuple[CauseAssignment, dict]:
+    """The churn-reason table as it may be published: small reasons hidden with their complements.
+
+    Each cause's churners are published (in the sentence, and by the cumulative incidence of each
+    cause), so the reasons of a cause are a partition with a published total: a reason with fewer
+    than ``min_cell_size`` churners is hidden with the smallest other reasons of its cause
+    (:func:`partition_suppression`); a cause whose reasons cannot pass hides all of them. The
+    counts that would give a hidden reason back are withheld (None): the unmapped count unless
+    every unmapped reason is shown, the missing count unless its row is shown, and the customers
+    who carry a reason without having churned when they are fewer than ``min_cell_size``.
+
+    Returns
+    -------
+    assignment : CauseAssignment
+        ``summary["churners"]`` missing where hidden, ``cause_churners`` and ``min_cell_size`` set.
+    audit : dict
+        ``primary``, ``secondary``, ``narrowest_interval``, ``passed`` (as :func:`partition_suppression`).
+
+    Examples
+    --------
+    >>> from cxlib.stats.competing import assign_causes
+    >>> a = assign_causes(pd.Series(["price"] * 40 + ["service"] * 25 + ["fraud"] * 4 + [None] * 19),
+    ...                   [True] * 88, {"voluntary": ["price", "service"]})
+    >>> p, audit = protect_reasons(a, 10)
+    >>> p.summary["churners"].tolist(), p.n_unmapped, p.n_missing, p.cause_churners
+    ([40, 25, <NA>, <NA>], None, None, {'voluntary': 65, 'other': 23})
+    >>> audit["primary"], audit["secondary"], audit["narrowest_interval"]
+    (1, 1, 21.0)
+    """
+    width = min_cell_size if protection_width is None else protection_width
+    summary = assignment.summary.reset_index(drop=True)
+    totals = {c: int(n) for c, n in summary.groupby("cause", sort=False)["churners"].sum().items()}
+    hidden = pd.Series(False, index=summary.index)
+    audits = []
+    for _cause, rows in summary.groupby("cause", sort=False):
+        h, audit = partition_suppression(rows.set_index(rows.index)["churners"], min_cell_size, width)
+        if h and (len(h) < 2 or not audit["passed"]):  # one reason alone is its cause's total
+            h, audit = list(rows.index), {**audit, "passed": False}
+        hidden[h] = True
+        audits.append(audit)
+    shown = summary.assign(churners=summary["churners"].astype("Int64").mask(hidden))
+    status = summary["status"]
+    not_churned = assignment.n_reason_not_churned
+    out = replace(
+        assignment, summary=shown, cause_churners=totals, min_cell_size=min_cell_size,
+        n_unmapped=None if hidden[status == "unmapped"].any() else assignment.n_unmapped,
+        n_missing=None if hidden[status == "missing"].any() else assignment.n_missing,
+        n_reason_not_churned=None if not_churned and not_churned < min_cell_size else not_churned)
+    narrow = [a["narrowest_interval"] for a in audits if a["narrowest_interval"] is not None]
+    return out, {"primary": sum(a["primary"] for a in audits),
+                 "secondary": int(hidden.sum()) - sum(a["primary"] for a in audits),
+                 "narrowest_interval": min(narrow) if narrow else None,
+                 "passed": all(a["passed"] for a in audits), "protection_width": width,
+                 "table": "churn reasons (data quality)"}

@@ -113,6 +113,9 @@ def unused_columns_note(unused: dict[str, list[str]]) -> Note | None:
 def cause_sentence(assignment: CauseAssignment) -> str:
     """How the churners' reasons map to causes: churners per cause, reasons not mapped, reasons missing.
 
+    A count that :func:`cxlib.stats.suppression.protect_reasons` withheld (None) is not given; a
+    cause of fewer than ``min_cell_size`` churners reads "fewer than k".
+
     Examples
     --------
     >>> from cxlib.stats.competing import assign_causes
@@ -120,22 +123,37 @@ def cause_sentence(assignment: CauseAssignment) -> str:
     ...                   {"voluntary": ["price"]})
     >>> cause_sentence(a)
     "Churners by cause: voluntary 1 (33.3%), other 2 (66.7%), of 3 churners. 1 churner(s) give a reason that churn_causes does not map (fraud); they count as 'other'. 1 churner(s) have no churn reason; they count as 'other'. 1 customer(s) who had not churned by the as-of date carry a churn reason, which is ignored."
+    >>> from cxlib.stats.suppression import protect_reasons
+    >>> b = assign_causes(pd.Series(["price"] * 40 + ["fraud"] * 4 + [None] * 19), [True] * 63, {"voluntary": ["price"]})
+    >>> cause_sentence(protect_reasons(b, 10)[0])
+    "Churners by cause: voluntary 40 (63.5%), other 23 (36.5%), of 63 churners. Some churners give a reason that churn_causes does not map (fraud); they count as 'other'. Some churners have no churn reason; they count as 'other'. Reasons of fewer than 10 churners are hidden in the table, with others of their cause so that none can be derived."
     """
     a = assignment
     if a.n_churners == 0:
         return "No customer churned by the as-of date, so no churn causes are reported."
-    per_cause = a.summary.groupby("cause", sort=False)["churners"].sum()
-    listing = ", ".join(f"{c} {int(per_cause.get(c, 0)):,} ({fmt_pct(per_cause.get(c, 0) / a.n_churners)})"
-                        for c in a.causes)
+    per_cause = a.cause_churners or a.summary.groupby("cause", sort=False)["churners"].sum().to_dict()
+    k = a.min_cell_size
+
+    def count(n: int) -> str:
+        return f"fewer than {k}" if k and n < k else f"{int(n):,} ({fmt_pct(n / a.n_churners)})"
+
+    listing = ", ".join(f"{c} {count(per_cause.get(c, 0))}" for c in a.causes)
     text = f"Churners by cause: {listing}, of {a.n_churners:,} churners."
-    if a.n_unmapped:
-        text += (f" {a.n_unmapped:,} churner(s) give a reason that churn_causes does not map "
-                 f"({short_list(a.unmapped_reasons)}); they count as 'other'.")
-    if a.n_missing:
-        text += f" {a.n_missing:,} churner(s) have no churn reason; they count as 'other'."
+    if a.unmapped_reasons:
+        who = f"{a.n_unmapped:,} churner(s)" if a.n_unmapped is not None else "Some churners"
+        text += f" {who} give a reason that churn_causes does not map ({short_list(a.unmapped_reasons)}); they count as 'other'."
+    if a.n_missing or (a.n_missing is None and (a.summary["status"] == "missing").any()):
+        who = f"{a.n_missing:,} churner(s)" if a.n_missing is not None else "Some churners"
+        text += f" {who} have no churn reason; they count as 'other'."
     if a.n_reason_not_churned:
         text += (f" {a.n_reason_not_churned:,} customer(s) who had not churned by the as-of date carry a churn "
                  "reason, which is ignored.")
+    elif a.n_reason_not_churned is None:
+        text += (f" Fewer than {k} customers who had not churned by the as-of date carry a churn reason, which is "
+                 "ignored.")
+    if k and a.summary["churners"].isna().any():
+        text += (f" Reasons of fewer than {k} churners are hidden in the table, with others of their cause so that "
+                 "none can be derived.")
     return text
 
 
