@@ -237,3 +237,19 @@ def test_every_run_records_its_audit_in_the_manifest(published_run):
     assert "Disclosure control" in (published_run / "index.html").read_text()
     metrics = attacks.read_metrics(published_run / "results")
     assert "all" not in set(metrics["period"])
+
+
+def test_a_touchpoint_of_few_interactions_shows_no_count_or_date():
+    import datetime as dt
+
+    import ibis
+
+    from cxlib.analyses.quality import touchpoint_coverage, touchpoint_inventory
+
+    t = ibis.memtable({"touchpoint": ["app"] * 12 + ["biling"] * 3, "channel": "web", "csat": 4.0,
+                       "timestamp": pd.date_range("2026-01-01", periods=15, freq="D")})
+    inv = touchpoint_inventory(t, ["app"], dt.date(2026, 3, 31), min_cell_size=WIDTH).set_index("touchpoint")
+    assert inv.loc["biling", "status"] == "undeclared"                    # the data steward still sees it
+    assert inv.loc["biling", ["volume", "rated_share", "first_seen", "last_seen"]].isna().all()
+    assert inv.loc["app", "volume"] == 12
+    assert touchpoint_coverage(inv.reset_index(), ["app"])["found"] == 2

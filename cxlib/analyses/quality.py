@@ -124,7 +124,7 @@ def touchpoint_coverage(inventory: pd.DataFrame, analysed: list[str]) -> dict[st
     """
     total = inventory["volume"].sum()
     covered = inventory.loc[inventory["touchpoint"].isin(analysed), "volume"].sum()
-    return {"found": int((inventory["volume"] > 0).sum()), "analysed": len(analysed),
+    return {"found": int((inventory["volume"].isna() | (inventory["volume"] > 0)).sum()), "analysed": len(analysed),
             "interaction_share": float(covered / total) if total else 0.0}
 
 
@@ -177,12 +177,14 @@ def exclusions(violations: pd.DataFrame, mode: str) -> pd.DataFrame:
 
 
 def touchpoint_inventory(interactions: ir.Table, declared: list[str] | None, as_of: dt.date,
-                         silent_days: int = 90) -> pd.DataFrame:
+                         silent_days: int = 90, min_cell_size: int = 0) -> pd.DataFrame:
     """Every touchpoint found in the data against those declared in params.
 
     Columns: touchpoint, declared, volume, rated_share, channels, first_seen, last_seen, status.
     ``status`` is ``ok``, ``undeclared`` (in the data, not in params), or ``silent`` (declared but
-    no interaction in the ``silent_days`` before ``as_of``).
+    no interaction in the ``silent_days`` before ``as_of``). A touchpoint with fewer than
+    ``min_cell_size`` interactions keeps its row and status; its volume, rated share and dates
+    are empty ("fewer than min_cell_size", ``docs/privacy.md``).
 
     Examples
     --------
@@ -191,6 +193,9 @@ def touchpoint_inventory(interactions: ir.Table, declared: list[str] | None, as_
     >>> inv = touchpoint_inventory(t, ["app", "shop", "call"], dt.date(2025, 9, 30))
     >>> inv[["touchpoint", "volume", "status"]].values.tolist()
     [['shop', 1, 'silent'], ['call', 0, 'silent'], ['app', 2, 'ok']]
+    >>> small = touchpoint_inventory(t, ["app", "shop"], dt.date(2025, 9, 30), min_cell_size=2)
+    >>> small[["touchpoint", "volume", "last_seen", "status"]].values.tolist()
+    [['shop', nan, None, 'silent'], ['app', 2.0, datetime.date(2025, 9, 2), 'ok']]
     """
     t = interactions
     by_tp = t.group_by("touchpoint").aggregate(
@@ -217,6 +222,11 @@ def touchpoint_inventory(interactions: ir.Table, declared: list[str] | None, as_
     found.loc[~found["declared"], "status"] = "undeclared"
     found["first_seen"] = pd.to_datetime(found["first_seen"]).dt.date
     found["last_seen"] = last.dt.date
+    small = (found["volume"] > 0) & (found["volume"] < min_cell_size)
+    if small.any():
+        found = found.astype({"volume": float, "first_seen": object, "last_seen": object})
+        found.loc[small, ["volume", "rated_share"]] = float("nan")
+        found.loc[small, ["first_seen", "last_seen"]] = None
     order = {"silent": 0, "undeclared": 1, "ok": 2}
     if declared:  # problems first
         found = found.sort_values(["status", "volume"], key=lambda s: s.map(order) if s.name == "status" else -s)
