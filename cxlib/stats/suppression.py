@@ -323,3 +323,53 @@ def protect_reasons(assignment: CauseAssignment, min_cell_size: int,
                  "narrowest_interval": min(narrow) if narrow else None,
                  "passed": all(a["passed"] for a in audits), "protection_width": width,
                  "table": "churn reasons (data quality)"}
+
+
+def kept_share(read: int | None, kept: int | None, protection_width: float) -> float | None:
+    """The share of an input table's rows kept by validation, as published: rounded so that the
+    rows read (hence kept) cannot be told from it within ``protection_width``.
+
+    Exact rows read and kept are not published (they are all-period totals whose difference with
+    ``metrics.csv`` gives hidden cells; ``docs/privacy.md``), but the rows excluded per rule are. An
+    outsider who knows the rows excluded ``e = read − kept`` and the share ``s`` rounded to ``d``
+    decimals knows ``read`` ∈ [e / (1 − s + h), e / (1 − s − h)] with h = 0.5·10^−d, and, knowing
+    this rule, that no finer rounding was possible. The share is given to 0.1 % (3 decimals of a
+    fraction) when that interval is at least ``protection_width`` wide, else to 1 %, then 10 %,
+    each checked on the shares left once the finer roundings that would have been published are
+    ruled out; None (not published) when even that is too narrow.
+
+    Examples
+    --------
+    >>> kept_share(44240, 44190, 10)          # 50 excluded: read somewhere in 33,000–66,000
+    0.999
+    >>> kept_share(2000, 1003, 10)            # half excluded: 50.1 % would put read at 1,998–2,002
+    0.5
+    >>> kept_share(40, 20, 10) is None, kept_share(500, 500, 10), kept_share(None, 3, 10)
+    (True, 1.0, None)
+    """
+    if read is None or kept is None or read <= 0:
+        return None
+    excluded = read - kept
+    if excluded <= 0:
+        return round(kept / read, 3)
+
+    def first_passing(decimals: int) -> float:
+        """The lowest share on the grid of ``decimals`` whose interval is wide enough (it widens
+        with the share): an outsider rules out every share at or above it for a coarser rounding."""
+        h = 0.5 * 10.0 ** -decimals
+        v = 1 - (excluded * 2 * h / protection_width + h * h) ** 0.5
+        return np.floor(round(v * 10 ** decimals, 9)) / 10 ** decimals  # one step low: whole numbers narrow it
+
+    ceiling = float("inf")  # shares (of kept / read) ruled out by a finer rounding that would pass
+    for decimals in (3, 2, 1):
+        share = round(kept / read, decimals)
+        h = 0.5 * 10.0 ** -decimals
+        low, high = max(share - h, 0.0), min(share + h, ceiling)
+        if kept / read < high:
+            # the whole numbers strictly inside (boundaries are rounded either way: left out)
+            lo = np.floor(excluded / (1 - low) + 1e-9) + 1
+            hi = np.ceil(excluded / (1 - high) - 1e-9) - 1 if high < 1 else float("inf")
+            if hi - lo >= protection_width:
+                return share
+        ceiling = min(ceiling, first_passing(decimals) - h)
+    return None

@@ -33,18 +33,23 @@ def short_list(items: list[str], k: int = 5) -> str:
 
 
 def customers_sentence(overview: pd.DataFrame, as_of: dt.date) -> str:
-    """How many customers the analysis covers, their signup dates, and the data's end.
+    """Which customers the analysis covers (their signup dates), the share of customer rows kept, and
+    the data's end. No exact count (``docs/privacy.md``).
 
     Examples
     --------
-    >>> ov = pd.DataFrame({"table": ["customers"], "rows_kept": [1204], "first_date": [dt.date(2024, 1, 2)],
+    >>> ov = pd.DataFrame({"table": ["customers"], "share_kept": [0.998], "first_date": [dt.date(2024, 1, 2)],
     ...                    "last_date": [dt.date(2026, 9, 1)]})
     >>> customers_sentence(ov, dt.date(2026, 9, 30))
-    'The analysis covers 1,204 customers who signed up between 2024-01-02 and 2026-09-01; the data run to 2026-09-30.'
+    'The analysis covers the customers who signed up between 2024-01-02 and 2026-09-01 (99.8% of the customer rows read; the rest broke a rule of the data contract); the data run to 2026-09-30.'
     """
     cust = overview.set_index("table").loc["customers"]
-    return (f"The analysis covers {int(cust['rows_kept']):,} customers who signed up between {cust['first_date']} "
-            f"and {cust['last_date']}; the data run to {as_of}.")
+    share = cust.get("share_kept")
+    kept = ("" if share is None or pd.isna(share) else
+            " (100% of the customer rows read)" if share == 1 else
+            f" ({fmt_pct(share)} of the customer rows read; the rest broke a rule of the data contract)")
+    return (f"The analysis covers the customers who signed up between {cust['first_date']} "
+            f"and {cust['last_date']}{kept}; the data run to {as_of}.")
 
 
 def missing_table_notes(present: list[str]) -> list[str]:
@@ -157,35 +162,37 @@ def cause_sentence(assignment: CauseAssignment) -> str:
     return text
 
 
-def duplicates_note(duplicates: int, rows: int, dropped: bool) -> Note | None:
+def duplicates_note(duplicates: int, dropped: bool) -> Note | None:
     """The data-quality line on exact duplicate interaction rows (None when there are none).
+
+    The duplicates are counted (faulty records, like the rows excluded per rule), but not as a share
+    of the interactions: count and share together give the interactions over all periods, a total
+    that gives hidden cells of ``metrics.csv`` back (``docs/privacy.md``).
 
     Parameters
     ----------
     duplicates : int
         Rows equal in every column to an earlier row.
-    rows : int
-        Interaction rows kept by validation (duplicates included).
     dropped : bool
         ``drop_duplicate_interactions`` is set.
 
     Examples
     --------
-    >>> text, values = duplicates_note(4424, 44240, dropped=False)
-    >>> text.format(**values)[:106]
-    '4,424 interaction row(s) (10.0% of 44,240) repeat an earlier row exactly (every column equal) and are coun'
-    >>> duplicates_note(0, 100, dropped=False) is None
+    >>> text, values = duplicates_note(4424, dropped=False)
+    >>> text.format(**values)[:96]
+    '4,424 interaction row(s) repeat an earlier row exactly (every column equal) and are counted as s'
+    >>> duplicates_note(0, dropped=False) is None
     True
     """
     if not duplicates:
         return None
-    values = {"n": f"{duplicates:,}", "share": fmt_pct(duplicates / rows if rows else 0), "rows": f"{rows:,}"}
+    values = {"n": f"{duplicates:,}"}
     if dropped:
-        return ("{n} interaction row(s) ({share} of {rows}) repeated an earlier row exactly (every column equal) and "
-                "were dropped (drop_duplicate_interactions: true): each counts once.", values)
-    return ("{n} interaction row(s) ({share} of {rows}) repeat an earlier row exactly (every column equal) and are "
-            "counted as separate interactions in volumes and ratings. If the export duplicated them, set "
-            "drop_duplicate_interactions: true in the params file to count each once.", values)
+        return (("{n} interaction row(s) repeated an earlier row exactly (every column equal) and were dropped "
+                 "(drop_duplicate_interactions: true): each counts once."), values)
+    return (("{n} interaction row(s) repeat an earlier row exactly (every column equal) and are counted as separate "
+             "interactions in volumes and ratings. If the export duplicated them, set "
+             "drop_duplicate_interactions: true in the params file to count each once."), values)
 
 
 def exclusions_sentence(excluded: pd.DataFrame) -> str:
@@ -212,12 +219,12 @@ def missing_sentence(missing: pd.DataFrame) -> str:
 
     Examples
     --------
-    >>> m = pd.DataFrame({"table": ["interactions"] * 2, "column": ["csat", "ces"], "missing": [5, 8],
+    >>> m = pd.DataFrame({"table": ["interactions"] * 2, "column": ["csat", "ces"], "any_missing": [True, True],
     ...                   "missing_share": [0.25, 0.4]})
     >>> missing_sentence(m)
     'The column with most missing values is interactions.ces: 40.0% of rows are empty.'
     """
-    shown = missing[missing["missing"] > 0]
+    shown = missing[missing["any_missing"]]
     if shown.empty:
         return "No column has missing values."
     worst = shown.sort_values("missing_share").iloc[-1]
@@ -226,26 +233,21 @@ def missing_sentence(missing: pd.DataFrame) -> str:
 
 
 def describe_inventory(inv: pd.DataFrame) -> str:
-    """One sentence reading the touchpoint inventory.
+    """One sentence reading the touchpoint inventory (no volumes: ``metrics.csv`` has them per period).
 
     Examples
     --------
-    >>> inv = pd.DataFrame({"touchpoint": ["app", "shop"], "volume": [90, 0], "rated_share": [0.5, None],
-    ...                     "status": ["ok", "silent"]})
+    >>> inv = pd.DataFrame({"touchpoint": ["app", "shop"], "status": ["ok", "silent"]})
     >>> describe_inventory(inv)
-    '2 touchpoint(s) in the data or in params; the busiest is app with 90 interactions (50% rated); 0 undeclared; 1 silent (shop).'
+    '2 touchpoint(s) in the data or in params; 0 undeclared; 1 silent (shop). Volumes and ratings per period are in the touchpoint portfolio.'
     """
     n = len(inv)
     undeclared = inv.loc[inv["status"] == "undeclared", "touchpoint"].tolist()
     silent = inv.loc[inv["status"] == "silent", "touchpoint"].tolist()
-    top = inv.sort_values("volume", ascending=False).iloc[0] if n else None
     parts = [f"{n:,} touchpoint(s) in the data or in params"]
-    if top is not None and top["volume"] > 0:
-        parts.append(f"the busiest is {_n(top['touchpoint'])} with {int(top['volume']):,} interactions "
-                     f"({top['rated_share']:.0%} rated)")
     parts.append(f"{len(undeclared)} undeclared" + (f" ({short_list(undeclared)})" if undeclared else ""))
     parts.append(f"{len(silent)} silent" + (f" ({short_list(silent)})" if silent else ""))
-    return "; ".join(parts) + "."
+    return "; ".join(parts) + ". Volumes and ratings per period are in the touchpoint portfolio."
 
 
 def coverage_warning(coverage: dict[str, float | int], most: int, least: int) -> Note | None:
