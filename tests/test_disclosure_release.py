@@ -158,13 +158,81 @@ def test_churn_reason_counts_are_protected(release):
         assert not re.search(r"\b[1-9] churner\(s\)", sentence)
 
 
-@pytest.mark.xfail(strict=True, reason="open leak: the data-quality section publishes all-period totals (interactions "
-                   "kept, each touchpoint's volume) that the portfolio's audit does not know; with them the "
-                   "hidden 2022Q4 all/all/all volume (a quarter of fewer than K customers) follows by subtraction")
-def test_data_quality_totals_recover_nothing(release):
-    """The data-quality section's all-period totals (interactions kept, each touchpoint's volume and
-    rated share) solved together with metrics.csv."""
+def test_data_quality_totals_recover_nothing(release, tmp_path):
+    """The all-period totals an outsider can take from a run folder outside ``metrics.csv`` — each
+    touchpoint's volume and rated share in the inventory, interactions kept in ``validation.json`` or
+    the manifest, or rows read minus the rows excluded per rule — solved together with metrics.csv.
+
+    Before issue 13's last step these gave the hidden 2022Q4 all/all/all volume back (a quarter of
+    fewer than K customers); the control below puts that count back where it was published and
+    checks the attack still finds it. The rounded share of rows kept, with the rows excluded per
+    rule, must leave the interactions kept a range of K or more."""
+    import shutil
+
     for run in release[:2]:
+        assert not (run / "validation.json").exists()
+        totals = attacks.data_quality_totals(run / "results")
+        assert totals.empty, totals
         found = attacks.joint_lp(attacks.read_metrics(run / "results"), quantities=["interactions", "rated"],
-                                 totals=attacks.data_quality_totals(run / "results"))
+                                 totals=totals)
         assert found.empty, found
+        lo, hi = attacks.kept_interval(run / "results")
+        assert hi - lo >= K, (run.name, lo, hi)
+    # control: the interactions kept, as validation.json published them before, recover a hidden cell
+    q3 = release[1]
+    control = tmp_path / "control"
+    shutil.copytree(q3 / "results", control / "results")
+    shutil.copy(q3 / "manifest.json", control / "manifest.json")
+    (control / "validation.json").write_text(json.dumps({"rows_kept": {"interactions": _truth(q3)["interactions"]}}))
+    found = attacks.joint_lp(attacks.read_metrics(control / "results"), quantities=["interactions"],
+                             totals=attacks.data_quality_totals(control / "results"))
+    assert len(found) and set(found["touchpoint"]) == {"all"}, found
+
+
+def _truth(run: Path) -> dict[str, int]:
+    """Exact all-period counts of a run's data (not published): interactions and survey responses up
+    to ``as_of``, per touchpoint and in total, rated ones, and the validation's rows read and kept."""
+    from cxlib.params import load_params
+    from cxlib.workbook import open_workbook
+
+    params = load_params(run / "params.yaml")
+    wb = open_workbook(params=params)
+    try:
+        end = pd.Timestamp(params.as_of) + pd.Timedelta(days=1)
+        t = wb.interactions
+        t = t.filter(t.timestamp < end)
+        per_tp = t.group_by("touchpoint").aggregate(n=t.count(), rated=t.csat.notnull().cast("int64").sum()).execute()
+        out = {"interactions": int(per_tp["n"].sum()), "rated": int(per_tp["rated"].sum())}
+        for r in per_tp.itertuples(index=False):
+            out[f"interactions {r.touchpoint}"], out[f"rated {r.touchpoint}"] = int(r.n), int(r.rated)
+        if wb.surveys is not None:
+            s = wb.surveys
+            s = s.filter(s.timestamp < end)
+            out["responses"] = int(s.count().execute())
+            out["nps answers"] = int(s.nps.notnull().cast("int64").sum().execute())
+        for table in ("interactions", "surveys"):
+            out[f"{table} read"] = int(wb.validation.rows_read[table])
+            out[f"{table} kept"] = int(wb.validation.rows_kept[table])
+    finally:
+        wb.con.disconnect()
+    return out
+
+
+def test_no_published_file_holds_an_all_period_total(release):
+    """Every file under the run folder (CSV, JSON, HTML, notebooks), read as text: none holds an exact
+    all-period count of interactions, rated interactions or survey responses (as 44240, 44,240 or
+    44240.0). Customers are not in the list: retention.csv publishes all customers at risk by design,
+    protected with its groups (docs/privacy.md)."""
+    for run in release[:2]:
+        truth = {k: v for k, v in _truth(run).items() if v >= 100}
+        assert truth["interactions"] > 1000
+        files = [p for p in run.rglob("*") if p.is_file()]
+        assert {"manifest.json", "00_data_quality.html", "index.html"} <= {p.name for p in files}
+        hits = []
+        for path in files:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            for what, n in truth.items():
+                pattern = rf"(?<![\d.,]){n}(?:\.0+)?(?![\d,]|\.\d*[1-9])|(?<![\d.,]){n:,}(?![\d,]|\.\d)"
+                if re.search(pattern, text):
+                    hits.append((path.relative_to(run).as_posix(), what, n))
+        assert not hits, hits
