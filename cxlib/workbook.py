@@ -33,7 +33,7 @@ from cxlib.ingest.clean import (
 from cxlib.ingest.contract import ValidationReport
 from cxlib.params import RunParams, load_params, resolve_params_file
 from cxlib.results import read_result, write_result
-from cxlib.run.compare import changes_since_last_run, recorded_previous
+from cxlib.run.compare import PreviousRun, changes_since_last_run, recorded_previous
 from cxlib.run.layout import RunFolder
 from cxlib.text import display
 from cxlib.text.changes import change_rows, change_sentences, since_sentence
@@ -179,13 +179,25 @@ class Workbook:
         if self.run is not None:
             self.run.write_record(name, data)
 
+    def previous_run(self) -> PreviousRun | None:
+        """The run this run is compared with (:func:`cxlib.run.compare.previous_run`), None interactively.
+
+        Examples
+        --------
+        >>> from cxlib.params import DEFAULT_PARAMS, load_params
+        >>> Workbook(params=load_params(DEFAULT_PARAMS), con=None, validation=None, run_dir=None, files={},
+        ...          tables={}).previous_run() is None
+        True
+        """
+        return recorded_previous(self.run) if self.run is not None else None
+
     def previous_metrics(self) -> tuple[pd.DataFrame | None, dt.date | None]:
         """The previous run of the series' ``metrics.csv`` and ``as_of`` (:mod:`cxlib.run.compare`).
 
         ``(None, None)`` without a previous run, and interactively (there is no output folder).
         The disclosure release rule reads it (``docs/privacy.md``).
         """
-        previous = recorded_previous(self.run) if self.run is not None else None
+        previous = self.previous_run()
         if previous is None:
             return None, None
         return read_result(previous.results, "metrics"), dt.date.fromisoformat(previous.as_of)

@@ -20,6 +20,7 @@ attack, ``lower`` / ``upper``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -88,15 +89,19 @@ def _interval(A, b, lo, i):
 
 
 def joint_lp(metrics: pd.DataFrame, quantities=None, known: pd.DataFrame | None = None,
-             width: float | None = None) -> pd.DataFrame:
+             width: float | None = None, totals: pd.DataFrame | None = None) -> pd.DataFrame:
     """Attack 2: solve every roll-up equation of each count quantity together.
 
-    ``known`` (keys, ``quantity``, ``value``) adds what earlier attacks recovered. Returns the
-    hidden cells recovered exactly (determined by the equations) and, with ``width``, those whose
-    LP interval is narrower than ``width``."""
+    ``known`` (keys, ``quantity``, ``value``) adds what earlier attacks recovered; ``totals`` (the
+    same columns) adds published cells from other files, e.g. all-period totals (``period`` =
+    ``all``) from :func:`data_quality_totals`. Returns the hidden cells recovered exactly (determined
+    by the equations) and, with ``width``, those whose LP interval is narrower than ``width``."""
     found = []
     for q in quantities or QUANTITIES:
         t = quantity_table(metrics, q)
+        if totals is not None and len(totals):
+            extra = totals.loc[totals["quantity"] == q, [*DIMS, "value"]].assign(hidden=False)
+            t = pd.concat([t, extra], ignore_index=True) if len(extra) else t
         if t.empty or not t["hidden"].any():
             continue
         if known is not None and len(known):
@@ -134,6 +139,65 @@ def joint_lp(metrics: pd.DataFrame, quantities=None, known: pd.DataFrame | None 
                     found.append({**hid.loc[i, DIMS].to_dict(), "quantity": q, "value": np.nan,
                                   "lower": a, "upper": z})
     return pd.DataFrame(found, columns=[*DIMS, "quantity", "value", "lower", "upper"])
+
+
+def _excluded(manifest: dict, table: str) -> int:
+    """The rows of ``table`` excluded by validation as published: the sum of its per-rule counts."""
+    return int(sum(v.get("rows", 0) for v in (manifest.get("validation") or {}).get("violations", [])
+                   if v.get("table") == table))
+
+
+def data_quality_totals(run: Path) -> pd.DataFrame:
+    """All-period totals a run publishes outside ``metrics.csv``, as cells with ``period`` = ``all``.
+
+    Whatever of these the run folder (``run`` is its ``results/``) gives: each touchpoint's
+    interactions and rated share over all the data in ``touchpoint_inventory.csv``; the interactions
+    kept in ``validation.json`` or ``manifest.json``, or else rows read minus the rows excluded per
+    rule (the sum of ``validation.violations``). For :func:`joint_lp`'s ``totals``."""
+    rows = []
+    inv = Path(run) / "touchpoint_inventory.csv"
+    if inv.exists():
+        t = pd.read_csv(inv, keep_default_na=False, na_values=[""])
+        if "volume" in t.columns:
+            t = t[t["volume"].notna() & (t["volume"] > 0)]
+            for r in t.itertuples(index=False):
+                keys = {"period": TOTAL, "touchpoint": str(r.touchpoint), "channel": TOTAL, "segment": TOTAL}
+                rows.append({**keys, "quantity": "interactions", "value": float(r.volume)})
+                if "rated_share" in t.columns and pd.notna(r.rated_share):
+                    rows.append({**keys, "quantity": "rated", "value": float(round(r.rated_share * r.volume))})
+    folder = Path(run).parent
+    manifest = json.loads((folder / "manifest.json").read_text()) if (folder / "manifest.json").exists() else {}
+    counts = []
+    if (folder / "validation.json").exists():
+        counts.append(json.loads((folder / "validation.json").read_text()))
+    counts.append({k: {"interactions": (manifest.get("inputs", {}).get("interactions") or {}).get(k)}
+                   for k in ("rows_read", "rows_kept")})
+    for c in counts:
+        kept = (c.get("rows_kept") or {}).get("interactions")
+        read = (c.get("rows_read") or {}).get("interactions")
+        if kept is None and read is not None:
+            kept = read - _excluded(manifest, "interactions")
+        if kept is not None:
+            rows.append({"period": TOTAL, "touchpoint": TOTAL, "channel": TOTAL, "segment": TOTAL,
+                         "quantity": "interactions", "value": float(kept)})
+            break
+    return pd.DataFrame(rows, columns=[*DIMS, "quantity", "value"])
+
+
+def kept_interval(run: Path, table: str = "interactions") -> tuple[float, float]:
+    """The rows of ``table`` kept, as narrow as the manifest's rounded ``share_kept`` and the rows
+    excluded per rule make them: read ∈ [e / (1 − s + h), e / (1 − s − h)], kept = read − e, with
+    the finest rounding (h = 0.0005) assumed. ``(0, inf)`` when nothing bounds it (no share, or no
+    row excluded)."""
+    manifest = json.loads((Path(run).parent / "manifest.json").read_text())
+    share = (manifest.get("inputs", {}).get(table) or {}).get("share_kept")
+    e = _excluded(manifest, table)
+    if share is None or e == 0:
+        return 0.0, np.inf
+    h = 0.0005
+    lo = e / (1 - share + h)
+    hi = e / (1 - share - h) if 1 - share - h > 0 else np.inf
+    return lo - e, hi - e
 
 
 def run_difference(earlier: pd.DataFrame, later: pd.DataFrame) -> pd.DataFrame:

@@ -237,3 +237,108 @@ def test_every_run_records_its_audit_in_the_manifest(published_run):
     assert "Disclosure control" in (published_run / "index.html").read_text()
     metrics = attacks.read_metrics(published_run / "results")
     assert "all" not in set(metrics["period"])
+
+
+# --- all-period totals outside metrics.csv (data-quality page, manifest, index page) -------------------------
+# A count over all periods minus the periods metrics.csv shows is the hidden periods' count: none is
+# published, only rounded shares and counts of rows breaking a rule (docs/privacy.md).
+
+def _interactions():
+    import ibis
+
+    return ibis.memtable({"touchpoint": ["app"] * 12 + ["biling"] * 3, "channel": "web",
+                          "csat": [4.0] * 7 + [None] * 8,
+                          "timestamp": pd.date_range("2025-12-20", periods=15, freq="D")})
+
+
+def test_touchpoint_inventory_has_no_count_and_no_day():
+    """Status and the first / last period with an interaction, no volume, rated share or date, not
+    ordered by volume; a small touchpoint's row looks like any other."""
+    import datetime as dt
+
+    from cxlib.analyses.quality import touchpoint_coverage, touchpoint_inventory
+
+    inv = touchpoint_inventory(_interactions(), ["app", "call"], dt.date(2026, 3, 1))
+    assert list(inv.columns) == ["touchpoint", "declared", "channels", "first_period", "last_period", "status"]
+    assert list(inv["touchpoint"]) == ["call", "biling", "app"]      # problems first, then by name
+    row = inv.set_index("touchpoint").loc["biling"]
+    assert row["status"] == "undeclared" and (row["first_period"], row["last_period"]) == ("2026Q1", "2026Q1")
+    assert inv.set_index("touchpoint").loc["app", "first_period"] == "2025Q4"
+    coverage = touchpoint_coverage(_interactions(), inv, ["app"])
+    assert coverage["found"] == 3 and coverage["interaction_share"] == 12 / 15
+
+
+def test_overview_and_missing_values_give_shares_not_counts():
+    import datetime as dt
+
+    import ibis
+
+    from cxlib.analyses.quality import missing_values, table_overview
+
+    customers = ibis.memtable({"signup_date": [dt.date(2025, 1, 5)] * 3})
+    ov = table_overview({"customers": customers, "interactions": _interactions()},
+                        {"customers": 3, "interactions": 4000}, {"customers": 3, "interactions": 3985}, WIDTH)
+    assert list(ov.columns) == ["table", "share_kept", "first_date", "last_date"]
+    assert ov["share_kept"].tolist() == [1.0, 0.996]
+    # half the rows excluded: 50.0 % would pin the 2,000 rows read down to 1,998–2,002; 1 % leaves 1,980–2,020
+    ov = table_overview({"customers": customers}, {"customers": 2000}, {"customers": 1003}, WIDTH)
+    assert ov["share_kept"].tolist() == [0.5]
+    m = missing_values({"interactions": _interactions()})
+    assert list(m.columns) == ["table", "column", "any_missing", "missing_share"]
+    assert m.set_index("column").loc["csat", "missing_share"] == round(8 / 15, 3)
+
+
+def test_kept_share_never_pins_rows_read_within_the_protection_width():
+    """The attack on the share: an outsider knows the rows excluded (published per rule) and the rule
+    that rounds the share, and tries every number of rows read; those giving the published share
+    span at least the protection width (or are unbounded within 20× the truth)."""
+    from cxlib.stats.suppression import kept_share
+
+    for read in (*range(12, 700, 13), 1021, 2000, 44_240):
+        for kept in {read - 1, read - 3, read - 10, read * 9 // 10, read // 2, read // 5, 1, 2}:
+            if not 1 <= kept < read or (s := kept_share(read, kept, WIDTH)) is None:
+                continue
+            e = read - kept
+            consistent = [r for r in range(e + 1, 20 * read) if kept_share(r, r - e, WIDTH) == s]
+            assert max(consistent) == 20 * read - 1 or max(consistent) - min(consistent) >= WIDTH, (read, kept, s)
+    assert kept_share(2000, 1003, WIDTH) == 0.5 and kept_share(44_240, 44_190, WIDTH) == 0.999
+
+
+def test_manifest_and_index_tiles_carry_no_row_count():
+    import tempfile
+
+    from cxlib.params import DEFAULT_PARAMS, load_params
+    from cxlib.run.manifest import RunRecord, write_manifest
+    from cxlib.run.summary import headline_numbers
+
+    validation = {"mode": "exclude", "violations": [{"table": "interactions", "rule": "r", "rows": 15}],
+                  "rows_read": {"customers": 2000, "interactions": 44240},
+                  "rows_kept": {"customers": 2000, "interactions": 44225}}
+    folder = Path(tempfile.mkdtemp())
+    m = write_manifest(folder / "manifest.json", RunRecord(params=load_params(DEFAULT_PARAMS)),
+                       {"customers": [], "interactions": []}, validation)
+    text = (folder / "manifest.json").read_text()
+    assert "44240" not in text and "44225" not in text and "rows_read" not in text and "rows_kept" not in text
+    assert m["inputs"]["interactions"]["share_kept"] == 1.0 and m["validation"]["violations"][0]["rows"] == 15
+    tiles = headline_numbers(folder, m)
+    assert [t["value"] for t in tiles] == ["100.0%", "100.0%"]
+    assert not any(ch.isdigit() for t in tiles for ch in t["note"])
+
+
+def test_data_quality_sentences_carry_no_row_count():
+    import datetime as dt
+
+    from cxlib.text.quality import (
+        customers_sentence,
+        describe_inventory,
+        duplicates_note,
+    )
+
+    ov = pd.DataFrame({"table": ["customers"], "share_kept": [0.999], "first_date": [dt.date(2024, 1, 2)],
+                       "last_date": [dt.date(2026, 9, 1)]})
+    assert "1,204" not in customers_sentence(ov, dt.date(2026, 9, 30)) and "99.9%" in customers_sentence(ov, dt.date(2026, 9, 30))
+    text, values = duplicates_note(4424, dropped=False)
+    assert "%" not in text.format(**values) and "44,240" not in text.format(**values)
+    inv = pd.DataFrame({"touchpoint": ["app", "shop"], "status": ["ok", "silent"]})
+    assert not any(ch.isdigit() for ch in describe_inventory(inv).replace("2 touchpoint", "").replace("0 undeclared", "")
+                   .replace("1 silent", ""))

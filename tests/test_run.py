@@ -38,7 +38,8 @@ def test_every_artifact_is_published(published_run: Path):
     for table in ("customers", "interactions", "surveys"):
         files = manifest["inputs"][table]["files"]
         assert files and all(len(f["sha256"]) == 64 for f in files)
-        assert manifest["inputs"][table]["rows_read"] > 0
+        assert 0 < manifest["inputs"][table]["share_kept"] <= 1 and "rows_read" not in manifest["inputs"][table]
+    assert not (published_run / "validation.json").exists()  # exact rows read and kept: the operator's only
     assert {s["notebook"] for s in manifest["sections"]} == {p.name for p in section_notebooks()}
     assert [s["stage"] for s in manifest["stages"]][:2] == ["validate", "clean tables"]
     index = (published_run / "index.html").read_text()

@@ -435,7 +435,7 @@ def disclosure_lines(disclosure: Mapping[str, Any]) -> list[str]:
             continue
         narrow = d.get("narrowest_interval")
         primary = d.get("primary", 0)
-        lines.append(f"{table}.csv: {primary:,} {'cell' if primary == 1 else 'cells'} suppressed as small, "
+        lines.append(f"{d.get('table', f'{table}.csv')}: {primary:,} {'cell' if primary == 1 else 'cells'} suppressed as small, "
                      f"{d.get('secondary', 0):,} more "
                      "to protect them; the narrowest interval an outsider can derive for a suppressed count spans "
                      f"{'—' if narrow is None else format(narrow, 'g')} (at least {d.get('protection_width')} required); "

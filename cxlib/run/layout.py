@@ -6,15 +6,17 @@ A published run ``<output>/<run_id>/`` holds::
     <NN_topic>.html       one page per section
     results/*.csv         the result tables (cxlib.results)
     notebooks/*.ipynb     the executed, scrubbed section notebooks
-    manifest.json         what happened: stages, sections, inputs, packages, git state
+    manifest.json         what happened: stages, sections, inputs (fingerprints, share of rows kept),
+                          rows excluded per rule, packages, git state
     <run_id>.pdf          the index and every section in one PDF (cx run --pdf, cx pdf)
-    validation.json       rows read and kept per table, and every rule violation
     params.yaml           the params the notebooks read (overrides applied, data paths absolute)
 
 While it is built, the run lives in a hidden staging folder next to its final place
 (``.tmp-<run_id>-<pid>-<8 characters>``) that also holds ``work/`` (clean tables, cached small
-tables, the sections' warnings, the kernel log, which run it is compared with), removed before
-publishing. A ``--force`` publish moves the run it replaces aside as ``.old-<run_id>-<pid>`` for
+tables, the validation with its exact rows read and kept, the sections' warnings, the kernel log,
+which run it is compared with), removed before publishing: the exact counts are all-period totals
+that would give hidden cells of ``metrics.csv`` back (``docs/privacy.md``); ``cx run`` prints them
+for the operator. A ``--force`` publish moves the run it replaces aside as ``.old-<run_id>-<pid>`` for
 the moment of the swap.
 The output folder's own ``index.html`` lists every published run.
 """
@@ -30,7 +32,7 @@ INDEX = "index.html"
 RESULTS = "results"
 NOTEBOOKS = "notebooks"
 MANIFEST = "manifest.json"
-VALIDATION = "validation.json"
+VALIDATION = "work/validation.json"  # exact rows read and kept: never published (docs/privacy.md)
 PARAMS = "params.yaml"
 WORK = "work"  # removed before publishing
 CLEAN = f"{WORK}/clean"  # the validated analysis tables, written once per DuckDB run
@@ -86,7 +88,7 @@ class RunFolder:
 
     @property
     def validation(self) -> Path:
-        """``validation.json``."""
+        """``work/validation.json``: the sections' validation, removed before publishing."""
         return self.root / VALIDATION
 
     @property

@@ -18,6 +18,7 @@ from typing import Any
 from cxlib import __version__
 from cxlib.ingest.read import fingerprint
 from cxlib.params import PROJECT_ROOT, RunParams
+from cxlib.stats.suppression import kept_share
 
 PACKAGES = ("cxlib", "pandas", "numpy", "scipy", "statsmodels", "lifelines", "ibis-framework", "duckdb",
             "pyarrow", "pydantic", "papermill", "nbconvert", "matplotlib", "seaborn", "sqlglot")
@@ -111,7 +112,10 @@ def write_manifest(path: Path, record: RunRecord, tables_files: dict[str, list[P
     tables_files : dict
         Per input table, the files read (fingerprinted with sha256; none for a ``table:`` source).
     validation : dict
-        :meth:`cxlib.ingest.contract.ValidationReport.to_dict` of the run.
+        :meth:`cxlib.ingest.contract.ValidationReport.to_dict` of the run. Its exact rows read and
+        kept are not stamped (all-period totals that give hidden cells of ``metrics.csv`` back,
+        ``docs/privacy.md``): per table the share kept (:func:`~cxlib.stats.suppression.kept_share`),
+        and the rows excluded per rule (``validation.violations``).
 
     Examples
     --------
@@ -122,6 +126,9 @@ def write_manifest(path: Path, record: RunRecord, tables_files: dict[str, list[P
     >>> m = write_manifest(Path(tempfile.mkdtemp()) / "manifest.json", record, {}, validation)
     >>> m["run_id"], m["status"], m["cxlib_version"] == __version__
     ('demo', 'complete', True)
+    >>> validation = {"mode": "exclude", "violations": [], "rows_read": {"customers": 500}, "rows_kept": {"customers": 490}}
+    >>> write_manifest(Path(tempfile.mkdtemp()) / "manifest.json", record, {"customers": []}, validation)["inputs"]["customers"]["share_kept"]
+    0.98
     """
     ended = dt.datetime.now(dt.UTC)
     inputs = {}
@@ -129,8 +136,8 @@ def write_manifest(path: Path, record: RunRecord, tables_files: dict[str, list[P
         inputs[table] = {
             "source": record.params.path(table),
             "files": fingerprint(files),  # none for a table: source (the engine's table, not a file)
-            "rows_read": validation["rows_read"].get(table),
-            "rows_kept": validation["rows_kept"].get(table),
+            "share_kept": kept_share(validation["rows_read"].get(table), validation["rows_kept"].get(table),
+                                     record.params.protection),
         }
     manifest = {
         "run_id": record.params.run_id,

@@ -274,7 +274,9 @@ def _run(params: RunParams, output_dir: Path, final: Path, force: bool, notebook
         tables = load_tables(params)
         validator = Validator(tables)
         report = validator.report()
-        _progress(f"validated: {', '.join(f'{t} {n:,} rows' for t, n in report.rows_read.items())}"
+        # exact counts for the operator only: the published files carry shares (docs/privacy.md)
+        counts = (f"{t} {n:,} rows ({report.rows_kept.get(t, 0):,} kept)" for t, n in report.rows_read.items())
+        _progress(f"validated: {', '.join(counts)}"
                   + _violations_note(report.n_violations, report.ok, report.mode))
     try:
         if not report.ok:
@@ -300,6 +302,7 @@ def _run(params: RunParams, output_dir: Path, final: Path, force: bool, notebook
         finally:
             # Each kernel opens the engine itself: a DuckDB database file admits one process at a time.
             tables.con.disconnect()
+        run.validation.parent.mkdir(parents=True, exist_ok=True)  # work/: not published
         run.validation.write_text(json.dumps(validation, indent=2, default=str), encoding="utf-8")
         run.params.write_text(yaml.safe_dump(notebook_params(params), sort_keys=False), encoding="utf-8")
         record_previous(run, previous)

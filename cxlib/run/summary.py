@@ -27,22 +27,26 @@ from cxlib.text.vocabulary import driver_label
 
 
 def headline_numbers(run_dir: Path, manifest: dict[str, Any]) -> list[dict[str, str]]:
-    """Tiles for the index page: volumes from the manifest, then retention and NPS when computed.
+    """Tiles for the index page: the share of each table's rows kept, then retention and NPS when computed.
+
+    The exact rows read and kept are not shown: they are all-period totals from which a hidden
+    cell of ``metrics.csv`` follows by subtraction (``docs/privacy.md``); the manifest carries the
+    share kept, rounded (:func:`cxlib.stats.suppression.kept_share`).
 
     Examples
     --------
     >>> import tempfile
     >>> run = Path(tempfile.mkdtemp())
-    >>> manifest = {"inputs": {"customers": {"rows_kept": 9990, "rows_read": 10000}}}
+    >>> manifest = {"inputs": {"customers": {"share_kept": 0.999}, "surveys": {"share_kept": None}}}
     >>> headline_numbers(run, manifest)
-    [{'label': 'Customers analysed', 'value': '9,990', 'note': 'of 10,000 rows read'}]
+    [{'label': 'Customer rows kept', 'value': '99.9%', 'note': 'of the rows read; the rest broke a rule (Rows excluded)'}]
     """
     out = []
     for table in ("customers", "interactions", "surveys"):
         info = manifest["inputs"].get(table)
-        if info and info.get("rows_kept") is not None:
-            out.append({"label": table.capitalize() + " analysed", "value": f"{info['rows_kept']:,}",
-                        "note": f"of {info['rows_read']:,} rows read"})
+        if info and info.get("share_kept") is not None:
+            out.append({"label": table.capitalize().removesuffix("s") + " rows kept", "value": fmt_pct(info["share_kept"]),
+                        "note": "of the rows read; the rest broke a rule (Rows excluded)"})
     results = RunFolder(Path(run_dir)).results
     retention = read_result(results, "retention")
     if retention is not None:

@@ -145,9 +145,15 @@ class CauseAssignment(Result):
         ``other``) or ``missing`` (no reason given).
     causes : tuple of str
         The causes reported (params order, ``other`` last) or ``('all',)``.
-    n_churners, n_unmapped, n_missing, n_reason_not_churned : int
+    n_churners, n_unmapped, n_missing, n_reason_not_churned : int or None
         Churners; churners whose reason is not mapped; churners without a reason; customers who
-        have not churned (as of ``as_of``) but carry a reason (ignored).
+        have not churned (as of ``as_of``) but carry a reason (ignored). None: withheld by
+        :func:`cxlib.stats.suppression.protect_reasons`.
+    cause_churners : dict of str to int, optional
+        Churners per cause, set by :func:`~cxlib.stats.suppression.protect_reasons` (the summary's
+        counts may then be hidden); by default the summary's sums.
+    min_cell_size : int, optional
+        Set when small counts are hidden (the summary's hidden ``churners`` are missing).
 
     Examples
     --------
@@ -163,9 +169,11 @@ class CauseAssignment(Result):
     cause: pd.Series = field(repr=False)
     causes: tuple[str, ...] = (ALL_CAUSES,)
     n_churners: int = 0
-    n_unmapped: int = 0
-    n_missing: int = 0
-    n_reason_not_churned: int = 0
+    n_unmapped: int | None = 0
+    n_missing: int | None = 0
+    n_reason_not_churned: int | None = 0
+    cause_churners: dict[str, int] | None = None
+    min_cell_size: int | None = None
 
     @property
     def unmapped_reasons(self) -> list[str]:

@@ -38,11 +38,12 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
+from cxlib.stats.competing import CauseAssignment
 from cxlib.stats.disclosure import (
     PRIMARY,
     SECONDARY,
@@ -265,3 +266,110 @@ def partition_suppression(sizes: pd.Series, min_cell_size: int, protection_width
     width = float(order[hidden].sum() - len(hidden)) if hidden else None
     return hidden, {"primary": len(primary), "secondary": len(hidden) - len(primary), "narrowest_interval": width,
                     "passed": width is None or width >= protection_width}
+
+
+def protect_reasons(assignment: CauseAssignment, min_cell_size: int,
+                    protection_width: float | None = None) -> tuple[CauseAssignment, dict]:
+    """The churn-reason table as it may be published: small reasons hidden with their complements.
+
+    Each cause's churners are published (in the sentence, and by the cumulative incidence of each
+    cause), so the reasons of a cause are a partition with a published total: a reason with fewer
+    than ``min_cell_size`` churners is hidden with the smallest other reasons of its cause
+    (:func:`partition_suppression`); a cause whose reasons cannot pass hides all of them. The
+    counts that would give a hidden reason back are withheld (None): the unmapped count unless
+    every unmapped reason is shown, the missing count unless its row is shown, and the customers
+    who carry a reason without having churned when they are fewer than ``min_cell_size``.
+
+    Returns
+    -------
+    assignment : CauseAssignment
+        ``summary["churners"]`` missing where hidden, ``cause_churners`` and ``min_cell_size`` set.
+    audit : dict
+        ``primary``, ``secondary``, ``narrowest_interval``, ``passed`` (as :func:`partition_suppression`).
+
+    Examples
+    --------
+    >>> from cxlib.stats.competing import assign_causes
+    >>> a = assign_causes(pd.Series(["price"] * 40 + ["service"] * 25 + ["fraud"] * 4 + [None] * 19),
+    ...                   [True] * 88, {"voluntary": ["price", "service"]})
+    >>> p, audit = protect_reasons(a, 10)
+    >>> p.summary["churners"].tolist(), p.n_unmapped, p.n_missing, p.cause_churners
+    ([40, 25, <NA>, <NA>], None, None, {'voluntary': 65, 'other': 23})
+    >>> audit["primary"], audit["secondary"], audit["narrowest_interval"]
+    (1, 1, 21.0)
+    """
+    width = min_cell_size if protection_width is None else protection_width
+    summary = assignment.summary.reset_index(drop=True)
+    totals = {c: int(n) for c, n in summary.groupby("cause", sort=False)["churners"].sum().items()}
+    hidden = pd.Series(False, index=summary.index)
+    audits = []
+    for _cause, rows in summary.groupby("cause", sort=False):
+        h, audit = partition_suppression(rows.set_index(rows.index)["churners"], min_cell_size, width)
+        if h and (len(h) < 2 or not audit["passed"]):  # one reason alone is its cause's total
+            h, audit = list(rows.index), {**audit, "passed": False}
+        hidden[h] = True
+        audits.append(audit)
+    shown = summary.assign(churners=summary["churners"].astype("Int64").mask(hidden))
+    status = summary["status"]
+    not_churned = assignment.n_reason_not_churned
+    out = replace(
+        assignment, summary=shown, cause_churners=totals, min_cell_size=min_cell_size,
+        n_unmapped=None if hidden[status == "unmapped"].any() else assignment.n_unmapped,
+        n_missing=None if hidden[status == "missing"].any() else assignment.n_missing,
+        n_reason_not_churned=None if not_churned and not_churned < min_cell_size else not_churned)
+    narrow = [a["narrowest_interval"] for a in audits if a["narrowest_interval"] is not None]
+    return out, {"primary": sum(a["primary"] for a in audits),
+                 "secondary": int(hidden.sum()) - sum(a["primary"] for a in audits),
+                 "narrowest_interval": min(narrow) if narrow else None,
+                 "passed": all(a["passed"] for a in audits), "protection_width": width,
+                 "table": "churn reasons (data quality)"}
+
+
+def kept_share(read: int | None, kept: int | None, protection_width: float) -> float | None:
+    """The share of an input table's rows kept by validation, as published: rounded so that the
+    rows read (hence kept) cannot be told from it within ``protection_width``.
+
+    Exact rows read and kept are not published (they are all-period totals whose difference with
+    ``metrics.csv`` gives hidden cells; ``docs/privacy.md``), but the rows excluded per rule are. An
+    outsider who knows the rows excluded ``e = read − kept`` and the share ``s`` rounded to ``d``
+    decimals knows ``read`` ∈ [e / (1 − s + h), e / (1 − s − h)] with h = 0.5·10^−d, and, knowing
+    this rule, that no finer rounding was possible. The share is given to 0.1 % (3 decimals of a
+    fraction) when that interval is at least ``protection_width`` wide, else to 1 %, then 10 %,
+    each checked on the shares left once the finer roundings that would have been published are
+    ruled out; None (not published) when even that is too narrow.
+
+    Examples
+    --------
+    >>> kept_share(44240, 44190, 10)          # 50 excluded: read somewhere in 33,000–66,000
+    0.999
+    >>> kept_share(2000, 1003, 10)            # half excluded: 50.1 % would put read at 1,998–2,002
+    0.5
+    >>> kept_share(40, 20, 10) is None, kept_share(500, 500, 10), kept_share(None, 3, 10)
+    (True, 1.0, None)
+    """
+    if read is None or kept is None or read <= 0:
+        return None
+    excluded = read - kept
+    if excluded <= 0:
+        return round(kept / read, 3)
+
+    def first_passing(decimals: int) -> float:
+        """The lowest share on the grid of ``decimals`` whose interval is wide enough (it widens
+        with the share): an outsider rules out every share at or above it for a coarser rounding."""
+        h = 0.5 * 10.0 ** -decimals
+        v = 1 - (excluded * 2 * h / protection_width + h * h) ** 0.5
+        return np.floor(round(v * 10 ** decimals, 9)) / 10 ** decimals  # one step low: whole numbers narrow it
+
+    ceiling = float("inf")  # shares (of kept / read) ruled out by a finer rounding that would pass
+    for decimals in (3, 2, 1):
+        share = round(kept / read, decimals)
+        h = 0.5 * 10.0 ** -decimals
+        low, high = max(share - h, 0.0), min(share + h, ceiling)
+        if kept / read < high:
+            # the whole numbers strictly inside (boundaries are rounded either way: left out)
+            lo = np.floor(excluded / (1 - low) + 1e-9) + 1
+            hi = np.ceil(excluded / (1 - high) - 1e-9) - 1 if high < 1 else float("inf")
+            if hi - lo >= protection_width:
+                return share
+        ceiling = min(ceiling, first_passing(decimals) - h)
+    return None

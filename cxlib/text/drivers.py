@@ -29,18 +29,29 @@ def _signed(x: float) -> str:
     return f"{x:+.2f}"
 
 
-def fit_sentence(n_used: int, n_responses: int, n_dropped: int, as_of: dt.date, since: dt.date | None = None) -> str:
-    """What the regression rests on: the survey responses used, and those dropped.
+def fit_sentence(n_used: int, n_responses: int, as_of: dt.date, since: dt.date | None = None) -> str:
+    """What the regression rests on: the share of the survey responses it uses (complete cases).
+
+    No count: the responses dated up to ``as_of`` (and the complete cases, when no answer is missing)
+    are an all-period total of survey responses, which minus the periods ``metrics.csv`` shows gives
+    its hidden NPS cells back (``docs/privacy.md``). The share is a ratio of two unpublished counts,
+    rounded to 0.1 %; the size of the sample is given as a power of ten below it.
 
     Examples
     --------
-    >>> print(fit_sentence(1900, 2000, 100, dt.date(2026, 9, 30), since=dt.date(2026, 1, 1)))
-    The regression uses 1,900 of the 2,000 survey responses dated from 1 January 2026 up to 30 September 2026; 100 were dropped because the NPS answer or a rating was missing (complete cases).
+    >>> print(fit_sentence(1900, 2000, dt.date(2026, 9, 30), since=dt.date(2026, 1, 1)))
+    The regression uses 95.0% of the survey responses dated from 1 January 2026 up to 30 September 2026 (at least 1,000); the rest were dropped because the NPS answer or a rating was missing (complete cases).
+    >>> print(fit_sentence(2158, 2158, dt.date(2026, 9, 30)))
+    The regression uses every survey response dated up to 30 September 2026 (at least 1,000): none lacks the NPS answer or a rating.
     """
     window = f"from {fmt_date(since)} " if since else ""
-    return (f"The regression uses {n_used:,} of the {n_responses:,} survey responses dated {window}up to "
-            f"{fmt_date(as_of)}; {n_dropped:,} were dropped because the NPS answer or a rating was missing "
-            "(complete cases).")
+    floor = 10 ** (len(str(int(n_used))) - 1)  # a power of ten below: the sample's order of magnitude, no count
+    if n_used == n_responses:
+        return (f"The regression uses every survey response dated {window}up to {fmt_date(as_of)} "
+                f"(at least {floor:,}): none lacks the NPS answer or a rating.")
+    return (f"The regression uses {fmt_pct(round(n_used / n_responses, 3))} of the survey responses dated {window}up "
+            f"to {fmt_date(as_of)} (at least {floor:,}); the rest were dropped because the NPS answer or a rating "
+            "was missing (complete cases).")
 
 
 def importance_sentence(r_squared: float, method: str, bootstrap: int) -> str:

@@ -33,18 +33,23 @@ def short_list(items: list[str], k: int = 5) -> str:
 
 
 def customers_sentence(overview: pd.DataFrame, as_of: dt.date) -> str:
-    """How many customers the analysis covers, their signup dates, and the data's end.
+    """Which customers the analysis covers (their signup dates), the share of customer rows kept, and
+    the data's end. No exact count (``docs/privacy.md``).
 
     Examples
     --------
-    >>> ov = pd.DataFrame({"table": ["customers"], "rows_kept": [1204], "first_date": [dt.date(2024, 1, 2)],
+    >>> ov = pd.DataFrame({"table": ["customers"], "share_kept": [0.998], "first_date": [dt.date(2024, 1, 2)],
     ...                    "last_date": [dt.date(2026, 9, 1)]})
     >>> customers_sentence(ov, dt.date(2026, 9, 30))
-    'The analysis covers 1,204 customers who signed up between 2024-01-02 and 2026-09-01; the data run to 2026-09-30.'
+    'The analysis covers the customers who signed up between 2024-01-02 and 2026-09-01 (99.8% of the customer rows read; the rest broke a rule of the data contract); the data run to 2026-09-30.'
     """
     cust = overview.set_index("table").loc["customers"]
-    return (f"The analysis covers {int(cust['rows_kept']):,} customers who signed up between {cust['first_date']} "
-            f"and {cust['last_date']}; the data run to {as_of}.")
+    share = cust.get("share_kept")
+    kept = ("" if share is None or pd.isna(share) else
+            " (100% of the customer rows read)" if share == 1 else
+            f" ({fmt_pct(share)} of the customer rows read; the rest broke a rule of the data contract)")
+    return (f"The analysis covers the customers who signed up between {cust['first_date']} "
+            f"and {cust['last_date']}{kept}; the data run to {as_of}.")
 
 
 def missing_table_notes(present: list[str]) -> list[str]:
@@ -113,6 +118,9 @@ def unused_columns_note(unused: dict[str, list[str]]) -> Note | None:
 def cause_sentence(assignment: CauseAssignment) -> str:
     """How the churners' reasons map to causes: churners per cause, reasons not mapped, reasons missing.
 
+    A count that :func:`cxlib.stats.suppression.protect_reasons` withheld (None) is not given; a
+    cause of fewer than ``min_cell_size`` churners reads "fewer than k".
+
     Examples
     --------
     >>> from cxlib.stats.competing import assign_causes
@@ -120,54 +128,71 @@ def cause_sentence(assignment: CauseAssignment) -> str:
     ...                   {"voluntary": ["price"]})
     >>> cause_sentence(a)
     "Churners by cause: voluntary 1 (33.3%), other 2 (66.7%), of 3 churners. 1 churner(s) give a reason that churn_causes does not map (fraud); they count as 'other'. 1 churner(s) have no churn reason; they count as 'other'. 1 customer(s) who had not churned by the as-of date carry a churn reason, which is ignored."
+    >>> from cxlib.stats.suppression import protect_reasons
+    >>> b = assign_causes(pd.Series(["price"] * 40 + ["fraud"] * 4 + [None] * 19), [True] * 63, {"voluntary": ["price"]})
+    >>> cause_sentence(protect_reasons(b, 10)[0])
+    "Churners by cause: voluntary 40 (63.5%), other 23 (36.5%), of 63 churners. Some churners give a reason that churn_causes does not map (fraud); they count as 'other'. Some churners have no churn reason; they count as 'other'. Reasons of fewer than 10 churners are hidden in the table, with others of their cause so that none can be derived."
     """
     a = assignment
     if a.n_churners == 0:
         return "No customer churned by the as-of date, so no churn causes are reported."
-    per_cause = a.summary.groupby("cause", sort=False)["churners"].sum()
-    listing = ", ".join(f"{c} {int(per_cause.get(c, 0)):,} ({fmt_pct(per_cause.get(c, 0) / a.n_churners)})"
-                        for c in a.causes)
+    per_cause = a.cause_churners or a.summary.groupby("cause", sort=False)["churners"].sum().to_dict()
+    k = a.min_cell_size
+
+    def count(n: int) -> str:
+        return f"fewer than {k}" if k and n < k else f"{int(n):,} ({fmt_pct(n / a.n_churners)})"
+
+    listing = ", ".join(f"{c} {count(per_cause.get(c, 0))}" for c in a.causes)
     text = f"Churners by cause: {listing}, of {a.n_churners:,} churners."
-    if a.n_unmapped:
-        text += (f" {a.n_unmapped:,} churner(s) give a reason that churn_causes does not map "
-                 f"({short_list(a.unmapped_reasons)}); they count as 'other'.")
-    if a.n_missing:
-        text += f" {a.n_missing:,} churner(s) have no churn reason; they count as 'other'."
+    if a.unmapped_reasons:
+        who = f"{a.n_unmapped:,} churner(s)" if a.n_unmapped is not None else "Some churners"
+        text += f" {who} give a reason that churn_causes does not map ({short_list(a.unmapped_reasons)}); they count as 'other'."
+    if a.n_missing or (a.n_missing is None and (a.summary["status"] == "missing").any()):
+        who = f"{a.n_missing:,} churner(s)" if a.n_missing is not None else "Some churners"
+        text += f" {who} have no churn reason; they count as 'other'."
     if a.n_reason_not_churned:
         text += (f" {a.n_reason_not_churned:,} customer(s) who had not churned by the as-of date carry a churn "
                  "reason, which is ignored.")
+    elif a.n_reason_not_churned is None:
+        text += (f" Fewer than {k} customers who had not churned by the as-of date carry a churn reason, which is "
+                 "ignored.")
+    if k and a.summary["churners"].isna().any():
+        text += (f" Reasons of fewer than {k} churners are hidden in the table, with others of their cause so that "
+                 "none can be derived.")
     return text
 
 
-def duplicates_note(duplicates: int, rows: int, dropped: bool) -> Note | None:
+def duplicates_note(duplicates: int, dropped: bool) -> Note | None:
     """The data-quality line on exact duplicate interaction rows (None when there are none).
+
+    The duplicates are counted (faulty records, like the rows excluded per rule), but not as a share
+    of the interactions: count and share together give the interactions over all periods, a total
+    that gives hidden cells of ``metrics.csv`` back (``docs/privacy.md``).
 
     Parameters
     ----------
     duplicates : int
         Rows equal in every column to an earlier row.
-    rows : int
-        Interaction rows kept by validation (duplicates included).
     dropped : bool
         ``drop_duplicate_interactions`` is set.
 
     Examples
     --------
-    >>> text, values = duplicates_note(4424, 44240, dropped=False)
-    >>> text.format(**values)[:106]
-    '4,424 interaction row(s) (10.0% of 44,240) repeat an earlier row exactly (every column equal) and are coun'
-    >>> duplicates_note(0, 100, dropped=False) is None
+    >>> text, values = duplicates_note(4424, dropped=False)
+    >>> text.format(**values)[:96]
+    '4,424 interaction row(s) repeat an earlier row exactly (every column equal) and are counted as s'
+    >>> duplicates_note(0, dropped=False) is None
     True
     """
     if not duplicates:
         return None
-    values = {"n": f"{duplicates:,}", "share": fmt_pct(duplicates / rows if rows else 0), "rows": f"{rows:,}"}
+    values = {"n": f"{duplicates:,}"}
     if dropped:
-        return ("{n} interaction row(s) ({share} of {rows}) repeated an earlier row exactly (every column equal) and "
-                "were dropped (drop_duplicate_interactions: true): each counts once.", values)
-    return ("{n} interaction row(s) ({share} of {rows}) repeat an earlier row exactly (every column equal) and are "
-            "counted as separate interactions in volumes and ratings. If the export duplicated them, set "
-            "drop_duplicate_interactions: true in the params file to count each once.", values)
+        return (("{n} interaction row(s) repeated an earlier row exactly (every column equal) and were dropped "
+                 "(drop_duplicate_interactions: true): each counts once."), values)
+    return (("{n} interaction row(s) repeat an earlier row exactly (every column equal) and are counted as separate "
+             "interactions in volumes and ratings. If the export duplicated them, set "
+             "drop_duplicate_interactions: true in the params file to count each once."), values)
 
 
 def exclusions_sentence(excluded: pd.DataFrame) -> str:
@@ -194,12 +219,12 @@ def missing_sentence(missing: pd.DataFrame) -> str:
 
     Examples
     --------
-    >>> m = pd.DataFrame({"table": ["interactions"] * 2, "column": ["csat", "ces"], "missing": [5, 8],
+    >>> m = pd.DataFrame({"table": ["interactions"] * 2, "column": ["csat", "ces"], "any_missing": [True, True],
     ...                   "missing_share": [0.25, 0.4]})
     >>> missing_sentence(m)
     'The column with most missing values is interactions.ces: 40.0% of rows are empty.'
     """
-    shown = missing[missing["missing"] > 0]
+    shown = missing[missing["any_missing"]]
     if shown.empty:
         return "No column has missing values."
     worst = shown.sort_values("missing_share").iloc[-1]
@@ -208,26 +233,21 @@ def missing_sentence(missing: pd.DataFrame) -> str:
 
 
 def describe_inventory(inv: pd.DataFrame) -> str:
-    """One sentence reading the touchpoint inventory.
+    """One sentence reading the touchpoint inventory (no volumes: ``metrics.csv`` has them per period).
 
     Examples
     --------
-    >>> inv = pd.DataFrame({"touchpoint": ["app", "shop"], "volume": [90, 0], "rated_share": [0.5, None],
-    ...                     "status": ["ok", "silent"]})
+    >>> inv = pd.DataFrame({"touchpoint": ["app", "shop"], "status": ["ok", "silent"]})
     >>> describe_inventory(inv)
-    '2 touchpoint(s) in the data or in params; the busiest is app with 90 interactions (50% rated); 0 undeclared; 1 silent (shop).'
+    '2 touchpoint(s) in the data or in params; 0 undeclared; 1 silent (shop). Volumes and ratings per period are in the touchpoint portfolio.'
     """
     n = len(inv)
     undeclared = inv.loc[inv["status"] == "undeclared", "touchpoint"].tolist()
     silent = inv.loc[inv["status"] == "silent", "touchpoint"].tolist()
-    top = inv.sort_values("volume", ascending=False).iloc[0] if n else None
     parts = [f"{n:,} touchpoint(s) in the data or in params"]
-    if top is not None and top["volume"] > 0:
-        parts.append(f"the busiest is {_n(top['touchpoint'])} with {int(top['volume']):,} interactions "
-                     f"({top['rated_share']:.0%} rated)")
     parts.append(f"{len(undeclared)} undeclared" + (f" ({short_list(undeclared)})" if undeclared else ""))
     parts.append(f"{len(silent)} silent" + (f" ({short_list(silent)})" if silent else ""))
-    return "; ".join(parts) + "."
+    return "; ".join(parts) + ". Volumes and ratings per period are in the touchpoint portfolio."
 
 
 def coverage_warning(coverage: dict[str, float | int], most: int, least: int) -> Note | None:
