@@ -663,12 +663,13 @@ def test_long_and_bidi_names_are_cut_and_cleaned_everywhere(hostile_run: Path):
 
 @pytest.mark.slow
 def test_exact_duplicate_interactions_get_a_data_quality_line(hostile_run: Path):
-    """Case 13: duplicates are counted (count and share) on the data-quality page and the index."""
+    """Case 13: duplicates are counted on the data-quality page and the index (the count only: its share
+    of all interactions would publish the all-period total, docs/privacy.md)."""
     quality = _page_text(hostile_run / "00_data_quality.html")
     index = _page_text(hostile_run / "index.html")
-    m = re.search(r"([\d,]+) interaction row\(s\) \(([\d.]+)% of ([\d,]+)\) repeat an earlier row exactly", quality)
+    m = re.search(r"([\d,]+) interaction row\(s\) repeat an earlier row exactly", quality)
     assert m, quality[:3000]
-    assert int(m[1].replace(",", "")) > 0 and 8 < float(m[2]) < 10.5
+    assert int(m[1].replace(",", "")) > 0
     assert "drop_duplicate_interactions" in index
 
 
