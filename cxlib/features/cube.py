@@ -65,8 +65,10 @@ SURVEY_RATIOS = {"nps": ("nps_net", "responses"), "nps_promoters": ("promoters",
 # customers in both and Σ y1y2, y1n2, n1y2, n1n2 (k_m_both ...; 1 = previous period)
 CLUSTER_SUFFIXES = ("yy", "nn", "yn")
 CROSS_SUFFIXES = ("m_both", "y1y2", "y1n2", "n1y2", "n1n2")
-# input rows per pass of the per-customer aggregation: at most a few GB of per-customer tables
+# input rows per pass of the per-customer aggregation: at most a few GB of per-customer tables; every
+# pass scans the rows, so the passes are capped to keep the cost linear in the rows
 CHUNK_ROWS = 10_000_000
+MAX_CHUNKS = 16
 # denominator -> distinct customers behind it: a cell of few customers is small however many rows it has
 CUSTOMER_COUNTS = {"n": "customers", "rated": "raters", "ces_n": "ces_customers",
                    "resolved_n": "resolved_customers", "responses": "respondents"}
@@ -162,11 +164,11 @@ def _roll_up_segment(cube: pd.DataFrame) -> pd.DataFrame:
 
 
 def _customer_chunks(rows: ir.Table, chunk_rows: int) -> list[ir.Table]:
-    """``rows`` split by customer into parts of about ``chunk_rows`` rows (one part when it is smaller).
+    """``rows`` split by customer into parts of about ``chunk_rows`` rows, at most :data:`MAX_CHUNKS`.
 
     A customer's rows all land in one part, so the parts' cubes add up exactly (:func:`_add_up`),
     while each part's per-customer tables stay within the engine's memory instead of spilling."""
-    k = -(-int(rows.count().execute()) // chunk_rows)
+    k = min(-(-int(rows.count().execute()) // chunk_rows), MAX_CHUNKS)
     if k <= 1:
         return [rows]
     part = (rows.customer_id.hash() % k + k) % k  # the engine's hash may be signed
