@@ -1,13 +1,18 @@
 """The data contract, checked in the engine.
 
-Each rule is a NULL-safe boolean Ibis expression that is true on a violating row. All rules of a
-table are counted in one aggregate query; with ``on_invalid: exclude`` the same expressions
-filter the rows out. The input files are never modified.
+Each rule is a NULL-safe boolean Ibis expression that is true on a violating row. A table is
+checked in one pass: one aggregate query per table counts its rows, every rule's violations (each
+a conditional count over the same scan) and the rows an exclusion keeps. A small per-customer
+reference (first signup, last churn, rows, whether the customer's row is kept) is built once and
+joined by the event tables, instead of re-validating the customers inside every event query.
+With ``on_invalid: exclude`` the same expressions filter the rows out. The input files are never
+modified.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +55,9 @@ class Rule:
     rule: str
     hint: str
     check: Check
+    # "offset": the mixed time-zone rule, whose check compares against the table's majority
+    # convention; it is counted as two conditional counts (with, without an offset) in the same pass.
+    kind: str = ""
 
 
 def _raw(t: ir.Table, col: str) -> ir.Value:
@@ -101,7 +109,7 @@ def customer_rules(as_of: dt.date, columns: list[str], labels: list[str] | tuple
         Rule("customers", "customer_id", "not null", "Every customer needs an id; remove or fill the rows without one.",
              lambda t: t.customer_id.isnull()),
         Rule("customers", "customer_id", "unique", "Each customer must appear once; deduplicate the export (all rows of a repeated id are affected).",
-             lambda t: t.customer_id.notnull() & (t.ref_dups > 1)),
+             lambda t: t.customer_id.notnull() & (t.ref_dups > 1), kind="duplicates"),
         Rule("customers", "signup_date", "not null", "Every customer needs a signup date.", _missing("signup_date")),
         Rule("customers", "signup_date", "is a date (YYYY-MM-DD)", "Write dates as ISO 8601, e.g. 2025-03-31; a file must use one format.",
              _unparsed("signup_date")),
@@ -135,7 +143,7 @@ def _event_rules(table: str, as_of: dt.date) -> list[Rule]:
              "The file mixes timestamps with a UTC offset or zone (e.g. +02:00, Z) and timestamps without one, "
              "which are ambiguous by hours; the rows of the rarer kind are counted. Export every timestamp in UTC, "
              "or every one with its offset.",
-             lambda t: t[_OFFSET].notnull() & (t[_OFFSET] != t.ref_offset_majority)),
+             lambda t: t[_OFFSET].notnull() & (t[_OFFSET] != t.ref_offset_majority), kind="offset"),
         Rule(table, "timestamp", f"on or before as_of ({as_of})", "Rows after as_of do not belong in this run: set a later as_of, or on_invalid: exclude.",
              lambda t: day(t) > as_of),
     ]
@@ -249,33 +257,23 @@ class ValidationReport:
 _COLUMNS = ["table", "file", "column", "rule", "rows", "hint"]
 
 
-def _with_reference(t: ir.Table, customers: ir.Table) -> ir.Table:
-    ref = customers.filter(_.customer_id.notnull()).group_by("customer_id").aggregate(
-        ref_signup=_.signup_date.min(), ref_churn=_.churn_date.max(), ref_n=_.count()
-    )
-    return t.left_join(ref, "customer_id").drop("customer_id_right")
-
-
 def _flag(rules: list[Rule], t: ir.Table) -> dict[str, ir.BooleanValue]:
     return {f"v{i}": r.check(t).fill_null(False) for i, r in enumerate(rules)}
 
 
-def _count(rules: list[Rule], t: ir.Table) -> list[int]:
-    if not rules:
-        return []
-    flags = _flag(rules, t)
-    row = t.aggregate(**{k: v.cast("int64").sum() for k, v in flags.items()}).execute().iloc[0]
-    return [int(0 if pd.isna(row[k]) else row[k]) for k in flags]
+def _any(flags: list[ir.BooleanValue]) -> ir.BooleanValue:
+    out: ir.BooleanValue = ibis.literal(False)
+    for f in flags:
+        out = out | f
+    return out
 
 
-def _keep(rules: list[Rule], t: ir.Table) -> ir.Table:
-    flags = list(_flag(rules, t).values())
-    if not flags:
-        return t
-    bad = flags[0]
-    for f in flags[1:]:
-        bad = bad | f
-    return t.filter(~bad)
+def _sum(flag: ir.BooleanValue) -> ir.IntegerValue:
+    return flag.cast("int64").sum()
+
+
+def _int(value: Any) -> int:
+    return 0 if pd.isna(value) else int(value)
 
 
 def _schema_problems(tables: Tables) -> list[str]:
@@ -326,59 +324,123 @@ class Validator:
                                         ["segment", *p.covariates, *([REASON] if p.churn_causes else [])]),
         }
         self._offset_majority: dict[str, bool] = {}
+        self._reference: ir.Table | None = None
         if tables.has("interactions"):
             self.rules["interactions"] = interaction_rules(p.as_of, tables["interactions"].columns)
         if tables.has("surveys"):
             drivers = [d for d in p.survey_drivers if d in tables["surveys"].columns]
             self.rules["surveys"] = survey_rules(p.as_of, drivers)
 
-    def _prepared(self, table: str, customers: ir.Table) -> ir.Table:
+    def reference(self) -> ir.Table:
+        """Per customer id: first signup, last churn, rows, and whether its row is kept (built once).
+
+        ``ref_kept`` is true when the id has exactly one row and that row breaks no rule: an
+        event row of any other customer is dropped with ``on_invalid: exclude``. The reference is
+        cached in the engine (a temporary table on DuckDB), so the event tables' checks and clean
+        copies join it instead of re-validating the customers in each of their queries.
+        """
+        if self._reference is None:
+            t = self.tables["customers"]
+            per_row = [r for r in self.rules["customers"] if r.kind != "duplicates"]
+            bad = _any(list(_flag(per_row, t).values()))
+            ref = (t.filter(t.customer_id.notnull()).mutate(ref_bad=bad.cast("int8"))
+                   .group_by("customer_id")
+                   .aggregate(ref_signup=_.signup_date.min(), ref_churn=_.churn_date.max(), ref_n=_.count(),
+                              ref_bad=_.ref_bad.max()))
+            ref = ref.mutate(ref_kept=(ref.ref_n == 1) & (ref.ref_bad == 0)).drop("ref_bad")
+            con = self.tables.con
+            if getattr(con, "name", None) == "duckdb":
+                # A plain temporary table: ibis' cache() would drop it from a finalizer, after
+                # the run has closed the connection.
+                name = f"cx_customer_reference_{uuid.uuid4().hex[:12]}"
+                self._reference = con.create_table(name, ref, temp=True)
+            else:
+                self._reference = ref.cache()
+        return self._reference
+
+    def _prepared(self, table: str, majority: bool | None = None) -> ir.Table:
+        """The typed table with the reference joined (and, for the event tables, the majority
+        time-zone convention when known) — what the rules' checks read."""
         t = self.tables[table]
         if table == "surveys":
             t = t.mutate(**{d: t[d].cast("string").strip().nullif("").try_cast("float64").name(d)
                             for d in self.tables.params.survey_drivers if d in t.columns},
                          **{RAW_PREFIX + d: t[d].cast("string") for d in self.tables.params.survey_drivers if d in t.columns})
+        ref = self.reference()
         if table == "customers":
-            return t.mutate(ref_dups=t.customer_id.count().over(group_by="customer_id"))
-        return _with_reference(t, customers).mutate(ref_offset_majority=ibis.literal(self._offsets_usual(table)))
+            ref = ref.select("customer_id", ref_dups=ref.ref_n)
+        joined = t.left_join(ref, "customer_id")
+        joined = joined.drop(*[c for c in joined.columns if c == "customer_id_right"])
+        if table != "customers" and majority is not None:
+            joined = joined.mutate(ref_offset_majority=ibis.literal(majority))
+        return joined
 
     def _offsets_usual(self, table: str) -> bool:
-        """Whether most timestamps of an event table carry a UTC offset (one small query, cached)."""
+        """Whether most timestamps of an event table carry a UTC offset (from the report's pass,
+        else one small query)."""
         if table not in self._offset_majority:
             flag = self.tables[table][_OFFSET]
-            row = self.tables[table].aggregate(with_offset=flag.cast("int64").sum(), n=flag.count()).execute().iloc[0]
-            with_offset = 0 if pd.isna(row["with_offset"]) else int(row["with_offset"])
-            self._offset_majority[table] = 2 * with_offset > int(row["n"])
+            row = self.tables[table].aggregate(with_offset=_sum(flag), n=flag.count()).execute().iloc[0]
+            self._offset_majority[table] = 2 * _int(row["with_offset"]) > int(row["n"])
         return self._offset_majority[table]
 
+    def _check(self, table: str) -> tuple[int, list[int], int]:
+        """One aggregate query over ``table``: rows read, each rule's violations, rows kept.
+
+        The time-zone rule counts against the majority convention, which the same pass finds:
+        it counts timestamps with and without an offset, and the kept rows split the same way.
+        """
+        rules = self.rules[table]
+        t = self._prepared(table, majority=False)  # the offset rule's flag is replaced below
+        flags = _flag(rules, t)
+        plain = [k for k, r in zip(flags, rules) if r.kind != "offset"]
+        keep = ~_any([flags[k] for k in plain])
+        if table != "customers":
+            keep = keep & t.ref_kept.fill_null(False)  # rows of excluded customers go with them
+        aggs: dict[str, ir.Value] = {"n": t.count(), **{k: _sum(flags[k]) for k in plain}}
+        has_offset = any(r.kind == "offset" for r in rules)
+        if has_offset:
+            offset = t[_OFFSET]
+            aggs.update(with_offset=_sum(offset.fill_null(False)), n_offset=offset.count(),
+                        keep_none=_sum(keep & offset.isnull()), keep_with=_sum(keep & offset.fill_null(False)),
+                        keep_without=_sum(keep & ~offset.fill_null(True)))
+        else:
+            aggs["keep"] = _sum(keep)
+        row = t.aggregate(**aggs).execute().iloc[0]
+        counts = [_int(row[k]) if k in plain else 0 for k in flags]
+        if not has_offset:
+            return int(row["n"]), counts, _int(row["keep"])
+        with_offset, n_offset = _int(row["with_offset"]), _int(row["n_offset"])
+        majority = 2 * with_offset > n_offset
+        self._offset_majority[table] = majority
+        i = next(i for i, r in enumerate(rules) if r.kind == "offset")
+        counts[i] = n_offset - with_offset if majority else with_offset
+        return int(row["n"]), counts, _int(row["keep_none"]) + _int(row["keep_with" if majority else "keep_without"])
+
     def report(self) -> ValidationReport:
-        """Count every rule's violations (one query per table)."""
+        """Count every rule's violations and the rows kept: one aggregate query per table, plus
+        the customer reference (one query)."""
         fatal = _schema_problems(self.tables)
         rows, counts = [], {}
         kept: dict[str, int] = {}
-        customers = self.tables["customers"]
-        clean_customers = self._clean("customers", customers)
         for table, rules in self.rules.items():
-            t = self._prepared(table, customers)
-            n_read = int(t.count().execute())
-            counts[table] = n_read
             file = self.tables.label(table)
-            for r, n in zip(rules, _count(rules, t)):
+            counts[table], violations, kept[table] = self._check(table)
+            for r, n in zip(rules, violations):
                 if n:
                     rows.append({"table": table, "file": file, "column": r.column, "rule": r.rule, "rows": n, "hint": r.hint})
-            kept[table] = int(self._clean(table, clean_customers).count().execute())
         return ValidationReport(pd.DataFrame(rows, columns=_COLUMNS), counts, kept, self.tables.params.on_invalid, fatal)
 
-    def _clean(self, table: str, customers: ir.Table) -> ir.Table:
-        rules = self.rules[table]
-        t = _keep(rules, self._prepared(table, customers))
+    def _clean(self, table: str) -> ir.Table:
+        majority = self._offsets_usual(table) if table != "customers" else None
+        t = self._prepared(table, majority)
+        bad = _any(list(_flag(self.rules[table], t).values()))
+        keep = ~bad if table == "customers" else ~bad & t.ref_kept.fill_null(False)
+        t = t.filter(keep)
         return t.drop(*[c for c in t.columns if c.startswith("ref_")])
 
     def clean_tables(self) -> dict[str, ir.Table]:
-        """Analysis tables: contract-typed, violating rows dropped (exclude mode), raw columns gone."""
-        customers = self._clean("customers", self.tables["customers"])
-        out = {"customers": clean_view(customers)}
-        for table in self.rules:
-            if table != "customers":
-                out[table] = clean_view(self._clean(table, customers))
-        return out
+        """Analysis tables: contract-typed, violating rows dropped (exclude mode), raw columns gone.
+
+        Each is one scan of its input (joined to the cached customer reference)."""
+        return {table: clean_view(self._clean(table)) for table in self.rules}
