@@ -100,7 +100,9 @@ class EngineSpec(_Strict):
     backend: Literal["duckdb", "pyspark"] = "duckdb"
     database: str | None = Field(None, max_length=MAX_PATH_CHARS,
                                  description="DuckDB database file (spills to disk); default in memory")
-    memory_limit: str = Field("4GB", max_length=20)
+    memory_limit: str | None = Field(None, max_length=20, description=(
+        "per engine connection, e.g. 8GB; default: 60% of the machine's memory (or of the container's "
+        "limit), divided among the sections a run executes at once"))
     threads: int | None = Field(None, ge=1, le=1024)
     url: str | None = Field(None, max_length=MAX_PATH_CHARS, description=(
         "any other Ibis backend by connection URL (ibis.connect), e.g. postgres://cx@warehouse/cx; "
@@ -208,6 +210,8 @@ class RunParams(_Strict):
     seed: int = Field(20240101, ge=0, le=2**32 - 1)
     engine: EngineSpec = Field(default_factory=EngineSpec)
     cell_timeout_seconds: int = Field(1800, ge=10, le=86_400)
+    parallel_sections: int | None = Field(None, ge=1, le=64, description=(
+        "sections cx run executes at once (each in its own kernel); default $CX_PARALLEL_SECTIONS, else the cores"))
     demo: DemoSpec | None = None
     compare_with: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100,
                                        description="the run_id to compare with (default: the previous run of the "

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,11 +223,16 @@ class Workbook:
                 self.results[name] = compute()
             return self.results[name]
         path = self.run.cache(name)
-        if path.exists():
-            return pd.read_parquet(path)
-        df = compute()
         path.parent.mkdir(parents=True, exist_ok=True)
-        df.to_parquet(path, index=False)
+        # Sections run concurrently: the first to ask computes while the others wait on the lock,
+        # then read its file (written under another name and renamed, so never seen half-written).
+        with _file_lock(path.with_name(path.name + ".lock")):
+            if path.exists():
+                return pd.read_parquet(path)
+            df = compute()
+            partial = path.with_name(path.name + ".partial")
+            df.to_parquet(partial, index=False)
+            partial.replace(path)
         return df
 
     def since_last_run(self, *kinds: str) -> pd.DataFrame | None:
@@ -266,6 +272,22 @@ class Workbook:
     def period_label(self) -> str:
         """``data up to <as_of>`` in words."""
         return f"data up to {self.params.as_of:%d %B %Y}"
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` between processes (``flock``; none where it does not exist)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: sections of one run may then compute twice
+        yield
+        return
+    with open(path, "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def open_workbook(params_file: str | Path | None = None, run_dir: str | Path | None = None,

@@ -1,6 +1,7 @@
 """Input tables as Ibis expressions on an embedded DuckDB (or another Ibis backend).
 
-Files are read as they are: CSV with every column as text, Parquet with its own types. The
+Files are read as they are: CSV with every column as text, Parquet with its own types. On DuckDB
+a CSV input is parsed once, into a temporary table, and every later query scans that table. The
 *typed* tables cast each contract column with ``try_cast`` so that a value which does not parse
 becomes NULL in the typed column while the raw text stays available for validation
 (:mod:`cxlib.ingest.contract`). Nothing here pulls rows into pandas.
@@ -60,6 +61,8 @@ RAW_PREFIX = "raw__"
 # Flag column next to a text timestamp: True where the value carries an offset or zone name.
 OFFSET_SUFFIX = "__offset"
 UNSPECIFIED = "unspecified"
+# Where DuckDB spills beyond memory_limit; cx run sets it (inside the staging folder) for its kernels.
+TEMP_DIRECTORY_ENV = "CX_TEMP_DIRECTORY"
 MAX_LINE_BYTES = 64 << 20
 # An offset or zone name after a time of day: Z, UTC, +02, +02:00, +0200, Europe/Berlin, CET.
 _OFFSET_PATTERN = r"(?i)\d:\d\d(:\d\d(\.\d+)?)?\s*(z|utc|[+-]\d\d(:?\d\d)?|[a-z]+(/[a-z_]+)*)$"
@@ -69,14 +72,72 @@ _TRUE = ("true", "t", "yes", "y", "1", "1.0")
 _FALSE = ("false", "f", "no", "n", "0", "0.0")
 
 
-def connect(engine: EngineSpec | None = None) -> Any:
-    """Open the Ibis backend named in params (embedded DuckDB by default).
+MEMORY_FRACTION = 0.6
+# Set by ``cx run`` for its kernels: how many engine connections run at once (parallel sections).
+MEMORY_SHARE_ENV = "CX_ENGINE_SHARE"
+
+
+def machine_memory_bytes() -> int | None:
+    """Physical memory, or the container's (cgroup) limit when smaller; None when unknown.
 
     Examples
     --------
-    >>> con = connect()
-    >>> con.name
-    'duckdb'
+    >>> machine_memory_bytes() > 0
+    True
+    """
+    total = None
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: psutil when installed
+        try:
+            import psutil
+
+            total = int(psutil.virtual_memory().total)
+        except ImportError:
+            pass
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and (total is None or int(text) < total):
+            total = int(text)
+    return total
+
+
+def default_memory_limit(share: int | None = None) -> str:
+    """DuckDB's ``memory_limit`` when params set none: 60% of the machine's memory, split evenly
+    among ``share`` connections (default: ``$CX_ENGINE_SHARE``, else 1); 4GB when unknown.
+
+    Examples
+    --------
+    >>> a, b = default_memory_limit(1), default_memory_limit(2)
+    >>> int(a[:-2]) // 2 - int(b[:-2]) in (0, 1)
+    True
+    """
+    total = machine_memory_bytes()
+    if not total:
+        return "4GB"
+    if share is None:
+        env = os.environ.get(MEMORY_SHARE_ENV, "")
+        share = int(env) if env.isdigit() and int(env) > 0 else 1
+    return f"{max(256, int(total * MEMORY_FRACTION / share) >> 20)}MB"
+
+
+def connect(engine: EngineSpec | None = None, temp_directory: str | Path | None = None) -> Any:
+    """Open the Ibis backend named in params (embedded DuckDB by default).
+
+    DuckDB gets ``engine.memory_limit`` (default: 60% of the machine's memory, shared among the
+    connections of a run, :func:`default_memory_limit`) and spills beyond it to
+    ``temp_directory`` (default: ``$CX_TEMP_DIRECTORY``, which ``cx run`` points inside the
+    run's staging folder; else DuckDB's own default).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> con = connect(EngineSpec(memory_limit="1GB"), temp_directory=tempfile.mkdtemp())
+    >>> con.name, con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+    ('duckdb', '953.6 MiB')
     """
     engine = engine or EngineSpec()
     if engine.backend == "pyspark":  # pragma: no cover - exercised by the Spark parity test
@@ -93,7 +154,13 @@ def connect(engine: EngineSpec | None = None) -> Any:
     else:
         con = ibis.duckdb.connect(engine.database or ":memory:")
     if con.name == "duckdb":
-        con.raw_sql(f"SET memory_limit = '{engine.memory_limit}'")
+        con.raw_sql(f"SET memory_limit = '{engine.memory_limit or default_memory_limit()}'")
+        spill = temp_directory
+        if spill is None and os.environ.get(TEMP_DIRECTORY_ENV):
+            # One folder per process: concurrent sections' DuckDBs must not share spill files.
+            spill = Path(os.environ[TEMP_DIRECTORY_ENV]) / f"pid-{os.getpid()}"
+        if spill:
+            con.raw_sql(f"SET temp_directory = '{str(spill).replace(chr(39), chr(39) * 2)}'")
         if engine.threads:
             con.raw_sql(f"SET threads = {int(engine.threads)}")
         con.raw_sql("SET preserve_insertion_order = false")
@@ -179,9 +246,16 @@ def read_raw(con: Any, table: str, pattern: str, columns: dict[str, str] | None 
         if csv:
             t = con.read_csv(source, table_name=f"src_{table}", all_varchar=True, header=True,
                              **_csv_options(con, table))
-            # A full parse (every column's length) fills the rejects table; a bare count may not.
-            n_rows = int(t.aggregate(n=t.count(), **{f"c{i}": t[c].length().sum() for i, c in enumerate(t.columns)})
-                         .execute()["n"].iloc[0])
+            if con.name == "duckdb":
+                # Parsed once, into a temporary table (spilling to the temp directory beyond
+                # memory_limit): validation and the clean copy then scan columns, not the file.
+                # The full parse also fills the rejects table.
+                t = con.create_table(f"csv_{table}", t, temp=True, overwrite=True)
+                n_rows = int(t.count().execute())
+            else:
+                # A full parse (every column's length) fills the rejects table; a bare count may not.
+                n_rows = int(t.aggregate(n=t.count(), **{f"c{i}": t[c].length().sum() for i, c in enumerate(t.columns)})
+                             .execute()["n"].iloc[0])
         else:
             t = _read_parquet(con, source, f"src_{table}")
             n_rows = int(t.count().execute())

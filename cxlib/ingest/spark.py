@@ -42,6 +42,8 @@ MASTER_ENV = "CX_SPARK_MASTER"
 REMOTE_ENV = "SPARK_REMOTE"
 TOKEN_ENV = "SPARK_CONNECT_AUTHENTICATE_TOKEN"
 DEFAULT_CONNECT_PORT = 15002
+# Local Spark's driver heap when params set no memory_limit (the JVM does not spill like DuckDB).
+SPARK_DEFAULT_MEMORY = "4GB"
 # Spark settings every session gets, whatever runs it.
 SESSION_CONF = {
     "spark.sql.session.timeZone": "UTC",
@@ -87,7 +89,7 @@ def local_conf(engine: EngineSpec) -> dict[str, str]:
     cores = engine.threads or os.cpu_count() or 1
     return {
         "spark.master": f"local[{cores}]",
-        "spark.driver.memory": jvm_memory(engine.memory_limit),
+        "spark.driver.memory": jvm_memory(engine.memory_limit or SPARK_DEFAULT_MEMORY),
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.driver.host": "127.0.0.1",
         "spark.ui.enabled": "false",
@@ -204,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     ap = argparse.ArgumentParser(prog="python -m cxlib.ingest.spark", description=serve.__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=DEFAULT_CONNECT_PORT)
-    ap.add_argument("--memory-limit", default=EngineSpec().memory_limit, help="driver heap, e.g. 8GB")
+    ap.add_argument("--memory-limit", default=SPARK_DEFAULT_MEMORY, help="driver heap, e.g. 8GB")
     ap.add_argument("--threads", type=int, default=None, help="local cores (default: all)")
     args = ap.parse_args(argv)
     show_token = TOKEN_ENV not in os.environ

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,13 @@ def ensure_kernel() -> str:
     return KERNEL_NAME
 
 
-def logged_kernel_manager(log_path: Path) -> type:
+def logged_kernel_manager(log_path: Path, env: dict[str, str] | None = None,
+                          started: list[Any] | None = None) -> type:
     """A kernel manager class whose kernels write their own stdout and stderr to ``log_path``.
+
+    ``env`` is added to the kernel's environment (the section's name, where DuckDB spills); each
+    manager that starts a kernel is appended to ``started``, so that the runner can stop every
+    kernel of a run at once (an interruption, or another section's failure).
 
     The kernel process's streams would otherwise go to ``cx``'s stderr: ZMQ's warning about TCP
     transport on every start, and tracebacks of a kernel torn down mid-cell on an interruption.
@@ -52,12 +58,32 @@ def logged_kernel_manager(log_path: Path) -> type:
 
     class LoggedKernelManager(AsyncKernelManager):
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            if env:
+                kw["env"] = {**os.environ, **kw.get("env", {}), **env}
             with open(log_path, "ab") as log:  # the kernel keeps its own copy of the descriptor
                 kw.setdefault("stdout", log)
                 kw.setdefault("stderr", log)
                 await self._async_start_kernel(**kw)
+            if started is not None:
+                started.append(self)
 
     return LoggedKernelManager
+
+
+def kill_kernels(managers: list[Any]) -> None:
+    """Kill the kernel processes of ``managers`` (their notebooks then fail with a dead kernel).
+
+    Examples
+    --------
+    >>> kill_kernels([])
+    """
+    for km in list(managers):
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            try:
+                process.kill()
+            except OSError:  # exited meanwhile
+                pass
 
 
 def log_tail(log_path: Path, lines: int = 3) -> str:

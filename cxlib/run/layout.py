@@ -24,6 +24,7 @@ The output folder's own ``index.html`` lists every published run.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ WORK = "work"  # removed before publishing
 CLEAN = f"{WORK}/clean"  # the validated analysis tables, written once per DuckDB run
 WARNINGS = f"{WORK}/warnings.jsonl"  # the sections' warnings, read into the manifest
 RECORDS = f"{WORK}/records"  # figures the sections hand to the manifest (e.g. the disclosure audit)
+SECTION_ENV = "CX_SECTION"  # set by cx run in each section's kernel
 KERNEL_LOG = f"{WORK}/kernel.log"  # the kernels' own stdout and stderr
 PREVIOUS = f"{WORK}/previous_run.json"  # the run this one is compared with (cxlib.run.compare)
 STAGING_PREFIX = ".tmp-"
@@ -141,15 +143,22 @@ class RunFolder:
         ['No customer churned by 2026-09-30.']
         """
         self.warnings.parent.mkdir(parents=True, exist_ok=True)
+        # Sections run concurrently: each line names its section (cx run sets CX_SECTION per kernel).
+        entry = {"message": message, "section": os.environ.get(SECTION_ENV)}
         with open(self.warnings, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"message": message}) + "\n")
+            fh.write(json.dumps(entry) + "\n")
 
-    def read_warnings(self) -> list[str]:
-        """Every warning recorded so far, oldest first (none when no section warned)."""
+    def read_warnings(self, section: str | None = None) -> list[str]:
+        """The warnings recorded so far, oldest first: all, or those of one ``section`` (notebook stem)."""
         if not self.warnings.exists():
             return []
-        return [json.loads(line)["message"] for line in self.warnings.read_text(encoding="utf-8").splitlines()
-                if line.strip()]
+        entries = [json.loads(line) for line in self.warnings.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [e["message"] for e in entries if section is None or e.get("section") == section]
+
+    @property
+    def spill(self) -> Path:
+        """Where DuckDB spills beyond its memory_limit (``work/spill``; one folder per process)."""
+        return self.work / "spill"
 
     def write_record(self, name: str, data: dict) -> None:
         """Keep figures a section hands to the manifest: ``name`` is ``<key>`` or ``<key>.<part>``.

@@ -11,20 +11,30 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import shutil
 import sys
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from cxlib.errors import DataError, RunError
+from cxlib.ingest.read import MEMORY_SHARE_ENV, TEMP_DIRECTORY_ENV
 from cxlib.params import PROJECT_ROOT, RunParams
 from cxlib.run.compare import PreviousRun
-from cxlib.run.kernel import ensure_kernel, log_tail, logged_kernel_manager
-from cxlib.run.layout import RunFolder
+from cxlib.run.kernel import (
+    ensure_kernel,
+    kill_kernels,
+    log_tail,
+    logged_kernel_manager,
+)
+from cxlib.run.layout import SECTION_ENV, RunFolder
 from cxlib.run.manifest import RunRecord, write_manifest
+from cxlib.run.progress import Progress
 from cxlib.run.publish import (
     Interrupted,
     check_output_dir,
@@ -36,6 +46,7 @@ from cxlib.run.publish import (
 from cxlib.run.render import notebook_title, render_html
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+PARALLEL_ENV = "CX_PARALLEL_SECTIONS"
 
 
 def section_notebooks(directory: Path = NOTEBOOK_DIR) -> list[Path]:
@@ -134,48 +145,125 @@ def write_error(exc: BaseException, output_dir: Path) -> RunError:
                     f"untouched. {advice}", ename=type(exc).__name__, evalue=what)
 
 
-def execute_sections(params: RunParams, run: RunFolder, record: RunRecord, notebooks: list[Path]) -> None:
-    """Execute each section notebook with papermill into the run's ``notebooks/``.
+def section_workers(params: RunParams, sections: int) -> int:
+    """How many sections run at once: ``parallel_sections`` from params, else ``$CX_PARALLEL_SECTIONS``,
+    else the machine's cores; never more than there are sections.
 
-    Each section's entry in ``record.sections`` carries its title, page, seconds and warnings.
+    Examples
+    --------
+    >>> from cxlib.params import DEFAULT_PARAMS, load_params
+    >>> section_workers(load_params(DEFAULT_PARAMS, {"parallel_sections": 3}), 5), section_workers(load_params(DEFAULT_PARAMS), 1)
+    (3, 1)
+    """
+    cap = params.parallel_sections
+    if cap is None:
+        env = os.environ.get(PARALLEL_ENV, "")
+        cap = int(env) if env.isdigit() and int(env) > 0 else (os.cpu_count() or 1)
+    return max(1, min(cap, sections))
+
+
+def _execute_one(params: RunParams, run: RunFolder, nb: Path, kernel: str, env: dict[str, str],
+                 started: list[Any]) -> dict[str, Any]:
+    """Run one section and render its page; the section's entry for ``record.sections``."""
+    import papermill as pm
+
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(
+            str(nb), str(run.notebooks / nb.name),
+            parameters={"params_file": str(run.params), "run_dir": str(run.root)},
+            kernel_name=kernel, language="python", cwd=str(run.root), progress_bar=False,
+            execution_timeout=params.cell_timeout_seconds, log_output=False,
+            request_save_on_cell_execute=False,
+            kernel_manager_class=logged_kernel_manager(run.kernel_log, {**env, SECTION_ENV: nb.stem}, started),
+        )
+    except Exception as exc:  # noqa: BLE001 - execution_error tells the kinds apart by type
+        raise execution_error(exc, nb, run.kernel_log) from None
+    seconds = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    title = notebook_title(nb)
+    render_html(run.notebooks / nb.name, run.root / run.section_html(nb), title)
+    return {"notebook": nb.name, "title": title, "html": run.section_html(nb), "seconds": round(seconds, 3),
+            "render_seconds": round(time.perf_counter() - t1, 3), "status": "ok",
+            "warnings": run.read_warnings(nb.stem)}
+
+
+def execute_sections(params: RunParams, run: RunFolder, record: RunRecord, notebooks: list[Path],
+                     progress: Progress | None = None) -> None:
+    """Execute the section notebooks with papermill, several at once, and render each page.
+
+    The sections are independent once the clean tables exist, so up to :func:`section_workers`
+    kernels run at the same time (one thread each, driving its kernel). The first section that
+    fails stops the others (their kernels are killed) and its :class:`~cxlib.errors.RunError`
+    is raised, naming the notebook, cell and error. Each section's entry in ``record.sections``
+    (notebook order) carries its title, page, seconds and warnings; its stages are
+    ``notebook:<stem>`` and ``render:<stem>``.
 
     Examples
     --------
     >>> execute_sections(params, RunFolder(staging), record, section_notebooks())   # doctest: +SKIP
     """
-    import papermill as pm
-
     if not notebooks:
         raise RunError("No section notebook to run (notebooks/NN_<topic>.ipynb): nothing was published.")
+    progress = progress or Progress()
     kernel = ensure_kernel()
     run.notebooks.mkdir(exist_ok=True)
     run.work.mkdir(exist_ok=True)
-    for i, nb in enumerate(notebooks, 1):
-        _progress(f"[{i}/{len(notebooks)}] {nb.stem} ...")
-        seen = len(run.read_warnings())
-        with record.stage(f"notebook:{nb.stem}") as entry:
-            try:
-                pm.execute_notebook(
-                    str(nb), str(run.notebooks / nb.name),
-                    parameters={"params_file": str(run.params), "run_dir": str(run.root)},
-                    kernel_name=kernel, language="python", cwd=str(run.root), progress_bar=False,
-                    execution_timeout=params.cell_timeout_seconds, log_output=False,
-                    request_save_on_cell_execute=False, kernel_manager_class=logged_kernel_manager(run.kernel_log),
-                )
-            except Exception as exc:  # noqa: BLE001 - execution_error tells the kinds apart by type
-                raise execution_error(exc, nb, run.kernel_log) from None
-        warnings = run.read_warnings()[seen:]
-        record.records = run.read_records()
-        record.sections.append({
-            "notebook": nb.name, "title": notebook_title(nb), "html": run.section_html(nb),
-            "seconds": entry["seconds"], "status": "ok", "warnings": warnings,
-        })
-        _progress(f"[{i}/{len(notebooks)}] {nb.stem} done in {entry['seconds']:.1f} s"
-                  + (f" ({len(warnings)} warning(s))" if warnings else ""))
+    workers = section_workers(params, len(notebooks))
+    env = {TEMP_DIRECTORY_ENV: str(run.spill), MEMORY_SHARE_ENV: str(workers)}
+    started: list[Any] = []
+    n = len(notebooks)
+    done: dict[str, dict[str, Any]] = {}
+    failure: list[BaseException] = []
+
+    def work(i: int, nb: Path) -> None:
+        if failure:
+            return
+        progress.line(f"[{i}/{n}] {nb.stem} ...")
+        try:
+            entry = _execute_one(params, run, nb, kernel, env, started)
+        except BaseException as exc:  # noqa: BLE001 - the first failure is re-raised in the main thread
+            if not failure:
+                failure.append(exc)
+                kill_kernels(started)  # the other sections cannot be published either
+            return
+        done[nb.name] = entry
+        warnings = entry["warnings"]
+        progress.advance()
+        progress.line(f"[{i}/{n}] {nb.stem} done in {entry['seconds']:.1f} s"
+                      + (f" ({len(warnings)} warning(s))" if warnings else ""))
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cx-section")
+    futures = [pool.submit(work, i, nb) for i, nb in enumerate(notebooks, 1)]
+    try:
+        while not all(f.done() for f in futures):  # short waits: SIGINT/SIGTERM land in this thread
+            wait(futures, timeout=0.2)
+    except BaseException:
+        failure.append(RunError("interrupted"))
+        raise
+    finally:
+        for f in futures:
+            f.cancel()
+        while not all(f.done() for f in futures):  # a kernel may start while the others are killed
+            kill_kernels(started)
+            wait(futures, timeout=0.2)
+        pool.shutdown(wait=True)
+        kill_kernels(started)
+    if failure:
+        raise failure[0]
+    for nb in notebooks:
+        entry = done[nb.name]
+        record.stages.append({"stage": f"notebook:{nb.stem}", "status": "ok", "seconds": entry["seconds"]})
+        record.stages.append({"stage": f"render:{nb.stem}", "status": "ok", "seconds": entry.pop("render_seconds")})
+        record.sections.append(entry)
+    record.records = run.read_records()
 
 
 def render_sections(run: RunFolder, record: RunRecord) -> None:
     """Render every executed section to its HTML page (scrubbing the notebook in place).
+
+    :func:`execute_sections` renders each page as soon as its section is done; this renders
+    them again, one after the other (for a record built some other way).
 
     Examples
     --------
@@ -261,73 +349,98 @@ def run_report(params: RunParams, output_dir: Path, force: bool = False,
 
 def _run(params: RunParams, output_dir: Path, final: Path, force: bool, notebooks: list[Path] | None,
          on_validated: Callable[[dict[str, Any]], None] | None, previous: PreviousRun | None, pdf: bool) -> Path:
-    from cxlib.ingest.clean import write_clean_tables
-    from cxlib.ingest.contract import Validator
-    from cxlib.ingest.read import load_tables
-    from cxlib.run.compare import record_previous
-    from cxlib.run.index import update_reports_index, write_run_index
-    from cxlib.run.pdf import print_pdf
+    from cxlib.run.index import update_reports_index
 
     record = RunRecord(params=params)
     notebooks = section_notebooks() if notebooks is None else notebooks
-    with record.stage("validate"):
-        tables = load_tables(params)
-        validator = Validator(tables)
-        report = validator.report()
-        # exact counts for the operator only: the published files carry shares (docs/privacy.md)
-        counts = (f"{t} {n:,} rows ({report.rows_kept.get(t, 0):,} kept)" for t, n in report.rows_read.items())
-        _progress(f"validated: {', '.join(counts)}"
-                  + _violations_note(report.n_violations, report.ok, report.mode))
+    progress = Progress(total=len(notebooks))
+    # The staging folder comes first: DuckDB spills into it from the start (reading a large CSV,
+    # validating). When the run stops, it goes; so does an output folder this run created, unless
+    # the data passed (then the folder stays, as it would after any later failure).
+    created = not output_dir.exists()
     try:
-        if not report.ok:
-            raise DataError(report.message())
-        validation = report.to_dict()
-        if on_validated:
-            on_validated(validation)
         output_dir.mkdir(parents=True, exist_ok=True)
         for done in remove_stale_staging(output_dir):
-            _progress(f"cleaned up {done.name}, left by an earlier run that was killed" if done.name.startswith(".")
-                      else f"put back run {done.name}, moved aside by an earlier --force run that was killed")
+            progress.line(f"cleaned up {done.name}, left by an earlier run that was killed" if done.name.startswith(".")
+                          else f"put back run {done.name}, moved aside by an earlier --force run that was killed")
         run = RunFolder(make_staging(output_dir, params.run_id))
+        run.work.mkdir(exist_ok=True)
     except _write_errors() as exc:
-        tables.con.disconnect()
+        progress.close()
         raise write_error(exc, output_dir) from None
-    except BaseException:
-        tables.con.disconnect()
-        raise
     try:
-        try:
-            with record.stage("clean tables"):
-                write_clean_tables(validator, params, run.clean)
-        finally:
-            # Each kernel opens the engine itself: a DuckDB database file admits one process at a time.
-            tables.con.disconnect()
-        run.validation.parent.mkdir(parents=True, exist_ok=True)  # work/: not published
-        run.validation.write_text(json.dumps(validation, indent=2, default=str), encoding="utf-8")
-        run.params.write_text(yaml.safe_dump(notebook_params(params), sort_keys=False), encoding="utf-8")
-        record_previous(run, previous)
-        execute_sections(params, run, record, notebooks)
-        render_sections(run, record)
-        record.status = "complete"
-        manifest = write_manifest(run.manifest, record, tables.files, validation)
-        pdf_file = run.pdf(params.run_id) if pdf else None
-        write_run_index(run.root, manifest, previous=previous, pdf=pdf_file.name if pdf_file else None)
-        if pdf_file is not None:
-            printed = print_pdf(run.root, pdf_file)
-            _progress(f"printed {pdf_file.name}: {printed.pages} pages")
-        shutil.rmtree(run.work, ignore_errors=True)
-        publish(run.root, final, force)
+        _stages(params, output_dir, final, force, notebooks, on_validated, previous, pdf, record, run, progress)
     except _write_errors() as exc:
         raise write_error(exc, output_dir) from None
     finally:
+        progress.close()
         if run.root.exists():
             shutil.rmtree(run.root, ignore_errors=True)
+        passed = any(s["stage"] == "clean tables" for s in record.stages)
+        if created and not passed and output_dir.exists() and not any(output_dir.iterdir()):
+            output_dir.rmdir()
     try:
         update_reports_index(output_dir)
     except _write_errors() as exc:  # the run is complete and in place: exit 0 stands, the list is a convenience
         _progress(f"warning: the run is published, but the list of runs {output_dir / 'index.html'} could not be "
                   f"rewritten ({getattr(exc, 'strerror', None) or exc}); the next run rewrites it.")
     return final
+
+
+def _stages(params: RunParams, output_dir: Path, final: Path, force: bool, notebooks: list[Path],
+            on_validated: Callable[[dict[str, Any]], None] | None, previous: PreviousRun | None, pdf: bool,
+            record: RunRecord, run: RunFolder, progress: Progress) -> None:
+    """Validate, write the clean tables, run the sections, write manifest and index, publish into
+    ``final``; any failure raises (the caller removes the staging folder)."""
+    from cxlib.ingest.clean import write_clean_tables
+    from cxlib.ingest.contract import Validator
+    from cxlib.ingest.read import connect, load_tables
+    from cxlib.run.compare import record_previous
+    from cxlib.run.index import write_run_index
+    from cxlib.run.pdf import print_pdf
+
+    progress.line("validate ...")
+    with record.stage("validate") as entry:
+        tables = load_tables(params, connect(params.engine, temp_directory=run.spill / "cx"))
+        try:
+            validator = Validator(tables)
+            report = validator.report()
+        except BaseException:
+            tables.con.disconnect()
+            raise
+    # exact counts for the operator only: the published files carry shares (docs/privacy.md)
+    counts = (f"{t} {n:,} rows ({report.rows_kept.get(t, 0):,} kept)" for t, n in report.rows_read.items())
+    progress.line(f"validated: {', '.join(counts)}"
+                  + _violations_note(report.n_violations, report.ok, report.mode) + f" ({entry['seconds']:.1f} s)")
+    try:
+        if not report.ok:
+            raise DataError(report.message())
+        validation = report.to_dict()
+        if on_validated:
+            on_validated(validation)
+        with record.stage("clean tables") as entry:
+            write_clean_tables(validator, params, run.clean)
+    finally:
+        # Each kernel opens the engine itself: a DuckDB database file admits one process at a time.
+        tables.con.disconnect()
+    progress.line(f"clean tables written in {entry['seconds']:.1f} s")
+    run.validation.parent.mkdir(parents=True, exist_ok=True)  # work/: not published
+    run.validation.write_text(json.dumps(validation, indent=2, default=str), encoding="utf-8")
+    run.params.write_text(yaml.safe_dump(notebook_params(params), sort_keys=False), encoding="utf-8")
+    record_previous(run, previous)
+    with record.stage("sections") as entry:
+        execute_sections(params, run, record, notebooks, progress)
+    progress.line(f"{len(notebooks)} section(s) run and rendered in {entry['seconds']:.1f} s "
+                  f"({section_workers(params, len(notebooks))} at a time)")
+    record.status = "complete"
+    manifest = write_manifest(run.manifest, record, tables.files, validation)
+    pdf_file = run.pdf(params.run_id) if pdf else None
+    write_run_index(run.root, manifest, previous=previous, pdf=pdf_file.name if pdf_file else None)
+    if pdf_file is not None:
+        printed = print_pdf(run.root, pdf_file)
+        progress.line(f"printed {pdf_file.name}: {printed.pages} pages")
+    shutil.rmtree(run.work, ignore_errors=True)
+    publish(run.root, final, force)
 
 
 def _violations_note(n_violations: int, ok: bool, mode: str) -> str:
