@@ -145,8 +145,10 @@ class TreeMemory:
         self._stop.set()
 
 
-_STARTED = re.compile(r"^\[\d+/\d+\] (?P<notebook>\S+) \.\.\.$")
-_FINISHED = re.compile(r"^\[(?P<i>\d+)/(?P<n>\d+)\] \S+ done in ")
+# cx run's lines start with the elapsed time ("[  12.3 s] "); sections run concurrently, so a
+# stage here is the last section started (memory is attributed to it).
+_STARTED = re.compile(r"^(\[\s*[\d.]+ s\] )?\[\d+/\d+\] (?P<notebook>\S+) \.\.\.$")
+_FINISHED = re.compile(r"^(\[\s*[\d.]+ s\] )?\[(?P<i>\d+)/(?P<n>\d+)\] \S+ done in ")
 
 
 def _stage_of(line: str) -> str | None:
@@ -154,11 +156,11 @@ def _stage_of(line: str) -> str | None:
 
     Examples
     --------
-    >>> _stage_of("[2/5] 01_touchpoint_portfolio ..."), _stage_of("[5/5] 04_impact done in 3.0 s")
+    >>> _stage_of("[   3.1 s] [2/5] 01_touchpoint_portfolio ..."), _stage_of("[5/5] 04_impact done in 3.0 s")
     ('notebook:01_touchpoint_portfolio', 'render')
     """
     line = line.strip()
-    if line.startswith("validated:"):
+    if "validated" in line and ":" in line:
         return "clean tables"  # cx writes the clean tables next
     if m := _STARTED.match(line):
         return f"notebook:{m['notebook']}"
