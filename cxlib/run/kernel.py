@@ -37,12 +37,14 @@ def ensure_kernel() -> str:
 
 
 def logged_kernel_manager(log_path: Path, env: dict[str, str] | None = None,
-                          started: list[Any] | None = None) -> type:
+                          started: list[Any] | None = None, cwd: Path | None = None) -> type:
     """A kernel manager class whose kernels write their own stdout and stderr to ``log_path``.
 
     ``env`` is added to the kernel's environment (the section's name, where DuckDB spills); each
     manager that starts a kernel is appended to ``started``, so that the runner can stop every
-    kernel of a run at once (an interruption, or another section's failure).
+    kernel of a run at once (an interruption, or another section's failure). ``cwd`` is the
+    kernel's working directory: given to the kernel itself, because papermill's own ``cwd``
+    changes the whole process's directory, which concurrent sections would race on.
 
     The kernel process's streams would otherwise go to ``cx``'s stderr: ZMQ's warning about TCP
     transport on every start, and tracebacks of a kernel torn down mid-cell on an interruption.
@@ -60,6 +62,8 @@ def logged_kernel_manager(log_path: Path, env: dict[str, str] | None = None,
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
             if env:
                 kw["env"] = {**os.environ, **kw.get("env", {}), **env}
+            if cwd is not None:
+                kw["cwd"] = str(cwd)
             with open(log_path, "ab") as log:  # the kernel keeps its own copy of the descriptor
                 kw.setdefault("stdout", log)
                 kw.setdefault("stderr", log)

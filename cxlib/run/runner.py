@@ -172,10 +172,11 @@ def _execute_one(params: RunParams, run: RunFolder, nb: Path, kernel: str, env: 
         pm.execute_notebook(
             str(nb), str(run.notebooks / nb.name),
             parameters={"params_file": str(run.params), "run_dir": str(run.root)},
-            kernel_name=kernel, language="python", cwd=str(run.root), progress_bar=False,
+            kernel_name=kernel, language="python", progress_bar=False,
             execution_timeout=params.cell_timeout_seconds, log_output=False,
             request_save_on_cell_execute=False,
-            kernel_manager_class=logged_kernel_manager(run.kernel_log, {**env, SECTION_ENV: nb.stem}, started),
+            kernel_manager_class=logged_kernel_manager(run.kernel_log, {**env, SECTION_ENV: nb.stem}, started,
+                                                       cwd=run.root),
         )
     except Exception as exc:  # noqa: BLE001 - execution_error tells the kinds apart by type
         raise execution_error(exc, nb, run.kernel_log) from None
