@@ -53,11 +53,15 @@ params = RunParams.model_validate({"run_id": "b", "as_of": "2026-09-30", "on_inv
     "covariates": ["segment", "plan", "region", "monthly_revenue"],
     "survey_drivers": ["sat_onboarding", "sat_billing", "sat_support", "sat_delivery", "sat_app"],
     "data": files, "engine": {"memory_limit": "4GB"}})
+import inspect
+target = Path(tempfile.mkdtemp())
+# as cx run does: a validator that can write the checked tables into the clean folder gets it
+folder = {"folder": target} if "folder" in inspect.signature(Validator).parameters else {}
 t0 = time.perf_counter()
-v = Validator(load_tables(params))
+v = Validator(load_tables(params), **folder)
 report = v.report()
 t1 = time.perf_counter()
-write_clean_tables(v, params, Path(tempfile.mkdtemp()))
+write_clean_tables(v, params, target)
 t2 = time.perf_counter()
 print(json.dumps({"scan_s": scan, "validate_s": t1 - t0, "clean_s": t2 - t1, "rows": report.rows_read}))
 '''

@@ -23,10 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
+from ibis import _
 
 from cxlib.errors import DataError
-from cxlib.ingest.contract import ValidationReport, Validator
+from cxlib.ingest.contract import HASH, ValidationReport, Validator, kept_rows
 from cxlib.ingest.read import CONTRACT, connect, load_tables
 from cxlib.params import RunParams
 
@@ -115,13 +117,23 @@ def narrowed(cleaned: dict[str, ir.Table], params: RunParams) -> dict[str, ir.Ta
 def duplicate_rows(t: ir.Table) -> int:
     """Rows of ``t`` that repeat an earlier row exactly (every column equal).
 
+    Exact, and cheap when there are few: only rows whose hash of all columns occurs more than once
+    are compared in full (a hash shared by two different rows is told apart there). A ``cx__hash``
+    column (from the validation's pass) is that hash; otherwise it is computed here.
+
     Examples
     --------
     >>> import ibis
     >>> duplicate_rows(ibis.memtable({"customer_id": ["a", "a", "a", "b"], "csat": [5, 5, 4, None]}))
     1
     """
-    return int(t.count().execute()) - int(t.distinct().count().execute())
+    columns = [c for c in t.columns if c != HASH]
+    hashed = t if HASH in t.columns else t.mutate(**{HASH: ibis.struct({c: t[c] for c in columns}).hash()})
+    shared = hashed.group_by(HASH).aggregate(cx__n=_.count()).filter(_.cx__n > 1)
+    candidates = hashed.semi_join(shared, HASH)
+    row = candidates.aggregate(n=_.count(), distinct=ibis.struct({c: candidates[c] for c in columns}).nunique())
+    n, distinct = row.execute().iloc[0]
+    return int(n) - int(distinct)
 
 
 def deduplicated(cleaned: dict[str, ir.Table], params: RunParams) -> tuple[dict[str, ir.Table], dict[str, int]]:
@@ -143,6 +155,7 @@ def deduplicated(cleaned: dict[str, ir.Table], params: RunParams) -> tuple[dict[
     if "interactions" not in cleaned:
         return cleaned, {}
     n = duplicate_rows(cleaned["interactions"])
+    cleaned = {name: t.drop(HASH) if HASH in t.columns else t for name, t in cleaned.items()}
     if n and params.drop_duplicate_interactions:
         cleaned = {**cleaned, "interactions": cleaned["interactions"].distinct()}
     return cleaned, {"interactions": n}
@@ -152,7 +165,10 @@ def write_clean_tables(validator: Validator, params: RunParams, target: Path) ->
     """Write the analysis tables once, as Parquet files in ``target``; return bytes per table.
 
     Only on DuckDB (an empty dict otherwise): a cluster cannot read the run's local folder, and
-    keeps its own cache. The index file is written last and marks the set complete.
+    keeps its own cache. An event table the validator already wrote to ``target`` in its single
+    pass (``Validator(tables, folder=target)``) is not written again: the index records how to
+    read its kept rows (:func:`cxlib.ingest.contract.kept_rows`). The index file is written last and
+    marks the set complete.
 
     Examples
     --------
@@ -173,14 +189,21 @@ def write_clean_tables(validator: Validator, params: RunParams, target: Path) ->
         return {}
     target.mkdir(parents=True, exist_ok=True)
     cleaned, duplicates = deduplicated(validator.clean_tables(), params)
-    sizes = {}
+    dropped = bool(duplicates.get("interactions")) and params.drop_duplicate_interactions
+    sizes, checked = {}, {}
     for name, t in narrowed(cleaned, params).items():
         path = target / f"{name}.parquet"
-        tables.con.to_parquet(t, path)  # snappy: a scratch copy, fast to write and scan
+        stored = validator.stored(name)
+        if stored == path and not (name == "interactions" and dropped):
+            checked[name] = {"offsets_usual": validator.offsets_usual(name)}
+        else:
+            if stored == path:  # the duplicates go: the kept rows are written over the checked ones
+                t = tables.con.create_table(f"cx_dedup_{name}", t, temp=True, overwrite=True)
+            tables.con.to_parquet(t, path)  # snappy: a scratch copy, fast to write and scan
         sizes[name] = path.stat().st_size
     index = {"files": {name: [str(f) for f in files] for name, files in tables.files.items()},
              "unused": unused_columns({name: list(t.columns) for name, t in cleaned.items()}, params),
-             "duplicates": duplicates}
+             "duplicates": duplicates, "checked": checked}
     (target / INDEX_FILE).write_text(json.dumps(index), encoding="utf-8")
     return sizes
 
@@ -206,7 +229,14 @@ def read_clean_tables(params: RunParams, target: Path) -> CleanTables:
     """
     index = json.loads((target / INDEX_FILE).read_text(encoding="utf-8"))
     con = connect(params.engine)
-    tables = {name: con.read_parquet(target / f"{name}.parquet", table_name=f"clean_{name}") for name in index["files"]}
+    checked = index.get("checked", {})
+    tables = {}
+    for name in index["files"]:
+        t = con.read_parquet(target / f"{name}.parquet", table_name=f"clean_{name}")
+        if name in checked:  # the validation's checked rows: keep those that pass, the analysis columns
+            t = kept_rows(t, checked[name]["offsets_usual"])
+            t = t.select(*analysis_columns(name, list(t.columns), params))
+        tables[name] = t
     files = {name: [Path(f) for f in paths] for name, paths in index["files"].items()}
     return CleanTables(con=con, tables=tables, files=files, unused=index["unused"],
                        duplicates=index.get("duplicates", {}))

@@ -15,6 +15,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -22,7 +23,15 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis import _
 
-from cxlib.ingest.read import CONTRACT, OFFSET_SUFFIX, RAW_PREFIX, Tables, clean_view
+from cxlib.ingest.read import (
+    CONTRACT,
+    OFFSET_SUFFIX,
+    RAW_PREFIX,
+    Tables,
+    raw_text,
+    stripped,
+    to_number,
+)
 
 Check = Callable[[ir.Table], ir.BooleanValue]
 # Optional customers column (text): why a churner left, mapped to a cause by params churn_causes. It is
@@ -62,11 +71,11 @@ class Rule:
 
 def _raw(t: ir.Table, col: str) -> ir.Value:
     """The column's value as given in the file, '' and NULL both treated as empty."""
-    return t[RAW_PREFIX + col].strip().nullif("")
+    return stripped(t[RAW_PREFIX + col])
 
 
 def _unparsed(col: str) -> Check:
-    return lambda t: _raw(t, col).notnull() & t[col].isnull()
+    return lambda t: t[col].isnull() & _raw(t, col).notnull()  # the cheap test first
 
 
 def _missing(col: str) -> Check:
@@ -77,10 +86,10 @@ def _bad_int(col: str, lo: int, hi: int, allow_empty: bool = True) -> Check:
     def check(t: ir.Table) -> ir.BooleanValue:
         v = t[col]
         bad_value = v.isnan() | v.isinf() | (v < lo) | (v > hi) | (v != v.round(0))
-        unparsed = _raw(t, col).notnull() & v.isnull()
+        unparsed = v.isnull() & _raw(t, col).notnull()
         out = unparsed | (v.notnull() & bad_value)
-        if not allow_empty:
-            out = out | _raw(t, col).isnull()
+        if not allow_empty:  # empty: no value (a value that does not parse is counted above)
+            out = out | v.isnull()
         return out
 
     return check
@@ -123,7 +132,7 @@ def customer_rules(as_of: dt.date, columns: list[str], labels: list[str] | tuple
     if RAW_PREFIX + "monthly_revenue" in columns:  # optional: typed tables add it as NULL when absent
         rules.append(Rule("customers", "monthly_revenue", "a finite number ≥ 0 or empty",
                           "Revenue must be a plain non-negative number with a decimal point (no decimal comma, thousands separator, currency symbol, NaN or infinity).",
-                          lambda t: (_raw(t, "monthly_revenue").notnull() & t.monthly_revenue.isnull())
+                          lambda t: (t.monthly_revenue.isnull() & _raw(t, "monthly_revenue").notnull())
                           | t.monthly_revenue.isnan() | t.monthly_revenue.isinf() | (t.monthly_revenue < 0)))
     rules += [_label_rule("customers", c) for c in labels if c in columns and c not in CONTRACT["customers"]]
     return rules
@@ -257,11 +266,18 @@ class ValidationReport:
 _COLUMNS = ["table", "file", "column", "rule", "rows", "hint"]
 
 
+FLAG = "cx__"  # prefix of the rule flags (and reference columns) in the checked tables; never in a clean table
+_OFFSET_FLAG = FLAG + "offset"
+_KEPT = FLAG + "customer_kept"
+_BAD = FLAG + "bad"  # any rule but the time-zone one broken
+HASH = FLAG + "hash"  # of every input column of an interaction: exact duplicates share it
+
+
 def _flag(rules: list[Rule], t: ir.Table) -> dict[str, ir.BooleanValue]:
-    return {f"v{i}": r.check(t).fill_null(False) for i, r in enumerate(rules)}
+    return {f"{FLAG}v{i}": r.check(t).fill_null(False) for i, r in enumerate(rules)}
 
 
-def _any(flags: list[ir.BooleanValue]) -> ir.BooleanValue:
+def _any(flags: list[ir.Value]) -> ir.BooleanValue:
     out: ir.BooleanValue = ibis.literal(False)
     for f in flags:
         out = out | f
@@ -296,6 +312,23 @@ def _schema_problems(tables: Tables) -> list[str]:
     return out
 
 
+def kept_rows(checked: ir.Table, offsets_usual: bool | None) -> ir.Table:
+    """The rows of a checked event table (:meth:`Validator.checked`) that the analysis keeps, without
+    the flags: no rule broken, the customer kept, and the majority time-zone convention.
+
+    Examples
+    --------
+    >>> t = ibis.memtable({"x": [1, 2, 3, 4], "cx__bad": [False, True, False, False],
+    ...                    "cx__customer_kept": [True, True, False, True], "cx__offset": [None, None, None, True]})
+    >>> ibis.duckdb.connect().execute(kept_rows(t, offsets_usual=False))["x"].tolist()
+    [1]
+    """
+    offset = checked[_OFFSET_FLAG]
+    usual = offset.isnull() | (offset == bool(offsets_usual))
+    t = checked.filter(~checked[_BAD] & checked[_KEPT] & usual)
+    return t.drop(*[c for c in t.columns if c.startswith(FLAG) and c != HASH])
+
+
 class Validator:
     """Check the tables against the contract and build the (filtered) analysis tables.
 
@@ -314,16 +347,22 @@ class Validator:
     ([['churn_date', 'on or after signup_date', 1]], {'customers': 2})
     >>> v.clean_tables()["customers"].count().execute()
     2
+
+    With a ``folder`` (``cx run`` passes the run's clean-table folder), the checked event tables
+    are written there as Parquet in their single pass: they are then the clean tables too
+    (:func:`kept_rows` of them), and nothing reads the inputs again.
     """
 
-    def __init__(self, tables: Tables):
+    def __init__(self, tables: Tables, folder: Path | None = None):
         self.tables = tables
+        self.folder = folder
         p = tables.params
         self.rules: dict[str, list[Rule]] = {
             "customers": customer_rules(p.as_of, tables["customers"].columns,
                                         ["segment", *p.covariates, *([REASON] if p.churn_causes else [])]),
         }
         self._offset_majority: dict[str, bool] = {}
+        self._checked: dict[str, ir.Table] = {}
         self._reference: ir.Table | None = None
         if tables.has("interactions"):
             self.rules["interactions"] = interaction_rules(p.as_of, tables["interactions"].columns)
@@ -331,95 +370,135 @@ class Validator:
             drivers = [d for d in p.survey_drivers if d in tables["surveys"].columns]
             self.rules["surveys"] = survey_rules(p.as_of, drivers)
 
+    def _store(self, kind: str, t: ir.Table, file: bool = False) -> ir.Table:
+        """``t`` computed once: a Parquet file in :attr:`folder` (``file``), else a temporary table on
+        DuckDB (both spill beyond memory_limit), cached on other engines."""
+        con = self.tables.con
+        if getattr(con, "name", None) != "duckdb":
+            return t.cache()
+        name = f"cx_{kind}_{uuid.uuid4().hex[:12]}"
+        if file and self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            con.to_parquet(t, self.stored(kind))
+            return con.read_parquet(self.stored(kind), table_name=name)
+        # A plain temporary table: ibis' cache() would drop it from a finalizer, after the run has
+        # closed the connection.
+        return con.create_table(name, t, temp=True)
+
+    def stored(self, table: str) -> Path | None:
+        """The Parquet file holding ``table``'s checked rows (event tables with a :attr:`folder`), else None."""
+        if self.folder is None or table == "customers" or getattr(self.tables.con, "name", None) != "duckdb":
+            return None
+        return self.folder / f"{table}.parquet"
+
+    def checked(self, table: str) -> ir.Table:
+        """The table typed once, with every rule's flag as a boolean column (``cx__v<i>``), computed once.
+
+        This is the only query that reads the input: the report aggregates these flags, the clean
+        table filters them. The event tables carry the customer reference's verdict
+        (``cx__customer_kept``) and their timestamps' offset flag (``cx__offset``) from the same pass;
+        the raw text columns are used in the pass and not kept.
+        """
+        if table not in self._checked:
+            rules = self.rules[table]
+            t = self._typed(table)
+            if table == "customers":
+                flags = _flag([r for r in rules if r.kind != "duplicates"], t)
+                extra: dict[str, ir.Value] = {}
+            else:
+                ref = self.reference()
+                t = t.left_join(ref, "customer_id")
+                t = t.drop(*[c for c in t.columns if c == "customer_id_right"])
+                flags = _flag([r for r in rules if r.kind != "offset"], t)
+                extra = {_BAD: _any(list(flags.values())), _OFFSET_FLAG: t[_OFFSET], _KEPT: t.ref_kept.fill_null(False)}
+            keep = [c for c in t.columns if not c.startswith((RAW_PREFIX, "ref_"))]
+            if table == "interactions":
+                extra[HASH] = ibis.struct({c: t[c] for c in keep}).hash()
+            self._checked[table] = self._store(table if table != "customers" else "checked_customers",
+                                               t.select(*keep, **flags, **extra), file=table != "customers")
+        return self._checked[table]
+
     def reference(self) -> ir.Table:
         """Per customer id: first signup, last churn, rows, and whether its row is kept (built once).
 
         ``ref_kept`` is true when the id has exactly one row and that row breaks no rule: an
-        event row of any other customer is dropped with ``on_invalid: exclude``. The reference is
-        cached in the engine (a temporary table on DuckDB), so the event tables' checks and clean
-        copies join it instead of re-validating the customers in each of their queries.
+        event row of any other customer is dropped with ``on_invalid: exclude``. It is a small
+        aggregate of the checked customers table, joined once by each event table.
         """
         if self._reference is None:
-            t = self.tables["customers"]
-            per_row = [r for r in self.rules["customers"] if r.kind != "duplicates"]
-            bad = _any(list(_flag(per_row, t).values()))
+            t = self.checked("customers")
+            bad = _any([t[c] for c in t.columns if c.startswith(FLAG)])
             ref = (t.filter(t.customer_id.notnull()).mutate(ref_bad=bad.cast("int8"))
                    .group_by("customer_id")
                    .aggregate(ref_signup=_.signup_date.min(), ref_churn=_.churn_date.max(), ref_n=_.count(),
                               ref_bad=_.ref_bad.max()))
             ref = ref.mutate(ref_kept=(ref.ref_n == 1) & (ref.ref_bad == 0)).drop("ref_bad")
-            con = self.tables.con
-            if getattr(con, "name", None) == "duckdb":
-                # A plain temporary table: ibis' cache() would drop it from a finalizer, after
-                # the run has closed the connection.
-                name = f"cx_customer_reference_{uuid.uuid4().hex[:12]}"
-                self._reference = con.create_table(name, ref, temp=True)
-            else:
-                self._reference = ref.cache()
+            self._reference = self._store("customer_reference", ref)
         return self._reference
 
-    def _prepared(self, table: str, majority: bool | None = None) -> ir.Table:
-        """The typed table with the reference joined (and, for the event tables, the majority
-        time-zone convention when known) — what the rules' checks read."""
+    def _typed(self, table: str) -> ir.Table:
+        """The typed input table (survey drivers typed here: their names come from params)."""
         t = self.tables[table]
         if table == "surveys":
-            t = t.mutate(**{d: t[d].cast("string").strip().nullif("").try_cast("float64").name(d)
-                            for d in self.tables.params.survey_drivers if d in t.columns},
-                         **{RAW_PREFIX + d: t[d].cast("string") for d in self.tables.params.survey_drivers if d in t.columns})
-        ref = self.reference()
-        if table == "customers":
-            ref = ref.select("customer_id", ref_dups=ref.ref_n)
-        joined = t.left_join(ref, "customer_id")
-        joined = joined.drop(*[c for c in joined.columns if c == "customer_id_right"])
-        if table != "customers" and majority is not None:
-            joined = joined.mutate(ref_offset_majority=ibis.literal(majority))
-        return joined
+            drivers = [d for d in self.tables.params.survey_drivers if d in t.columns]
+            t = t.mutate(**{d: to_number(t[d]).name(d) for d in drivers},
+                         **{RAW_PREFIX + d: raw_text(t[d], "float64") for d in drivers})
+        return t
 
-    def _offsets_usual(self, table: str) -> bool:
-        """Whether most timestamps of an event table carry a UTC offset (from the report's pass,
-        else one small query)."""
+    def _flags(self, table: str) -> list[str]:
+        return [c for c in self.checked(table).columns if c.startswith(FLAG + "v")]
+
+    def offsets_usual(self, table: str) -> bool | None:
+        """Whether most timestamps of an event table carry a UTC offset (from the report's aggregate,
+        else one small query over the checked table); None for customers."""
+        if table == "customers":
+            return None
         if table not in self._offset_majority:
-            flag = self.tables[table][_OFFSET]
-            row = self.tables[table].aggregate(with_offset=_sum(flag), n=flag.count()).execute().iloc[0]
+            flag = self.checked(table)[_OFFSET_FLAG]
+            row = self.checked(table).aggregate(with_offset=_sum(flag.fill_null(False)), n=flag.count()).execute().iloc[0]
             self._offset_majority[table] = 2 * _int(row["with_offset"]) > int(row["n"])
         return self._offset_majority[table]
 
     def _check(self, table: str) -> tuple[int, list[int], int]:
-        """One aggregate query over ``table``: rows read, each rule's violations, rows kept.
+        """Rows read, each rule's violations, rows kept: one aggregate over the checked table's flags.
 
-        The time-zone rule counts against the majority convention, which the same pass finds:
+        The time-zone rule counts against the majority convention, which the same aggregate finds:
         it counts timestamps with and without an offset, and the kept rows split the same way.
         """
         rules = self.rules[table]
-        t = self._prepared(table, majority=False)  # the offset rule's flag is replaced below
-        flags = _flag(rules, t)
-        plain = [k for k, r in zip(flags, rules) if r.kind != "offset"]
-        keep = ~_any([flags[k] for k in plain])
-        if table != "customers":
-            keep = keep & t.ref_kept.fill_null(False)  # rows of excluded customers go with them
-        aggs: dict[str, ir.Value] = {"n": t.count(), **{k: _sum(flags[k]) for k in plain}}
-        has_offset = any(r.kind == "offset" for r in rules)
-        if has_offset:
-            offset = t[_OFFSET]
-            aggs.update(with_offset=_sum(offset.fill_null(False)), n_offset=offset.count(),
-                        keep_none=_sum(keep & offset.isnull()), keep_with=_sum(keep & offset.fill_null(False)),
-                        keep_without=_sum(keep & ~offset.fill_null(True)))
-        else:
-            aggs["keep"] = _sum(keep)
+        t = self.checked(table)
+        flags = iter(self._flags(table))
+        names = {i: next(flags) for i, r in enumerate(rules) if r.kind not in ("duplicates", "offset")}
+        if table == "customers":  # the duplicates rule reads the reference's row count per id
+            ref = self.reference()
+            t = t.left_join(ref.select("customer_id", ref_dups=ref.ref_n), "customer_id")
+            t = t.drop(*[c for c in t.columns if c == "customer_id_right"])
+            i = next(i for i, r in enumerate(rules) if r.kind == "duplicates")
+            names[i] = FLAG + "duplicates"
+            t = t.mutate(**{names[i]: rules[i].check(t).fill_null(False)})
+        keep = ~_any([t[c] for c in names.values()])
+        aggs: dict[str, ir.Value] = {"n": t.count(), **{c: _sum(t[c]) for c in names.values()}}
+        if table == "customers":
+            row = t.aggregate(**aggs, keep=_sum(keep)).execute().iloc[0]
+            return int(row["n"]), [_int(row[names[i]]) for i in range(len(rules))], _int(row["keep"])
+        keep = keep & t[_KEPT]  # rows of excluded customers go with them
+        offset = t[_OFFSET_FLAG]
+        aggs.update(with_offset=_sum(offset.fill_null(False)), n_offset=offset.count(),
+                    keep_none=_sum(keep & offset.isnull()), keep_with=_sum(keep & offset.fill_null(False)),
+                    keep_without=_sum(keep & ~offset.fill_null(True)))
         row = t.aggregate(**aggs).execute().iloc[0]
-        counts = [_int(row[k]) if k in plain else 0 for k in flags]
-        if not has_offset:
-            return int(row["n"]), counts, _int(row["keep"])
+        counts = [_int(row[names[i]]) if i in names else 0 for i in range(len(rules))]
         with_offset, n_offset = _int(row["with_offset"]), _int(row["n_offset"])
         majority = 2 * with_offset > n_offset
         self._offset_majority[table] = majority
-        i = next(i for i, r in enumerate(rules) if r.kind == "offset")
-        counts[i] = n_offset - with_offset if majority else with_offset
+        i = next((i for i, r in enumerate(rules) if r.kind == "offset"), None)
+        if i is not None:
+            counts[i] = n_offset - with_offset if majority else with_offset
         return int(row["n"]), counts, _int(row["keep_none"]) + _int(row["keep_with" if majority else "keep_without"])
 
     def report(self) -> ValidationReport:
-        """Count every rule's violations and the rows kept: one aggregate query per table, plus
-        the customer reference (one query)."""
+        """Count every rule's violations and the rows kept: per table, one query reads the input
+        (:meth:`checked`) and one aggregate counts its flags; the customer reference is one more."""
         fatal = _schema_problems(self.tables)
         rows, counts = [], {}
         kept: dict[str, int] = {}
@@ -432,15 +511,16 @@ class Validator:
         return ValidationReport(pd.DataFrame(rows, columns=_COLUMNS), counts, kept, self.tables.params.on_invalid, fatal)
 
     def _clean(self, table: str) -> ir.Table:
-        majority = self._offsets_usual(table) if table != "customers" else None
-        t = self._prepared(table, majority)
-        bad = _any(list(_flag(self.rules[table], t).values()))
-        keep = ~bad if table == "customers" else ~bad & t.ref_kept.fill_null(False)
-        t = t.filter(keep)
-        return t.drop(*[c for c in t.columns if c.startswith("ref_")])
+        t = self.checked(table)
+        if table != "customers":
+            return kept_rows(t, self.offsets_usual(table))
+        ref = self.reference()  # a kept id has one row, and it breaks no rule
+        t = t.semi_join(ref.filter(ref.ref_kept), "customer_id")
+        return t.drop(*[c for c in t.columns if c.startswith(FLAG)])
 
     def clean_tables(self) -> dict[str, ir.Table]:
         """Analysis tables: contract-typed, violating rows dropped (exclude mode), raw columns gone.
 
-        Each is one scan of its input (joined to the cached customer reference)."""
-        return {table: clean_view(self._clean(table)) for table in self.rules}
+        Each is a filter of its checked table (:meth:`checked`): the input is not read again. The
+        interactions keep a hash of each row (``cx__hash``) for :func:`cxlib.ingest.clean.duplicate_rows`."""
+        return {table: self._clean(table) for table in self.rules}

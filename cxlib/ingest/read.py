@@ -32,6 +32,7 @@ import ibis
 import ibis.expr.types as ir
 
 from cxlib.errors import DataError
+from cxlib.ingest.memory import default_memory_limit
 from cxlib.params import TABLE_SOURCE, EngineSpec, RunParams
 
 # Contract columns per table: name -> (ibis type, required)
@@ -72,63 +73,11 @@ _TRUE = ("true", "t", "yes", "y", "1", "1.0")
 _FALSE = ("false", "f", "no", "n", "0", "0.0")
 
 
-MEMORY_FRACTION = 0.6
-# Set by ``cx run`` for its kernels: how many engine connections run at once (parallel sections).
-MEMORY_SHARE_ENV = "CX_ENGINE_SHARE"
-
-
-def machine_memory_bytes() -> int | None:
-    """Physical memory, or the container's (cgroup) limit when smaller; None when unknown.
-
-    Examples
-    --------
-    >>> machine_memory_bytes() > 0
-    True
-    """
-    total = None
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # not POSIX: psutil when installed
-        try:
-            import psutil
-
-            total = int(psutil.virtual_memory().total)
-        except ImportError:
-            pass
-    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            text = Path(limit_file).read_text().strip()
-        except OSError:
-            continue
-        if text.isdigit() and (total is None or int(text) < total):
-            total = int(text)
-    return total
-
-
-def default_memory_limit(share: int | None = None) -> str:
-    """DuckDB's ``memory_limit`` when params set none: 60% of the machine's memory, split evenly
-    among ``share`` connections (default: ``$CX_ENGINE_SHARE``, else 1); 4GB when unknown.
-
-    Examples
-    --------
-    >>> a, b = default_memory_limit(1), default_memory_limit(2)
-    >>> int(a[:-2]) // 2 - int(b[:-2]) in (0, 1)
-    True
-    """
-    total = machine_memory_bytes()
-    if not total:
-        return "4GB"
-    if share is None:
-        env = os.environ.get(MEMORY_SHARE_ENV, "")
-        share = int(env) if env.isdigit() and int(env) > 0 else 1
-    return f"{max(256, int(total * MEMORY_FRACTION / share) >> 20)}MB"
-
-
 def connect(engine: EngineSpec | None = None, temp_directory: str | Path | None = None) -> Any:
     """Open the Ibis backend named in params (embedded DuckDB by default).
 
     DuckDB gets ``engine.memory_limit`` (default: 60% of the machine's memory, shared among the
-    connections of a run, :func:`default_memory_limit`) and spills beyond it to
+    connections of a run, :func:`cxlib.ingest.memory.default_memory_limit`) and spills beyond it to
     ``temp_directory`` (default: ``$CX_TEMP_DIRECTORY``, which ``cx run`` points inside the
     run's staging folder; else DuckDB's own default).
 
@@ -413,9 +362,53 @@ def _reader_message(table: str, files: list[Path], exc: Exception) -> str:
     return f"{table}: cannot read {str(files[0])!r}: {text[:300]}. {hint}"
 
 
-def _to_number(col: ir.Value) -> ir.Value:
+_WHITESPACE = (32, 9, 10)  # what ibis' strip() removes: space, tab, newline
+
+
+def stripped(col: ir.StringValue) -> ir.StringValue:
+    """Text without surrounding whitespace, '' as NULL; the trim runs only on values that need it.
+
+    A trim with a character set is the costliest step of a high-cardinality column (an id): testing
+    the first and last character first leaves the usual clean value untouched.
+
+    Examples
+    --------
+    >>> t = ibis.memtable({"a": [" a", "b\t", "c", "", None, " "]})
+    >>> ibis.duckdb.connect().execute(stripped(t.a)).tolist()
+    ['a', 'b', 'c', None, None, None]
+    """
+    edge = col.ascii_str().isin(_WHITESPACE) | col.reverse().ascii_str().isin(_WHITESPACE)
+    return ibis.ifelse(edge, col.strip(), col).nullif("")
+
+
+def raw_text(col: ir.Value, kind: str) -> ir.StringValue:
+    """The value as text, for the rules that tell an unparseable value from an empty one; NULL when
+    the column already has the contract's type (a typed Parquet column: nothing can fail to parse,
+    and casting every value to text would cost more than the whole check).
+
+    Examples
+    --------
+    >>> t = ibis.memtable({"d": ["2025-01-01"], "x": [1.5]})
+    >>> ibis.duckdb.connect().execute(t.select(d=raw_text(t.d, "date"), x=raw_text(t.x, "float64"))).values.tolist()
+    [['2025-01-01', None]]
+    """
+    dtype = col.type()
+    native = {"float64": dtype.is_numeric(), "boolean": dtype.is_boolean(), "date": dtype.is_date(),
+              "timestamp": dtype.is_timestamp(), "string": True}.get(kind, False)
+    return ibis.null("string") if native else col.cast("string")
+
+
+def to_number(col: ir.Value) -> ir.Value:
+    """A number column (float64): text is stripped and parsed, a value that does not parse is NULL.
+
+    Examples
+    --------
+    >>> t = ibis.memtable({"a": [" 4", "x", ""]})
+    >>> ibis.duckdb.connect().execute(to_number(t.a)).tolist()
+    [4.0, nan, nan]
+    """
     if col.type().is_string():
-        return col.strip().nullif("").try_cast("float64")
+        return stripped(col).try_cast("float64")
     return col.try_cast("float64")
 
 
@@ -429,7 +422,7 @@ def _to_boolean(col: ir.Value) -> ir.Value:
 def _to_temporal(col: ir.Value, kind: str) -> ir.Value:
     if not col.type().is_string():
         return col.try_cast(kind)
-    text = col.strip().nullif("")
+    text = stripped(col)
     if kind == "timestamp":
         # Through a zoned timestamp: an offset converts to UTC, a naive value stays as written.
         return text.try_cast(_TIMESTAMP_UTC).cast("timestamp")
@@ -447,7 +440,7 @@ def has_offset(col: ir.Value) -> ir.BooleanValue:
     """
     if not col.type().is_string():
         return ibis.literal(False)
-    return col.strip().nullif("").re_search(_OFFSET_PATTERN)
+    return stripped(col).re_search(_OFFSET_PATTERN)
 
 
 def typed_table(raw: ir.Table, table: str) -> ir.Table:
@@ -472,15 +465,15 @@ def typed_table(raw: ir.Table, table: str) -> ir.Table:
             continue
         col = raw[name]
         if kind == "string":
-            val = col.cast("string").strip().nullif("")
+            val = stripped(col.cast("string"))
         elif kind == "float64":
-            val = _to_number(col)
+            val = to_number(col)
         elif kind == "boolean":
             val = _to_boolean(col)
         else:
             val = _to_temporal(col, kind)
         exprs[name] = val
-        exprs[RAW_PREFIX + name] = col.cast("string")
+        exprs[RAW_PREFIX + name] = raw_text(col, kind)
         if kind == "timestamp":
             exprs[RAW_PREFIX + name + OFFSET_SUFFIX] = has_offset(col)
     if table == "interactions":

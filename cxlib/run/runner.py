@@ -23,7 +23,8 @@ from typing import Any
 import yaml
 
 from cxlib.errors import DataError, RunError
-from cxlib.ingest.read import MEMORY_SHARE_ENV, TEMP_DIRECTORY_ENV
+from cxlib.ingest.memory import MEMORY_SHARE_ENV
+from cxlib.ingest.read import TEMP_DIRECTORY_ENV
 from cxlib.params import PROJECT_ROOT, RunParams
 from cxlib.run.compare import PreviousRun
 from cxlib.run.kernel import (
@@ -404,7 +405,7 @@ def _stages(params: RunParams, output_dir: Path, final: Path, force: bool, noteb
     with record.stage("validate") as entry:
         tables = load_tables(params, connect(params.engine, temp_directory=run.spill / "cx"))
         try:
-            validator = Validator(tables)
+            validator = Validator(tables, folder=run.clean)
             report = validator.report()
         except BaseException:
             tables.con.disconnect()
