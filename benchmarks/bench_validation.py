@@ -63,7 +63,9 @@ report = v.report()
 t1 = time.perf_counter()
 write_clean_tables(v, params, target)
 t2 = time.perf_counter()
-print(json.dumps({"scan_s": scan, "validate_s": t1 - t0, "clean_s": t2 - t1, "rows": report.rows_read}))
+import cxlib
+print(json.dumps({"scan_s": scan, "validate_s": t1 - t0, "clean_s": t2 - t1, "rows": report.rows_read,
+                  "cxlib": str(Path(cxlib.__file__).parent)}))
 '''
 
 
@@ -82,10 +84,11 @@ def ensure(customers: int) -> Path:
 
 def measure(code: Path, folder: Path, fmt: str) -> dict:
     env = {**os.environ, "PYTHONPATH": str(code)}
+    # Run in the checkout: with ``-c`` the working directory comes first on sys.path, before PYTHONPATH.
     out = subprocess.run([sys.executable, "-c", _CHILD, str(folder), fmt], env=env, capture_output=True, text=True,
-                         check=True)
+                         check=True, cwd=code)
     row = json.loads(out.stdout.strip().splitlines()[-1])
-    row.update(code=str(code), format=fmt, ratio=(row["validate_s"] + row["clean_s"]) / row["scan_s"])
+    row.update(code=str(code), cxlib=row.pop("cxlib"), format=fmt, ratio=(row["validate_s"] + row["clean_s"]) / row["scan_s"])
     return row
 
 
