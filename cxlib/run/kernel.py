@@ -74,6 +74,49 @@ def logged_kernel_manager(log_path: Path, env: dict[str, str] | None = None,
     return LoggedKernelManager
 
 
+# Run in a kept kernel before its next section: a fresh namespace and execution count (error messages
+# name the cell by its count), no figure left open, the new section's name for its warnings.
+_NEXT_SECTION = """get_ipython().reset(new_session=True)
+import gc as _gc, os as _os, sys as _sys
+if "matplotlib.pyplot" in _sys.modules:
+    _sys.modules["matplotlib.pyplot"].close("all")
+_os.environ[{env!r}] = {section!r}
+_gc.collect()
+del _gc, _os, _sys
+"""
+
+
+def next_section(km: Any, env: str, section: str, timeout: float = 120) -> None:
+    """Ready a kernel that ran a section for the next one (it keeps its imports, nothing else).
+
+    Clears the user namespace and resets the execution count, closes open figures, sets the
+    environment variable ``env`` (the section's name) and collects garbage, so that engine
+    connections of the previous section are closed.
+
+    Raises
+    ------
+    RuntimeError
+        When the kernel does not answer or the reset fails.
+
+    Examples
+    --------
+    >>> next_section(km, "CX_SECTION", "02_retention")   # doctest: +SKIP
+    """
+    from jupyter_client import BlockingKernelClient
+
+    kc = BlockingKernelClient()
+    kc.load_connection_info(km.get_connection_info())
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=timeout)
+        reply = kc.execute_interactive(_NEXT_SECTION.format(env=env, section=section), store_history=False,
+                                       timeout=timeout, output_hook=lambda msg: None)
+    finally:
+        kc.stop_channels()
+    if reply["content"].get("status") != "ok":
+        raise RuntimeError(f"the kernel could not be reset for {section}: {reply['content'].get('evalue', '')}")
+
+
 def kill_kernels(managers: list[Any]) -> None:
     """Kill the kernel processes of ``managers`` (their notebooks then fail with a dead kernel).
 

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -32,6 +33,7 @@ from cxlib.run.kernel import (
     kill_kernels,
     log_tail,
     logged_kernel_manager,
+    next_section,
 )
 from cxlib.run.layout import SECTION_ENV, RunFolder
 from cxlib.run.manifest import RunRecord, write_manifest
@@ -164,20 +166,27 @@ def section_workers(params: RunParams, sections: int) -> int:
 
 
 def _execute_one(params: RunParams, run: RunFolder, nb: Path, kernel: str, env: dict[str, str],
-                 started: list[Any]) -> dict[str, Any]:
-    """Run one section and render its page; the section's entry for ``record.sections``."""
+                 started: list[Any], kept: threading.local) -> dict[str, Any]:
+    """Run one section and render its page; the section's entry for ``record.sections``.
+
+    Each worker thread keeps its kernel (``kept.km``) for its next section: the kernel starts
+    and imports the libraries once, and is reset between sections (:func:`next_section`)."""
     import papermill as pm
 
     t0 = time.perf_counter()
+    km = getattr(kept, "km", None)
     try:
+        if km is None:  # started by papermill with the first section's environment
+            km = kept.km = logged_kernel_manager(run.kernel_log, {**env, SECTION_ENV: nb.stem}, started,
+                                                 cwd=run.root)(kernel_name=kernel)
+        else:
+            next_section(km, SECTION_ENV, nb.stem)
         pm.execute_notebook(
             str(nb), str(run.notebooks / nb.name),
             parameters={"params_file": str(run.params), "run_dir": str(run.root)},
             kernel_name=kernel, language="python", progress_bar=False,
             execution_timeout=params.cell_timeout_seconds, log_output=False,
-            request_save_on_cell_execute=False,
-            kernel_manager_class=logged_kernel_manager(run.kernel_log, {**env, SECTION_ENV: nb.stem}, started,
-                                                       cwd=run.root),
+            request_save_on_cell_execute=False, km=km,
         )
     except Exception as exc:  # noqa: BLE001 - execution_error tells the kinds apart by type
         raise execution_error(exc, nb, run.kernel_log) from None
@@ -195,7 +204,8 @@ def execute_sections(params: RunParams, run: RunFolder, record: RunRecord, noteb
     """Execute the section notebooks with papermill, several at once, and render each page.
 
     The sections are independent once the clean tables exist, so up to :func:`section_workers`
-    kernels run at the same time (one thread each, driving its kernel). The first section that
+    kernels run at the same time (one thread each, driving its kernel); a kernel runs one section
+    after the other, importing the libraries once (reset in between). The first section that
     fails stops the others (their kernels are killed) and its :class:`~cxlib.errors.RunError`
     is raised, naming the notebook, cell and error. Each section's entry in ``record.sections``
     (notebook order) carries its title, page, seconds and warnings; its stages are
@@ -214,6 +224,7 @@ def execute_sections(params: RunParams, run: RunFolder, record: RunRecord, noteb
     workers = section_workers(params, len(notebooks))
     env = {TEMP_DIRECTORY_ENV: str(run.spill), MEMORY_SHARE_ENV: str(workers)}
     started: list[Any] = []
+    kept = threading.local()  # each worker thread's kernel, kept for its next section
     n = len(notebooks)
     done: dict[str, dict[str, Any]] = {}
     failure: list[BaseException] = []
@@ -223,7 +234,7 @@ def execute_sections(params: RunParams, run: RunFolder, record: RunRecord, noteb
             return
         progress.line(f"[{i}/{n}] {nb.stem} ...")
         try:
-            entry = _execute_one(params, run, nb, kernel, env, started)
+            entry = _execute_one(params, run, nb, kernel, env, started, kept)
         except BaseException as exc:  # noqa: BLE001 - the first failure is re-raised in the main thread
             if not failure:
                 failure.append(exc)
