@@ -13,7 +13,6 @@ name such as ``$a$ & $b$`` is drawn as written and ``$\\badcmd{x}$`` cannot fail
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import seaborn as sns
 
 # Okabe & Ito (2008), "Color Universal Design": eight colours told apart with every common colour-vision
 # deficiency. Every figure draws from these; a second cue (marker shape, line style, label) never relies on
@@ -46,6 +45,8 @@ def set_theme() -> None:
     ...     plt.rcParams["axes.titleweight"], plt.rcParams["figure.figsize"], plt.rcParams["text.parse_math"]
     ('bold', [8.0, 4.2], False)
     """
+    import seaborn as sns  # here, not at the top: the palette alone (cx run's landing page) needs no seaborn
+
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font_scale=0.95)
     plt.rcParams.update({
         "figure.dpi": 100,

@@ -7,10 +7,17 @@ tracebacks can echo code or data values), no script and nothing fetched from ano
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
-import nbformat
+# nbformat validates with jsonschema, whose optional IRI format checker (rfc3987_syntax, when
+# installed) compiles a grammar on import: 1.7 s of every `cx run` for a format no notebook schema
+# uses. Marked absent before nbformat loads, jsonschema skips that checker (it imports it under
+# suppress(ImportError)); a process that already imported it keeps it.
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+import nbformat  # noqa: E402 - after the marker above
 
 from cxlib.errors import RunError
 
