@@ -17,7 +17,7 @@ from typing import Any
 # suppress(ImportError)); a process that already imported it keeps it.
 sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
-import nbformat  # noqa: E402 - after the marker above
+import nbformat  # after the marker above
 
 from cxlib.errors import RunError
 
