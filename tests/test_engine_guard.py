@@ -107,7 +107,7 @@ def allowed_bounds(data_dir: Path) -> dict[tuple[str, str], int]:
         patterns *= params.get("covariate_bins", 4) if numeric else cust[c].nunique()
     cells = len(params.get("tenure_pieces_days", [0, 30, 90, 180, 365, 730])) * patterns * 2 ** len(params["touchpoints"])
     return {
-        ("cxlib/features/cube.py", "_sums_cube"): cube,
+        ("cxlib/features/cube.py", "_chunk_cells"): cube,  # one grouping set of one customer chunk per pull
         ("cxlib/features/exposures.py", "touchpoint_cells"): cells,
         ("cxlib/features/ratings.py", "survey_ratings"): len(surveys),
         ("cxlib/analyses/hazards.py", "cross_check_intervals"): TV_COX_MAX_ROWS + 1,

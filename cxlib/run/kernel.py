@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,9 @@ def next_section(km: Any, env: str, section: str, timeout: float = 120) -> None:
 def kill_kernels(managers: list[Any]) -> None:
     """Kill the kernel processes of ``managers`` (their notebooks then fail with a dead kernel).
 
+    Returns once each process has exited, so that what a kernel held (a DuckDB database file's
+    lock, open files) is released when the run goes on.
+
     Examples
     --------
     >>> kill_kernels([])
@@ -129,7 +133,8 @@ def kill_kernels(managers: list[Any]) -> None:
         if process is not None and process.poll() is None:
             try:
                 process.kill()
-            except OSError:  # exited meanwhile
+                process.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):  # exited meanwhile, or not reaped yet
                 pass
 
 
