@@ -42,6 +42,16 @@ def _label(metric: object) -> str:
     return SPECS[metric].label if metric in SPECS else display_name(metric)
 
 
+# the sentence of a kind of change when there is none
+_NO_CHANGE = {
+    "metric": "No touchpoint metric changed beyond chance (Benjamini–Hochberg).",
+    "hazard_ratio": "No hazard ratio moved so far that the two runs’ 95% intervals stop overlapping.",
+    "target": "No target was newly met or missed.",
+    "attributable_churn": "Attributable churn did not move by a percentage point or more beyond the two runs’ "
+                          "intervals at any touchpoint.",
+}
+
+
 def change_sentences(changes: pd.DataFrame | None, kinds: Sequence[str] = KINDS) -> list[str]:
     """Plain sentences that count the changes of each of ``kinds``, with their directions.
 
@@ -73,37 +83,28 @@ def change_sentences(changes: pd.DataFrame | None, kinds: Sequence[str] = KINDS)
     out = []
     for kind in kinds:
         rows = ch[ch["kind"] == kind]
+        if rows.empty:
+            if kind in _NO_CHANGE:
+                out.append(_NO_CHANGE[kind])
+            continue
         if kind == "metric":
-            if rows.empty:
-                out.append("No touchpoint metric changed beyond chance (Benjamini–Hochberg).")
-                continue
             up, down = int((rows["direction"] == "up").sum()), int((rows["direction"] == "down").sum())
             items = [f"{_name(t)} {_label(k)} {d}" for t, k, d in
                      zip(rows["touchpoint"], rows["metric_or_term"], rows["direction"])]
             out.append(f"{_count(len(rows), 'metric', 'metrics')} changed beyond chance (Benjamini–Hochberg): "
                        f"{up} up, {down} down ({_list(items)}).")
         elif kind == "hazard_ratio":
-            if rows.empty:
-                out.append("No hazard ratio moved so far that the two runs’ 95% intervals stop overlapping.")
-                continue
             items = [f"{_name(t) or display_name(term)} {d}"
                      for t, term, d in zip(rows["touchpoint"], rows["metric_or_term"], rows["direction"])]
             out.append(f"{_count(len(rows), 'hazard ratio', 'hazard ratios')} moved so far that the two runs’ 95% "
                        f"intervals no longer overlap: {_list(items)}.")
         elif kind == "target":
-            if rows.empty:
-                out.append("No target was newly met or missed.")
-                continue
             for status in ("met", "missed"):
                 s = rows[rows["direction"] == status]
                 if len(s):
                     items = [f"{_name(tp)} {_label(k)}" for tp, k in zip(s["touchpoint"], s["metric_or_term"])]
                     out.append(f"{_count(len(s), 'target', 'targets')} newly {status} ({_list(items)}).")
         elif kind == "attributable_churn":
-            if rows.empty:
-                out.append("Attributable churn did not move by a percentage point or more beyond the two runs’ "
-                           "intervals at any touchpoint.")
-                continue
             items = [f"{_name(tp)} {d} ({fmt_pct(p)} → {fmt_pct(c)})" for tp, d, p, c in
                      zip(rows["touchpoint"], rows["direction"], rows["previous"], rows["current"])]
             out.append(f"Attributable churn moved by a percentage point or more, beyond the two runs’ intervals, for "
