@@ -458,6 +458,15 @@ def _page_text(path: Path) -> str:
     return re.sub(r"\s+", " ", text.replace("&#x27;", "'").replace("&quot;", '"').replace("&amp;", "&"))
 
 
+def _override(raw: dict, overrides: dict) -> None:
+    """Set each params key of ``overrides`` in ``raw``; a None value removes the key."""
+    for key, value in overrides.items():
+        if value is None:
+            raw.pop(key, None)
+        else:
+            raw[key] = value
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("case", RENDER_CASES, ids=[c.id for c in RENDER_CASES])
 def test_awkward_data_renders_with_warning(case: RenderCase, demo_frames, tmp_path: Path, capsys):
@@ -469,11 +478,7 @@ def test_awkward_data_renders_with_warning(case: RenderCase, demo_frames, tmp_pa
     raw = demo_params_dict(tmp_path, run_id=case.id, bootstrap=20, cell_timeout_seconds=240)
     raw["data"] = {k: v for k, v in raw["data"].items() if k in frames}
     raw["survey_drivers"] = raw["survey_drivers"] if "surveys" in frames else []
-    for key, value in overrides.items():
-        if value is None:
-            raw.pop(key, None)
-        else:
-            raw[key] = value
+    _override(raw, overrides)
     params = write_params(tmp_path / "params.yaml", raw)
     out = tmp_path / "reports"
     code = main(["run", str(params), "--output-dir", str(out)])
@@ -549,11 +554,7 @@ def _run_case(folder: Path, frames: dict[str, pd.DataFrame], overrides: dict, ru
     for name, df in frames.items():
         df.to_parquet(folder / f"{name}.parquet", index=False)
     raw = demo_params_dict(folder, run_id=run_id, bootstrap=20, cell_timeout_seconds=240)
-    for key, value in overrides.items():
-        if value is None:
-            raw.pop(key, None)
-        else:
-            raw[key] = value
+    _override(raw, overrides)
     params = write_params(folder / "params.yaml", raw)
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
