@@ -58,8 +58,15 @@ def cx_run(data_dir: Path, workdir: Path, run_id: str, env: dict[str, str] | Non
     cx = Path(sys.executable).with_name("cx")
     done = subprocess.run([str(cx), "run", str(params), "--output-dir", str(workdir / "reports")],
                           env=env, capture_output=True, text=True, timeout=1500)
-    assert done.returncode == 0, done.stderr[-4000:]
+    assert done.returncode == 0, failure(done.stderr)
     return finished_run(workdir, run_id)
+
+
+def failure(stderr: str) -> str:
+    """What a failed ``cx run`` said: its one-paragraph error first (a traceback printed at the
+    interpreter's exit can push it out of a tail), then the end of its stderr."""
+    said = [line for line in stderr.splitlines() if line.startswith("cx run:")]
+    return "\n".join([*said, "--- end of stderr ---", stderr[-3000:]])
 
 
 def finished_run(workdir: Path, run_id: str) -> Run:

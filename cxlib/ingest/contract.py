@@ -364,6 +364,7 @@ class Validator:
         self._offset_majority: dict[str, bool] = {}
         self._checked: dict[str, ir.Table] = {}
         self._reference: ir.Table | None = None
+        self._cached: list[ir.CachedTable] = []
         if tables.has("interactions"):
             self.rules["interactions"] = interaction_rules(p.as_of, tables["interactions"].columns)
         if tables.has("surveys"):
@@ -375,7 +376,9 @@ class Validator:
         DuckDB (both spill beyond memory_limit), cached on other engines."""
         con = self.tables.con
         if getattr(con, "name", None) != "duckdb":
-            return t.cache()
+            cached = t.cache()
+            self._cached.append(cached)
+            return cached
         name = f"cx_{kind}_{uuid.uuid4().hex[:12]}"
         if file and self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -384,6 +387,14 @@ class Validator:
         # A plain temporary table: ibis' cache() would drop it from a finalizer, after the run has
         # closed the connection.
         return con.create_table(name, t, temp=True)
+
+    def release(self) -> None:
+        """Drop what the validation cached on the engine (Spark); call it before closing the connection.
+
+        Otherwise ibis drops the cached tables from finalizers when the interpreter exits, on a
+        closed session, and each one prints a traceback into the run's log."""
+        while self._cached:
+            self._cached.pop().release()
 
     def stored(self, table: str) -> Path | None:
         """The Parquet file holding ``table``'s checked rows (event tables with a :attr:`folder`), else None."""

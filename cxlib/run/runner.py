@@ -180,7 +180,7 @@ def _execute_one(params: RunParams, run: RunFolder, nb: Path, kernel: str, env: 
             km = kept.km = logged_kernel_manager(run.kernel_log, {**env, SECTION_ENV: nb.stem}, started,
                                                  cwd=run.root)(kernel_name=kernel)
         else:
-            next_section(km, SECTION_ENV, nb.stem)
+            next_section(km, SECTION_ENV, nb.stem, timeout=params.cell_timeout_seconds)
         pm.execute_notebook(
             str(nb), str(run.notebooks / nb.name),
             parameters={"params_file": str(run.params), "run_dir": str(run.root)},
@@ -415,10 +415,11 @@ def _stages(params: RunParams, output_dir: Path, final: Path, force: bool, noteb
     progress.line("validate ...")
     with record.stage("validate") as entry:
         tables = load_tables(params, connect(params.engine, temp_directory=run.spill / "cx"))
+        validator = Validator(tables, folder=run.clean)
         try:
-            validator = Validator(tables, folder=run.clean)
             report = validator.report()
         except BaseException:
+            validator.release()
             tables.con.disconnect()
             raise
     # exact counts for the operator only: the published files carry shares (docs/privacy.md)
@@ -435,6 +436,7 @@ def _stages(params: RunParams, output_dir: Path, final: Path, force: bool, noteb
             write_clean_tables(validator, params, run.clean)
     finally:
         # Each kernel opens the engine itself: a DuckDB database file admits one process at a time.
+        validator.release()
         tables.con.disconnect()
     progress.line(f"clean tables written in {entry['seconds']:.1f} s")
     run.validation.parent.mkdir(parents=True, exist_ok=True)  # work/: not published
