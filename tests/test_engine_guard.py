@@ -48,6 +48,7 @@ class Run:
 
     folder: Path
     log: pd.DataFrame  # rows, columns, caller, file, function
+    stderr: str = ""  # what ``cx run`` printed (progress lines), when the test ran it
 
 
 def cx_run(data_dir: Path, workdir: Path, run_id: str, env: dict[str, str] | None = None, **overrides) -> Run:
@@ -59,7 +60,7 @@ def cx_run(data_dir: Path, workdir: Path, run_id: str, env: dict[str, str] | Non
     done = subprocess.run([str(cx), "run", str(params), "--output-dir", str(workdir / "reports")],
                           env=env, capture_output=True, text=True, timeout=1500)
     assert done.returncode == 0, failure(done.stderr)
-    return finished_run(workdir, run_id)
+    return finished_run(workdir, run_id, done.stderr)
 
 
 def failure(stderr: str) -> str:
@@ -69,12 +70,12 @@ def failure(stderr: str) -> str:
     return "\n".join([*said, "--- end of stderr ---", stderr[-3000:]])
 
 
-def finished_run(workdir: Path, run_id: str) -> Run:
+def finished_run(workdir: Path, run_id: str, stderr: str = "") -> Run:
     """The published folder and result log of a ``cx_run`` in ``workdir``."""
     log = workdir / f"{run_id}-results.jsonl"
     frame = pd.DataFrame([json.loads(line) for line in log.read_text().splitlines()])
     where = frame["caller"].str.extract(r"^(?P<file>.*):\d+ (?P<function>\S+)$")
-    return Run(workdir / "reports" / run_id, pd.concat([frame, where], axis=1))
+    return Run(workdir / "reports" / run_id, pd.concat([frame, where], axis=1), stderr)
 
 
 @pytest.fixture(scope="session")
