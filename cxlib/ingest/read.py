@@ -109,6 +109,8 @@ def connect(engine: EngineSpec | None = None, temp_directory: str | Path | None 
             # One folder per process: concurrent sections' DuckDBs must not share spill files.
             spill = Path(os.environ[TEMP_DIRECTORY_ENV]) / f"pid-{os.getpid()}"
         if spill:
+            # DuckDB creates the folder itself when it first spills, but not its parents
+            Path(spill).parent.mkdir(parents=True, exist_ok=True)
             con.raw_sql(f"SET temp_directory = '{str(spill).replace(chr(39), chr(39) * 2)}'")
         if engine.threads:
             con.raw_sql(f"SET threads = {int(engine.threads)}")
