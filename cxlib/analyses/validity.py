@@ -231,9 +231,12 @@ def covariate_design(people: pd.DataFrame, covariates: Sequence[Covariate]) -> p
 
 
 def _fit_cox(df: pd.DataFrame) -> CoxPHFitter:
+    # Follow-up is in whole days within the horizon, so few distinct times: lifelines' batch mode sums
+    # the same Efron likelihood per distinct time, where its own choice above ~2·10^5 rows loops over
+    # every row in Python (7× slower at 4·10^5 rows; estimates equal to ~1e-14)
     with _warnings.catch_warnings():
         _warnings.simplefilter("error", ConvergenceWarning)
-        return CoxPHFitter().fit(df, duration_col="time", event_col="event")
+        return CoxPHFitter().fit(df, duration_col="time", event_col="event", batch_mode=True)
 
 
 def _in_sample_c(fit: CoxPHFitter, df: pd.DataFrame) -> float:
