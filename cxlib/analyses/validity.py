@@ -231,18 +231,19 @@ def covariate_design(people: pd.DataFrame, covariates: Sequence[Covariate]) -> p
 
 
 def _fit_cox(df: pd.DataFrame) -> CoxPHFitter:
-    # Follow-up is in whole days within the horizon, so few distinct times: lifelines' batch mode sums
-    # the same Efron likelihood per distinct time, where its own choice above ~2·10^5 rows loops over
-    # every row in Python (7× slower at 4·10^5 rows; estimates equal to ~1e-14)
+    # Follow-up is in whole days within the horizon, so few distinct times: batch mode sums the same
+    # Efron likelihood per distinct time, where lifelines' own choice for large samples with few
+    # covariates is a Python loop over rows (7× slower at 4·10^5 rows; estimates equal to ~1e-14)
     with _warnings.catch_warnings():
         _warnings.simplefilter("error", ConvergenceWarning)
         return CoxPHFitter().fit(df, duration_col="time", event_col="event", batch_mode=True)
 
 
-def _in_sample_c(fit: CoxPHFitter, df: pd.DataFrame) -> float:
-    # the value of lifelines' fit.concordance_index_ (the same scores, minus the partial hazard),
-    # without its pure-Python tree walk, the slowest part of the models at 10^5 customers
-    return harrell_c(df["time"], df["event"], -fit.predict_partial_hazard(df))
+def _in_sample_c(fit: CoxPHFitter) -> float:
+    # lifelines' fit.concordance_index_ from the same arrays it uses (times, events and the partial
+    # hazards it stored at the fit, so nothing is predicted twice), without its pure-Python tree walk
+    p = fit._predicted_partial_hazards_
+    return harrell_c(p["T"], p["E"], -p["P"])
 
 
 def score_metrics(people: pd.DataFrame, design: pd.DataFrame, values: pd.DataFrame,
@@ -301,14 +302,13 @@ def score_metrics(people: pd.DataFrame, design: pd.DataFrame, values: pd.DataFra
             key = hash((tuple(sample["customer_id"]), tuple(data.columns)))
             if key not in covariates_only:
                 has_covariates = len(data.columns) > 3
-                without = data.drop(columns="metric_z")
-                covariates_only[key] = _in_sample_c(_fit_cox(without), without) if has_covariates else 0.5
+                covariates_only[key] = _in_sample_c(_fit_cox(data.drop(columns="metric_z"))) if has_covariates else 0.5
             c_cov = covariates_only[key]
         except (ConvergenceError, ConvergenceWarning, np.linalg.LinAlgError) as exc:
             row["note"] = f"the Cox model did not converge ({type(exc).__name__})"
             continue
         b, se = full.params_["metric_z"], full.standard_errors_["metric_z"]
-        c_full = _in_sample_c(full, data)
+        c_full = _in_sample_c(full)
         row.update(hazard_ratio_per_sd=float(np.exp(b)), ci_lower=float(np.exp(b - z * se)),
                    ci_upper=float(np.exp(b + z * se)), p_value=float(full.summary.loc["metric_z", "p"]),
                    concordance_covariates=float(c_cov), concordance_with_metric=c_full,
