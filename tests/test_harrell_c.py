@@ -16,8 +16,8 @@ from cxlib.stats.concordance import harrell_c
 def _data(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Times with many or few ties, integer or float; censoring from none to all; scores with ties."""
     kind = rng.integers(4)
-    if kind == 0:  # integer days, heavy ties
-        t = rng.integers(0, rng.integers(1, max(2, n // 4) + 1), n).astype(float)
+    if kind == 0:  # integer days (an integer array), heavy ties
+        t = rng.integers(0, rng.integers(1, max(2, n // 4) + 1), n)
     elif kind == 1:  # continuous
         t = rng.exponential(size=n)
     elif kind == 2:  # continuous, rounded to a coarse grid
