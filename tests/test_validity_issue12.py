@@ -96,3 +96,18 @@ def test_every_model_adjusts_for_log_tenure():
     assert res.covariates == ("log_tenure",)
     assert list(res.to_frame().columns) == RESULT_COLUMNS["metric_validity"]
     assert res.draws == 20 and res.to_frame()["rank"].notna().sum() == 2
+
+
+def test_comparison_above_the_cap_uses_a_seeded_sample(monkeypatch):
+    monkeypatch.setattr(V, "MAX_COMPARISON_N", 300)
+    people, values = _people(800, {"csat_mean": 0.9, "ces_mean": 0.0}, seed=3)
+    design = pd.DataFrame(index=people.index)
+    summary = V.score_metrics(people, design, values)
+    out, best, draws = V.compare_metrics(people, design, values, summary, min_n=30, draws=40, seed=11)
+    again, best_again, _ = V.compare_metrics(people, design, values, summary, min_n=30, draws=40, seed=11)
+    other, _, _ = V.compare_metrics(people, design, values, summary, min_n=30, draws=40, seed=12)
+    pd.testing.assert_frame_equal(out, again)
+    assert best == best_again == ("csat_mean", "all") and draws == 40
+    assert (out["common_n"] == 300).all() and (out["n"] == 800).all()  # own-sample results stay on all 800
+    pd.testing.assert_frame_equal(out[summary.columns], summary)
+    assert not np.array_equal(out["gain_common"], other["gain_common"])  # another seed, another sample
