@@ -32,6 +32,9 @@ from cxlib.ingest.contract import HASH, ValidationReport, Validator, kept_rows
 from cxlib.ingest.read import CONTRACT, connect, load_tables
 from cxlib.params import RunParams
 
+# rows whose hashes one duplicate count holds in memory (a few GB of hash table)
+DUPLICATE_PART_ROWS = 50_000_000
+
 INDEX_FILE = "tables.json"  # next to the Parquet files: the input files and unused columns behind them
 
 
@@ -114,26 +117,34 @@ def narrowed(cleaned: dict[str, ir.Table], params: RunParams) -> dict[str, ir.Ta
     return {name: t.select(*analysis_columns(name, list(t.columns), params)) for name, t in cleaned.items()}
 
 
-def duplicate_rows(t: ir.Table) -> int:
+def duplicate_rows(t: ir.Table, part_rows: int = DUPLICATE_PART_ROWS) -> int:
     """Rows of ``t`` that repeat an earlier row exactly (every column equal).
 
     Exact, and cheap when there are few: only rows whose hash of all columns occurs more than once
     are compared in full (a hash shared by two different rows is told apart there). A ``cx__hash``
-    column (from the validation's pass) is that hash; otherwise it is computed here.
+    column (from the validation's pass) is that hash; otherwise it is computed here. Above
+    ``part_rows`` rows the hashes are counted in parts (by hash modulo the number of parts, so equal
+    rows share a part), each within memory: one aggregation of 418M hashes spilled and took 9 minutes.
 
     Examples
     --------
     >>> import ibis
-    >>> duplicate_rows(ibis.memtable({"customer_id": ["a", "a", "a", "b"], "csat": [5, 5, 4, None]}))
-    1
+    >>> t = ibis.memtable({"customer_id": ["a", "a", "a", "b", "b"], "csat": [5, 5, 4, None, None]})
+    >>> duplicate_rows(t), duplicate_rows(t, part_rows=2)
+    (2, 2)
     """
     columns = [c for c in t.columns if c != HASH]
     hashed = t if HASH in t.columns else t.mutate(**{HASH: ibis.struct({c: t[c] for c in columns}).hash()})
-    shared = hashed.group_by(HASH).aggregate(cx__n=_.count()).filter(_.cx__n > 1)
-    candidates = hashed.semi_join(shared, HASH)
-    row = candidates.aggregate(n=_.count(), distinct=ibis.struct({c: candidates[c] for c in columns}).nunique())
-    n, distinct = row.execute().iloc[0]
-    return int(n) - int(distinct)
+    parts = max(1, -(-int(hashed.count().execute()) // part_rows))
+    total = 0
+    for i in range(parts):
+        part = hashed if parts == 1 else hashed.filter((hashed[HASH] % parts).abs() == i)
+        shared = part.group_by(HASH).aggregate(cx__n=_.count()).filter(_.cx__n > 1)
+        candidates = part.semi_join(shared, HASH)
+        row = candidates.aggregate(n=_.count(), distinct=ibis.struct({c: candidates[c] for c in columns}).nunique())
+        n, distinct = row.execute().iloc[0]
+        total += int(n) - int(distinct)
+    return total
 
 
 def deduplicated(cleaned: dict[str, ir.Table], params: RunParams) -> tuple[dict[str, ir.Table], dict[str, int]]:
