@@ -16,7 +16,8 @@ interactions each),
    kernels, any helper) and reading the stage times from the run's ``manifest.json``;
 3. runs **the naive fit** in another subprocess (this script with ``--naive-child``) on the same CSV
    files, timing the whole process (start-up, read, build, fit) and its tree's peak memory the same
-   way, stopped after ``--naive-timeout`` seconds (reported as "> timeout");
+   way, stopped after ``--naive-timeout`` seconds (reported as "> timeout"); the CPU time of each
+   process tree (``getrusage`` of the waited-for descendants) is given too, as the machine is shared;
 
 and writes a section into ``benchmarks/RESULTS.md`` (``--output``; a section of the same title is
 replaced) with both times, the ratio, both peaks, and the machine's cores, memory and load average
@@ -66,6 +67,7 @@ import datetime as dt
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -116,6 +118,7 @@ def ensure_csv(customers: int) -> Path:
     print(f"exporting {parquet.name} as CSV into {folder} ...", flush=True)
     start = time.perf_counter()
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     for t in TABLES:
         con.execute(f"COPY (SELECT * FROM read_parquet('{parquet / t}.parquet')) "
                     f"TO '{tmp / t}.csv' (FORMAT csv, HEADER)")
@@ -134,6 +137,7 @@ def describe(folder: Path) -> dict:
     import duckdb
 
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     out = {}
     for t in TABLES:
         f = folder / f"{t}.csv"
@@ -149,6 +153,7 @@ def measure(cmd: list[str], *, stage: str, timeout: float | None = None, on_line
     """Run ``cmd`` (its output echoed), sampling its process tree; stop it after ``timeout`` seconds."""
     rb = _shared()
     load_before = os.getloadavg()
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
@@ -175,11 +180,13 @@ def measure(cmd: list[str], *, stage: str, timeout: float | None = None, on_line
             memory.stage = on_line(line) or memory.stage
     proc.wait()
     wall = time.perf_counter() - start
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)  # every descendant that was waited for
+    cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
     if timer:
         timer.cancel()
     memory.stop()
     sampler.join()
-    return {"wall_s": wall, "returncode": proc.returncode, "timed_out": timed_out.is_set(), "log": log,
+    return {"wall_s": wall, "cpu_s": cpu, "returncode": proc.returncode, "timed_out": timed_out.is_set(), "log": log,
             "peak_bytes": memory.peak, "peak_stage": memory.peak_stage, "peak_by_stage": memory.by_stage,
             "load_before": load_before, "load_after": os.getloadavg()}
 
@@ -351,21 +358,23 @@ def markdown(customers: int, files: dict, info: dict, cx: dict | None, naive: di
          f"{info['memory_gib']:.1f} GiB, Python {info['python']}, {versions}; shared with other sessions, so "
          "the load average (1 / 5 / 15 min) is given before and after each run. The two runs follow each "
          "other in one invocation; times are wall clock of the whole subprocess, peaks the largest sum of "
-         "resident memory over its process tree (sampled every 0.2 s)."),
+         "resident memory over its process tree (sampled every 0.2 s), CPU time the user + system seconds of "
+         "the process and every descendant (`getrusage`)."),
         "",
-        "| run | wall (s) | peak RSS, process tree | load before | load after |",
-        "|---|---:|---:|---:|---:|",
+        "| run | wall (s) | CPU time, process tree (s) | peak RSS, process tree | load before | load after |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     if cx:
-        lines.append(f"| `cx run` end to end (every section, DuckDB, default `memory_limit`) | {cx['wall_s']:,.1f} | "
+        lines.append(f"| `cx run` end to end (every section, DuckDB, default `memory_limit`) | {cx['wall_s']:,.1f} | {cx['cpu_s']:,.1f} | "
                      f"{cx['peak_bytes'] / GiB:.2f} GiB ({cx['peak_stage'].removeprefix('notebook:')}) | "
                      f"{_load(cx['load_before'])} | {_load(cx['load_after'])} |")
     naive_cell = f"> {timeout:,.0f} (stopped)" if naive["timed_out"] else f"{naive['wall_s']:,.1f}"
-    lines.append(f"| naive fit (pandas read + intervals, lifelines `CoxTimeVaryingFitter`) | {naive_cell} | "
+    lines.append(f"| naive fit (pandas read + intervals, lifelines `CoxTimeVaryingFitter`) | {naive_cell} | {naive['cpu_s']:,.1f} | "
                  f"{naive['peak_bytes'] / GiB:.2f} GiB ({naive['peak_stage']}) | {_load(naive['load_before'])} | {_load(naive['load_after'])} |")
     lines.append("")
     if ratio is not None:
-        lines.append(f"**Ratio `cx run` ÷ naive fit: {ratio:.2f}** (goal ≤ {GOAL_RATIO}: {'met' if met else 'NOT met'}).")
+        lines.append(f"**Ratio `cx run` ÷ naive fit: {ratio:.2f}** (goal ≤ {GOAL_RATIO}: {'met' if met else 'NOT met'}); "
+                     f"in CPU time {cx['cpu_s'] / naive['cpu_s']:.2f}.")
     elif cx and naive["timed_out"]:
         bound = cx["wall_s"] / timeout
         met = bound <= GOAL_RATIO
