@@ -68,7 +68,6 @@ import json
 import os
 import re
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -123,11 +122,7 @@ def ensure_csv(customers: int) -> Path:
         con.execute(f"COPY (SELECT * FROM read_parquet('{parquet / t}.parquet')) "
                     f"TO '{tmp / t}.csv' (FORMAT csv, HEADER)")
     con.close()
-    if all((folder / f"{t}.csv").is_file() for t in TABLES):  # another run finished one meanwhile
-        shutil.rmtree(tmp)
-    else:
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)
+    rb.put_in_place(tmp, folder, lambda f: all((f / f"{t}.csv").is_file() for t in TABLES))
     print(f"exported in {time.perf_counter() - start:.0f} s", flush=True)
     return folder
 

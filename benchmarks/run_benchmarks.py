@@ -43,6 +43,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -96,13 +97,19 @@ def ensure_data(customers: int, seed: int = SEED) -> Path:
     print(f"generating {customers:,} demo customers into {folder} ...", flush=True)
     start = time.perf_counter()
     write_demo_data(tmp, n_customers=customers, seed=seed)
-    if not complete(folder, customers):  # nobody else finished one meanwhile
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)
-    else:
-        shutil.rmtree(tmp)
+    put_in_place(tmp, folder, lambda f: complete(f, customers))
     print(f"generated in {time.perf_counter() - start:.0f} s", flush=True)
     return folder
+
+
+def put_in_place(tmp: Path, folder: Path, done: Callable[[Path], bool]) -> None:
+    """Rename the data set just written to ``tmp`` into ``folder``, unless another benchmark process
+    finished a complete one there meanwhile (``done``): readers never see a half-written set."""
+    if done(folder):
+        shutil.rmtree(tmp)
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
 
 
 def write_run_params(folder: Path, customers: int, memory_limit: str, threads: int | None) -> Path:
