@@ -214,3 +214,14 @@ def test_execution_errors_are_told_apart_by_type(tmp_path):
     # a message that merely mentions a dead kernel is not mistaken for one
     other = execution_error(PapermillExecutionError(1, 1, "", "RuntimeError", "the kernel is dead tired", []), nb)
     assert other.ename == "RuntimeError" and "the kernel died" not in str(other)
+    # a bare assert has no message: the frame that raised it is named instead (CI's Spark failure read
+    # "AssertionError: ." and nothing else)
+    frames = ["\x1b[31mAssertionError\x1b[39m  Traceback (most recent call last)",
+              "Cell \x1b[32mIn[4], line 3\x1b[39m\n----> 3 portfolio = analysis.touchpoint_portfolio(",
+              "File \x1b[32m/site-packages/ibis/backends/pyspark/__init__.py:788\x1b[39m, in "
+              "\x1b[36mBackend._create_cached_table\x1b[39m(self, name, expr)\n--> 788 assert t.is_cached",
+              "\x1b[31mAssertionError\x1b[39m: "]
+    bare = execution_error(PapermillExecutionError(4, 4, "", "AssertionError", "", frames), Path("01_touchpoint_portfolio.ipynb"))
+    assert bare.evalue == ("raised at /site-packages/ibis/backends/pyspark/__init__.py:788, "
+                           "in Backend._create_cached_table(self, name, expr)")
+    assert "failed in cell 4: AssertionError: raised at /site-packages/ibis/" in str(bare)

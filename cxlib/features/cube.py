@@ -43,6 +43,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from cxlib.ingest.spark import session_cache
 from cxlib.results import ALL
 
 DIMENSIONS = ("period", "touchpoint", "channel", "segment")
@@ -193,11 +194,11 @@ def _chunk_cells(rows: ir.Table, customers: ir.Table | None, dims: list[str], ro
         for kept in _grouping_sets(dims):
             parent = min((k for k in held if set(kept) <= set(k)), key=len, default=None)
             if parent is None:
-                table = stack.enter_context(finest.cache())
+                table = stack.enter_context(session_cache(finest))
             else:
                 p = held[parent]
-                table = stack.enter_context(p.group_by([*kept, *segment, *by_customer]).aggregate(
-                    **{s: p[s].sum() for s in row_sums}).cache())
+                table = stack.enter_context(session_cache(p.group_by([*kept, *segment, *by_customer]).aggregate(
+                    **{s: p[s].sum() for s in row_sums})))
             held[kept] = table
             cells = _cell_sums(table, [*kept, *segment], list(row_sums), counts, ratios).execute()
             frames.append(cells.assign(**{d: ALL for d in DIMENSIONS[1:] if d not in (*kept, *segment)}))

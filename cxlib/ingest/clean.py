@@ -30,6 +30,7 @@ from ibis import _
 from cxlib.errors import DataError
 from cxlib.ingest.contract import HASH, ValidationReport, Validator, kept_rows
 from cxlib.ingest.read import CONTRACT, connect, load_tables
+from cxlib.ingest.spark import session_cache
 from cxlib.params import RunParams
 
 # rows whose hashes one duplicate count holds in memory (a few GB of hash table)
@@ -261,7 +262,7 @@ def _materialize(con: Any, tables: dict[str, ir.Table], files: dict[str, list[Pa
     out = {}
     for name, t in tables.items():
         if con.name != "duckdb":
-            out[name] = t.cache()
+            out[name] = session_cache(t)
         elif all(f.suffix.lower() in (".parquet", ".pq") for f in files[name]):
             out[name] = t
         else:

@@ -32,6 +32,7 @@ from cxlib.ingest.read import (
     stripped,
     to_number,
 )
+from cxlib.ingest.spark import session_cache
 
 Check = Callable[[ir.Table], ir.BooleanValue]
 # Optional customers column (text): why a churner left, mapped to a cause by params churn_causes. It is
@@ -376,7 +377,7 @@ class Validator:
         DuckDB (both spill beyond memory_limit), cached on other engines."""
         con = self.tables.con
         if getattr(con, "name", None) != "duckdb":
-            cached = t.cache()
+            cached = session_cache(t)
             self._cached.append(cached)
             return cached
         name = f"cx_{kind}_{uuid.uuid4().hex[:12]}"

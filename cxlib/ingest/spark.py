@@ -33,7 +33,11 @@ import secrets
 import signal
 import sys
 import tempfile
+import uuid
 from typing import Any
+
+import ibis
+import ibis.expr.types as ir
 
 from cxlib.errors import DataError
 from cxlib.params import EngineSpec
@@ -145,6 +149,28 @@ def connect_spark(engine: EngineSpec) -> Any:
     for key, value in SESSION_CONF.items():
         session.conf.set(key, value)
     return ibis.pyspark.connect(session)
+
+
+def session_cache(t: ir.Table) -> ir.CachedTable:
+    """``t.cache()``, under a plan that no other Spark session caches.
+
+    Spark's cache is shared by every session of one server (a Spark Connect server serves every
+    kernel of a run, and several runs): sessions that cache the same plan share one entry, and
+    one session's ``unpersist`` drops it for all of them, as well as re-caching every cached plan built
+    on it. Two sections that cache the same clean tables would then lose each other's caches
+    mid-query, and ibis's check that a fresh cache holds fails. A filter on a literal that is
+    unique to this call (always true) makes the plan this session's own. Other engines cache as they are.
+
+    Examples
+    --------
+    >>> con = ibis.duckdb.connect()
+    >>> with session_cache(con.create_table("t", {"a": [1, 2]})) as t:
+    ...     int(t.a.sum().execute())
+    3
+    """
+    if t.get_backend().name == "pyspark":
+        t = t.filter(ibis.literal(uuid.uuid4().hex) != "")
+    return t.cache()
 
 
 def serve(engine: EngineSpec, port: int = DEFAULT_CONNECT_PORT, ready: Any = None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import sys
 import threading
@@ -99,6 +100,8 @@ def execution_error(exc: Exception, notebook: Path, kernel_log: Path | None = No
     if isinstance(exc, PapermillExecutionError):
         cell = exc.exec_count if exc.exec_count is not None else exc.cell_index
         ename, evalue = exc.ename, str(exc.evalue)
+        if not evalue.strip():  # a bare ``assert``: where it was raised is all there is to say
+            evalue = raised_at(exc.traceback or [])
     else:  # the kernel could not start, a broken notebook file, ...
         cell, ename = None, type(exc).__name__
         evalue = str(exc).splitlines()[0] if str(exc) else ""
@@ -107,6 +110,23 @@ def execution_error(exc: Exception, notebook: Path, kernel_log: Path | None = No
                     "The run was abandoned; earlier reports are untouched. Open the notebook in JupyterLab "
                     "with the same params file to investigate.",
                     notebook=name, cell=cell, ename=ename, evalue=evalue)
+
+
+def raised_at(traceback: list[str]) -> str:
+    r"""Where the innermost frame of a kernel's traceback (IPython's coloured frames) was, or ''.
+
+    Examples
+    --------
+    >>> raised_at(["\x1b[31mAssertionError\x1b[39m  Traceback (most recent call last)",
+    ...            "Cell In[4], line 2\n----> 2 fit()",
+    ...            "File \x1b[32m/ibis/backends/pyspark/__init__.py:788\x1b[39m, in "
+    ...            "\x1b[36mBackend._create_cached_table\x1b[39m(self, name, expr)\n----> 788 assert t.is_cached",
+    ...            "\x1b[31mAssertionError\x1b[39m: "])
+    'raised at /ibis/backends/pyspark/__init__.py:788, in Backend._create_cached_table(self, name, expr)'
+    """
+    frames = [re.sub(r"\x1b\[[0-9;]*m", "", f).strip().splitlines() for f in traceback]
+    heads = [f[0] for f in frames if f and f[0].startswith(("File ", "Cell "))]
+    return f"raised at {heads[-1].removeprefix('File ')}" if heads else ""
 
 
 def _progress(msg: str) -> None:
