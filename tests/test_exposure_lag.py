@@ -112,3 +112,30 @@ def test_touchpoint_ph_check_says_no_evidence_of_departure_never_holds(lags):
     assert "holds" not in sentence
     if (check.summary["verdict"] == "proportional").all():
         assert sentence.count("no evidence of departure (p = ") == 2 and "churn events)" in sentence
+
+
+def test_above_the_cap_every_lag_is_refitted_on_one_systematic_sample():
+    """The sampled refits equal an independent computation on the customers picked by position in
+    pandas, and still separate the churn-day complaints from the null touchpoint."""
+    customers, interactions = churn_day_complaints(n=12_000, seed=11)
+    kw = {"as_of": AS_OF, "window_days": 90, "pieces": [0, 90, 365]}
+    cust, inter = ibis.memtable(customers), ibis.memtable(interactions)
+    own = hazards.touchpoint_model_cells(cust, inter, [], RULES, lag_days=1, **kw)
+    res = hazards.touchpoint_lag_sensitivity(cust, inter, [], RULES, own, lag_days=1, lags=[0, 1, 30], seed=3,
+                                             max_customers=5_000, **kw)
+    k = 3  # ceil(12,000 / 5,000)
+    start = int(np.random.default_rng(3).integers(k))
+    picked = customers.sort_values("customer_id").iloc[start::k]
+    assert (res.customers, res.of_customers) == (len(picked), 12_000) and len(picked) <= 5_000
+    expected = hazards.lag_sensitivity(
+        lambda lag: hazards.touchpoint_model_cells(ibis.memtable(picked), inter, [], RULES, lag_days=lag, **kw),
+        [], RULES, [0, 1, 30])
+    pd.testing.assert_frame_equal(res.summary, expected.summary)
+    assert res.flagged == ["poor_support"]
+    assert "systematic sample of" in res.printer().lines[0]
+    # at the cap or below, the run's own cells are used as they are and nothing is sampled
+    full = hazards.touchpoint_lag_sensitivity(cust, inter, [], RULES, own, lag_days=1, lags=[1], seed=3,
+                                              max_customers=12_000, **kw)
+    assert full.customers is None
+    assert full.summary["n_events"].iloc[0] == own["events"].sum()
+    assert T.lag_caption(res.customers, res.of_customers).count(f"{res.customers:,} of the 12,000") == 1

@@ -43,6 +43,7 @@ from cxlib.features.customers import (
     covariate_frame,
     customers_as_of,
     describe_covariates,
+    systematic_sample,
 )
 from cxlib.features.exposures import exposure_intervals, touchpoint_cells
 from cxlib.params import ALL_CAUSES, ExposureRule
@@ -68,9 +69,13 @@ __all__ = [
     "hazard_ratios",
     "lag_sensitivity",
     "LagSensitivity",
+    "touchpoint_lag_sensitivity",
     "touchpoint_model_cells",
     "touchpoint_ph_check",
 ]
+# Above this many customers the lag refits run on a systematic sample of them: each refit rebuilds the
+# exposure cells from every interaction (about 90 s per lag at 1M customers on 2 cores).
+MAX_LAG_CUSTOMERS = 200_000
 LAG_COLUMNS = ["exposure", "lag_days", "hazard_ratio", "ci_lower", "ci_upper", "p_value", "n_events"]
 
 
@@ -448,6 +453,9 @@ class LagSensitivity(Result):
     lags : tuple of int
     notes : tuple of str
         Lags at which the model could not be fitted, and why.
+    customers, of_customers : int or None
+        With a sample (:func:`touchpoint_lag_sensitivity` above :data:`MAX_LAG_CUSTOMERS`): the
+        customers every lag was refitted on, and all customers; None without one.
 
     Examples
     --------
@@ -463,6 +471,8 @@ class LagSensitivity(Result):
     flags: pd.DataFrame
     lags: tuple[int, ...]
     notes: tuple[str, ...] = ()
+    customers: int | None = None
+    of_customers: int | None = None
 
     @property
     def flagged(self) -> list[str]:
@@ -470,12 +480,15 @@ class LagSensitivity(Result):
         return [str(e) for e in self.flags.loc[self.flags["flag"].astype(bool), "exposure"]] if len(self.flags) else []
 
     def _lines(self) -> list[str]:
-        return [f"Model touchpoints at exposure lags {', '.join(map(str, self.lags))} days; "
+        sample = (f" (a systematic sample of {self.customers:,} of {self.of_customers:,} customers)"
+                  if self.customers is not None else "")
+        return [f"Model touchpoints at exposure lags {', '.join(map(str, self.lags))} days{sample}; "
                 f"{len(self.flagged)} exposure(s) flagged.", *self.notes]
 
 
 def lag_sensitivity(cells_at: Callable[[int], pd.DataFrame], covariates: Sequence[Covariate],
-                    rules: Sequence[ExposureRule], lags: Sequence[int]) -> LagSensitivity:
+                    rules: Sequence[ExposureRule], lags: Sequence[int], *, customers: int | None = None,
+                    of_customers: int | None = None) -> LagSensitivity:
     """Each exposure's hazard ratio with the exposures counted from ``lag`` days after the experience.
 
     Poor ratings logged on or just before the churn day can be the *consequence* of a decision to
@@ -491,6 +504,8 @@ def lag_sensitivity(cells_at: Callable[[int], pd.DataFrame], covariates: Sequenc
     rules : sequence of ExposureRule
     lags : sequence of int
         ``lag_sensitivity_days``.
+    customers, of_customers : int, optional
+        When the cells are of a sample: its customers, and all customers.
 
     Examples
     --------
@@ -516,4 +531,40 @@ def lag_sensitivity(cells_at: Callable[[int], pd.DataFrame], covariates: Sequenc
             est = [float(s.loc[e, c]) if e in s.index else np.nan for c in ("hazard_ratio", "ci_lower", "ci_upper", "p_value")]
             rows.append([e, lag, *est, fit.n_events])
     table = pd.DataFrame(rows, columns=LAG_COLUMNS)
-    return LagSensitivity(summary=table, flags=lag_sensitivity_flags(table), lags=tuple(lags), notes=tuple(notes))
+    return LagSensitivity(summary=table, flags=lag_sensitivity_flags(table), lags=tuple(lags), notes=tuple(notes),
+                          customers=customers, of_customers=of_customers)
+
+
+def touchpoint_lag_sensitivity(customers: ir.Table, interactions: ir.Table, covariates: Sequence[Covariate],
+                               rules: Sequence[ExposureRule], cells: pd.DataFrame, *, as_of: dt.date,
+                               window_days: int, pieces: Sequence[int], lag_days: int, lags: Sequence[int],
+                               seed: int, max_customers: int = MAX_LAG_CUSTOMERS) -> LagSensitivity:
+    """:func:`lag_sensitivity` of the run's model touchpoints, its cells rebuilt in the engine per lag.
+
+    ``cells`` are the run's own cells (at ``lag_days``), used as they are. Above ``max_customers``
+    customers every lag, the run's own included, is refitted on one systematic sample of at most
+    ``max_customers`` of them (:func:`cxlib.features.customers.systematic_sample`, seeded), so that
+    the lags are compared on the same customers: the hazard ratios are the same estimands, with
+    wider intervals (docs/methods.md).
+
+    Examples
+    --------
+    >>> customers, interactions, rules = _example()
+    >>> kw = dict(as_of=dt.date(2025, 2, 1), window_days=7, pieces=[0], lag_days=1, lags=[0, 1], seed=1)
+    >>> cells = touchpoint_model_cells(customers, interactions, [], rules, **{k: kw[k] for k in kw if k not in ("lags", "seed")})
+    >>> res = touchpoint_lag_sensitivity(customers, interactions, [], rules, cells, **kw, max_customers=1)
+    >>> res.customers, res.of_customers, res.lags
+    (1, 2, (0, 1))
+    """
+    n = int(customers.count().execute())
+
+    def build(table: ir.Table) -> Callable[[int], pd.DataFrame]:
+        return lambda lag: touchpoint_model_cells(table, interactions, covariates, rules, as_of=as_of,
+                                                  window_days=window_days, pieces=pieces, lag_days=lag)
+
+    if n <= max_customers:
+        rebuild = build(customers)
+        return lag_sensitivity(lambda lag: cells if lag == lag_days else rebuild(lag), covariates, rules, lags)
+    sample, m = systematic_sample(customers, n, max_customers, seed)
+    with sample:
+        return lag_sensitivity(build(sample), covariates, rules, lags, customers=m, of_customers=n)

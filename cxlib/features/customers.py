@@ -32,8 +32,10 @@ from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
+from cxlib.ingest.spark import session_cache
 from cxlib.params import ALL_CAUSES, OTHER_CAUSE
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "customers_as_of",
     "describe_covariates",
     "survival_counts",
+    "systematic_sample",
 ]
 
 # Column names the features use themselves: a covariate or exposure with one of these names is refused.
@@ -369,3 +372,27 @@ def survival_counts(people: ir.Table, by: str | None = None) -> pd.DataFrame:
     agg["cause"] = agg["cause"].astype(object).where(agg["cause"].notna(), None)
     agg = agg.assign(_c=agg["cause"].isna(), _k=agg["cause"].fillna("")).sort_values(["group", "days", "_c", "_k"])
     return agg.drop(columns=["_c", "_k"]).reset_index(drop=True)[["group", "days", "cause", "events", "censored"]]
+
+
+def systematic_sample(customers: ir.Table, n: int, size: int, seed: int) -> tuple[ir.CachedTable, int]:
+    """Every ``k``-th of the ``n`` customers in ``customer_id`` order from a seeded start, held in the
+    engine; and how many that is (at most ``size``).
+
+    ``k = ceil(n / size)`` and the start is drawn from ``numpy.random.default_rng(seed)``: each
+    customer is in the sample with probability ``1/k``, the same customers on every engine and every
+    run with the same data and seed. Use it as a context manager (the engine drops it on exit).
+
+    Examples
+    --------
+    >>> t = ibis.memtable({"customer_id": [f"c{i:02d}" for i in range(10)]})
+    >>> with systematic_sample(t, 10, 4, seed=1)[0] as s:
+    ...     s.order_by("customer_id").execute()["customer_id"].tolist()
+    ['c01', 'c04', 'c07']
+    >>> systematic_sample(t, 10, 4, seed=1)[1]
+    3
+    """
+    k = -(-n // size)
+    start = int(np.random.default_rng(seed).integers(k))
+    ranked = customers.mutate(_row=ibis.row_number().over(order_by=customers.customer_id))
+    kept = ranked.filter(ranked._row % k == start).drop("_row")
+    return session_cache(kept), len(range(start, n, k))

@@ -33,6 +33,7 @@ __all__ = [
     "horizon_table",
     "incidence_sentence",
     "incidence_table",
+    "lag_caption",
     "lag_view",
     "lag_warning",
     "ph_sentence",
@@ -332,6 +333,22 @@ def touchpoint_ph_sentence(check: ProportionalHazardsCheck, names: Mapping[str, 
     return (f"Proportional hazards in model touchpoints (each exposure × tenure bands {s['bands'].iloc[0]}, "
             f"likelihood-ratio test): {'; '.join(parts)}. No evidence is not proof: with few churn events the test "
             "has little power.")
+
+
+def lag_caption(customers: int | None = None, of_customers: int | None = None) -> str:
+    """The lag-sensitivity table's caption, naming the sample its refits ran on, if any.
+
+    Examples
+    --------
+    >>> print(lag_caption(199_998, 1_000_000))
+    Hazard ratio (95% interval) of each exposure in model touchpoints refitted with the experiences counted from that many days after they happen (exposure lag), every lag on the same systematic sample of 199,998 of the 1,000,000 customers (so this report's own lag differs slightly from the model above and its intervals are wider).
+    """
+    text = ("Hazard ratio (95% interval) of each exposure in model touchpoints refitted with the experiences "
+            "counted from that many days after they happen (exposure lag)")
+    if customers is None:
+        return text + "."
+    return (f"{text}, every lag on the same systematic sample of {customers:,} of the {of_customers:,} customers "
+            "(so this report's own lag differs slightly from the model above and its intervals are wider).")
 
 
 def lag_view(table: pd.DataFrame, names: Mapping[str, str], used: int) -> pd.DataFrame:
