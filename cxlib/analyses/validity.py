@@ -59,7 +59,7 @@ from cxlib.features.landmark import (
     survey_nps,
 )
 from cxlib.results import RESULT_COLUMNS, Result, result
-from cxlib.stats.concordance import concordance_gains, harrell_c
+from cxlib.stats.concordance import concordance_gains, fitted_concordance
 
 MIN_EVENTS = 10  # churn events a metric's sample needs before its hazard ratio is estimated
 MIN_SAMPLE = 30  # customers a metric's sample needs at least (or min_cell_size when larger)
@@ -239,13 +239,6 @@ def _fit_cox(df: pd.DataFrame) -> CoxPHFitter:
         return CoxPHFitter().fit(df, duration_col="time", event_col="event", batch_mode=True)
 
 
-def _in_sample_c(fit: CoxPHFitter) -> float:
-    # lifelines' fit.concordance_index_ from the same arrays it uses (times, events and the partial
-    # hazards it stored at the fit, so nothing is predicted twice), without its pure-Python tree walk
-    p = fit._predicted_partial_hazards_
-    return harrell_c(p["T"], p["E"], -p["P"])
-
-
 def score_metrics(people: pd.DataFrame, design: pd.DataFrame, values: pd.DataFrame,
                   min_n: int = 10, level: float = 0.95) -> pd.DataFrame:
     """Fit, per metric, Cox on the covariates with and without the standardized metric.
@@ -302,13 +295,13 @@ def score_metrics(people: pd.DataFrame, design: pd.DataFrame, values: pd.DataFra
             key = hash((tuple(sample["customer_id"]), tuple(data.columns)))
             if key not in covariates_only:
                 has_covariates = len(data.columns) > 3
-                covariates_only[key] = _in_sample_c(_fit_cox(data.drop(columns="metric_z"))) if has_covariates else 0.5
+                covariates_only[key] = fitted_concordance(_fit_cox(data.drop(columns="metric_z"))) if has_covariates else 0.5
             c_cov = covariates_only[key]
         except (ConvergenceError, ConvergenceWarning, np.linalg.LinAlgError) as exc:
             row["note"] = f"the Cox model did not converge ({type(exc).__name__})"
             continue
         b, se = full.params_["metric_z"], full.standard_errors_["metric_z"]
-        c_full = _in_sample_c(full)
+        c_full = fitted_concordance(full)
         row.update(hazard_ratio_per_sd=float(np.exp(b)), ci_lower=float(np.exp(b - z * se)),
                    ci_upper=float(np.exp(b + z * se)), p_value=float(full.summary.loc["metric_z", "p"]),
                    concordance_covariates=float(c_cov), concordance_with_metric=c_full,

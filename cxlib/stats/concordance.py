@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -131,8 +131,7 @@ def harrell_c(time: np.ndarray, event: np.ndarray, score: np.ndarray) -> float:
     A pair of subjects is comparable when the earlier time is an event; at tied times, when exactly
     one of the two is an event (it counts as the earlier). The pair is concordant when the later
     subject has the higher score (higher = longer survival: pass minus a risk) and counts one half
-    when the scores tie: ``C = (concordant + tied / 2) / comparable``. The three counts are exact
-    integers, found in O(N log² N) vectorized work (lifelines walks the rows in Python).
+    when the scores tie: ``C = (concordant + tied / 2) / comparable`` (:func:`concordance_counts`).
 
     Parameters
     ----------
@@ -155,6 +154,51 @@ def harrell_c(time: np.ndarray, event: np.ndarray, score: np.ndarray) -> float:
     >>> harrell_c([1, 2, 2, 4], [1, 1, 0, 1], [1.0, 3.0, 2.0, 3.0])  # 3 concordant, 1 tied, 5 pairs
     0.7
     """
+    less, tied, pairs = concordance_counts(time, event, score)
+    if pairs == 0:
+        raise NotEstimable("no pair of customers is comparable: no churn before another customer's end of follow-up",
+                           model="concordance")
+    return _ratio(less, tied, pairs)
+
+
+def _ratio(less: int, tied: int, pairs: int) -> float:
+    # lifelines' own arithmetic, so that the float is the same
+    return float((np.int64(less) + np.int64(tied) / 2) / np.int64(pairs))
+
+
+def fitted_concordance(fitter: Any) -> float:
+    """A fitted lifelines ``CoxPHFitter``'s ``concordance_index_`` (within strata when stratified), counted
+    by :func:`concordance_counts` on the times, events and partial hazards the fit stored; NaN when
+    no pair is comparable.
+
+    lifelines' own property walks the rows in Python: minutes at a million customers.
+
+    Examples
+    --------
+    >>> from lifelines import CoxPHFitter
+    >>> from lifelines.datasets import load_rossi
+    >>> cph = CoxPHFitter().fit(load_rossi(), "week", "arrest", strata=["wexp"])
+    >>> bool(fitted_concordance(cph) == cph.concordance_index_)
+    True
+    """
+    p = fitter._predicted_partial_hazards_
+    groups = [g for _, g in p.groupby(fitter.strata)] if fitter.strata else [p]
+    counts = np.array([concordance_counts(g["T"], g["E"], -g["P"]) for g in groups if len(g) > 1]).reshape(-1, 3)
+    less, tied, pairs = (int(c) for c in counts.sum(axis=0))
+    return _ratio(less, tied, pairs) if pairs else float("nan")
+
+
+def concordance_counts(time: np.ndarray, event: np.ndarray, score: np.ndarray) -> tuple[int, int, int]:
+    """Concordant, tied and comparable pairs of Harrell's C (see :func:`harrell_c`): exact integers,
+    found in O(N log² N) vectorized work (lifelines walks the rows in Python).
+
+    Examples
+    --------
+    >>> concordance_counts([1, 2, 2, 4], [1, 1, 0, 1], [1.0, 3.0, 2.0, 3.0])
+    (3, 1, 5)
+    >>> concordance_counts([1, 2], [0, 0], [1.0, 2.0])  # no churn: nothing comparable
+    (0, 0, 0)
+    """
     t, e, s = (np.asarray(a, dtype=float) for a in (time, event, score))
     if t.ndim != 1 or not t.shape == e.shape == s.shape:
         raise ValueError(f"time, event and score must be 1-dimensional of one length, not {t.shape}, {e.shape}, {s.shape}")
@@ -172,8 +216,7 @@ def harrell_c(time: np.ndarray, event: np.ndarray, score: np.ndarray) -> float:
     r = np.concatenate([rank, rank[ev]])[order]
     pairs = int(np.cumsum(inserted)[~inserted].sum())
     if pairs == 0:
-        raise NotEstimable("no pair of customers is comparable: no churn before another customer's end of follow-up",
-                           model="concordance")
+        return 0, 0, 0
     # Each (insert, later query) pair is counted once, at the level where the two fall in the same
     # block of 2^(k+1) positions but different halves: left-half inserts against right-half queries.
     # Keys block * n_ranks + rank keep the blocks apart in one sort and one set of binary searches.
@@ -191,8 +234,7 @@ def harrell_c(time: np.ndarray, event: np.ndarray, score: np.ndarray) -> float:
         less += int((block_end - hi).sum())  # later queries of the block with a higher score
         tied += int((hi - lo).sum())
         k += 1
-    # lifelines' own arithmetic, so that the float is the same
-    return float((np.int64(less) + np.int64(tied) / 2) / np.int64(pairs))
+    return less, tied, pairs
 
 
 @result

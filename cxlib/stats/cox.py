@@ -25,6 +25,7 @@ import pandas as pd
 
 from cxlib.errors import NotEstimable
 from cxlib.results import RESULT_COLUMNS, Result, result
+from cxlib.stats.concordance import fitted_concordance
 from cxlib.stats.design import (
     ALPHA,
     CovariateCoding,
@@ -240,7 +241,7 @@ def fit_cox(frame: pd.DataFrame, covariates: Sequence[CovariateCoding], *, strat
         raise _not_converged(model, exc) from exc
     s = cph.summary
     return CoxResult(summary=hazard_summary(s["coef"], s["se(coef)"], s["p"]), notes=tuple(notes),
-                     concordance=float(cph.concordance_index_), fitter=cph,
+                     concordance=fitted_concordance(cph), fitter=cph,
                      data=data.assign(**{c.name: frame[c.name] for c in covariates}), **base)
 
 
