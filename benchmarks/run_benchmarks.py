@@ -232,14 +232,36 @@ def spark_server(memory_limit: str, threads: int | None) -> Iterator[SparkServer
         print(f"Spark Connect server ready on port {port} in {seconds:.0f} s", flush=True)
         yield SparkServer({REMOTE_ENV: f"sc://localhost:{port}", TOKEN_ENV: token}, psutil.Process(server.pid), seconds)
     finally:
-        try:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        except ProcessLookupError:  # it had exited with its whole group
-            pass
+        _stop_group(server)
+
+
+def _stop_group(leader: subprocess.Popen, seconds: float = 60) -> None:
+    """SIGTERM to ``leader``'s process group, SIGKILL after ``seconds``; returns once the leader and its
+    descendants have exited (the server's JVM, orphaned when the launcher exits, would linger a moment)."""
+    try:
+        descendants = psutil.Process(leader.pid).children(recursive=True)
+    except psutil.NoSuchProcess:  # exited and reaped: any orphan is still in its group
+        descendants = []
+    try:
+        os.killpg(leader.pid, signal.SIGTERM)
+    except ProcessLookupError:  # the whole group is gone
+        return
+    deadline = time.monotonic() + seconds
+    while leader.poll() is None or not all(map(_exited, descendants)):
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(leader.pid, signal.SIGKILL)
+            leader.wait()
+            return
+        time.sleep(0.2)
+
+
+def _exited(p: psutil.Process) -> bool:
+    """Gone, or a zombie that only its new parent (init) has yet to reap."""
+    try:
+        return p.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 # cx run's lines start with the elapsed time ("[  12.3 s] "); sections run concurrently, so a
