@@ -152,7 +152,7 @@ def measure(cmd: list[str], *, stage: str, timeout: float | None = None, on_line
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
-    memory = rb.TreeMemory(psutil.Process(proc.pid), stage=stage)
+    memory = rb.TreeMemory([psutil.Process(proc.pid)], stage=stage)
     sampler = threading.Thread(target=memory.sample, daemon=True)
     sampler.start()
     timed_out = threading.Event()

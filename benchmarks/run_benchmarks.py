@@ -21,29 +21,42 @@ customers.
 stage is done (``cx run`` then publishes nothing): the stages up to it are timed from the run's
 progress lines, for sizes whose whole run would not fit the time at hand.
 
+``--engine pyspark`` runs the same on Spark (issue 14's fallback when DuckDB cannot meet the 10M
+goal): one local Spark Connect server (``python -m cxlib.ingest.spark``, ``--memory-limit`` its
+driver heap, ``--threads`` its local cores) is started for the whole invocation, as the parity tests
+start it, and serves every run in turn through ``SPARK_REMOTE``; the params say ``engine: {backend:
+pyspark}``, and run ids, params and ``results_spark.json`` carry a ``_spark`` suffix (the default
+output is ``benchmarks/RESULTS_spark.md``), so DuckDB's files stay untouched. Peak memory then
+also counts the server and its JVM; the server's start-up is timed on its own, outside every
+run's wall time.
+
 Usage::
 
     .venv/bin/python benchmarks/run_benchmarks.py [--sizes 10000 100000 1000000] [--memory-limit 4GB]
-        [--threads N] [--stop-after STAGE] [--output benchmarks/RESULTS.md]
+        [--threads N] [--engine {duckdb,pyspark}] [--stop-after STAGE] [--output benchmarks/RESULTS.md]
 
-Exit status 0 when every target is met.
+Exit status 0 when every target that applies is met (none does unless 1M or 10M customers are
+among the sizes).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import platform
 import re
+import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -61,6 +74,7 @@ SEED = 42
 SAMPLE_SECONDS = 0.2
 GiB = 1024**3
 TARGETS = {1_000_000: (150, 6 * GiB), 10_000_000: (1500, 20 * GiB)}  # end to end: seconds, peak bytes
+SERVER_START_SECONDS = 180  # the Spark Connect server's JVM, as in tests/test_spark_parity.py
 
 
 def label(customers: int) -> str:
@@ -74,6 +88,17 @@ def label(customers: int) -> str:
     if customers % 1_000_000 == 0:
         return f"{customers // 1_000_000}m"
     return f"{customers // 1000}k" if customers % 1000 == 0 else str(customers)
+
+
+def suffix(engine: str) -> str:
+    """What DuckDB's run ids and output files get appended on another engine, so runs never share them.
+
+    Examples
+    --------
+    >>> suffix("duckdb"), suffix("pyspark")
+    ('', '_spark')
+    """
+    return "" if engine == "duckdb" else "_spark"
 
 
 def complete(folder: Path, customers: int) -> bool:
@@ -112,24 +137,29 @@ def put_in_place(tmp: Path, folder: Path, done: Callable[[Path], bool]) -> None:
         tmp.rename(folder)
 
 
-def write_run_params(folder: Path, customers: int, memory_limit: str, threads: int | None) -> Path:
-    """The demo params pointed at ``folder``: every analysis key at the demo's value, bootstrap default."""
+def write_run_params(folder: Path, customers: int, memory_limit: str, threads: int | None,
+                     engine: str = "duckdb") -> Path:
+    """The demo params pointed at ``folder``: every analysis key at the demo's value, bootstrap default.
+
+    On Spark the params name only the backend: a Spark Connect client ignores ``memory_limit`` and
+    ``threads``, which size the server instead (:func:`spark_server`)."""
     raw = yaml.safe_load((PROJECT / "params" / "demo.yaml").read_text())
     raw.pop("demo", None)
-    raw["run_id"] = f"bench_{label(customers)}"
+    raw["run_id"] = f"bench_{label(customers)}{suffix(engine)}"
     raw["data"] = {t: str(folder / f"{t}.parquet") for t in TABLES}
-    raw["engine"] = {"backend": "duckdb", "memory_limit": memory_limit, **({"threads": threads} if threads else {})}
+    raw["engine"] = ({"backend": "duckdb", "memory_limit": memory_limit, **({"threads": threads} if threads else {})}
+                     if engine == "duckdb" else {"backend": engine})
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"params_{label(customers)}.yaml"
+    path = OUT / f"params_{label(customers)}{suffix(engine)}.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
 
 
 @dataclass
 class TreeMemory:
-    """Peak resident memory of a process and all its descendants, sampled in a thread."""
+    """Peak resident memory of some processes and all their descendants, summed, sampled in a thread."""
 
-    root: psutil.Process
+    roots: list[psutil.Process]
     stage: str = "start"
     peak: int = 0
     peak_stage: str = ""
@@ -138,10 +168,13 @@ class TreeMemory:
 
     def sample(self) -> None:
         while not self._stop.is_set():
-            total = 0
-            try:
-                procs = [self.root, *self.root.children(recursive=True)]
-            except psutil.NoSuchProcess:
+            total, procs = 0, []
+            for root in self.roots:
+                try:
+                    procs += [root, *root.children(recursive=True)]
+                except psutil.NoSuchProcess:
+                    pass
+            if not procs:
                 break
             for p in procs:
                 try:
@@ -155,6 +188,80 @@ class TreeMemory:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+@dataclass
+class SparkServer:
+    """A local Spark Connect server started by :func:`spark_server`."""
+
+    env: dict[str, str]  # SPARK_REMOTE and the token, for cx run
+    process: psutil.Process  # the Python launcher; the JVM is its child
+    start_s: float  # until it accepted connections
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def spark_server(memory_limit: str, threads: int | None) -> Iterator[SparkServer]:
+    """One local Spark Connect server for every run of the invocation, started like the parity tests'
+    fixture and stopped (its whole process group) on the way out, also on errors and Ctrl-C."""
+    from cxlib.ingest.spark import REMOTE_ENV, TOKEN_ENV
+
+    port, token = _free_port(), secrets.token_hex(16)
+    OUT.mkdir(parents=True, exist_ok=True)
+    log = OUT / "spark_server.log"
+    cmd = [sys.executable, "-m", "cxlib.ingest.spark", "--port", str(port), "--memory-limit", memory_limit,
+           *(["--threads", str(threads)] if threads else [])]
+    print(f"starting a Spark Connect server (driver heap {memory_limit}) ...", flush=True)
+    start = time.perf_counter()
+    with open(log, "w") as out:
+        # its own process group: the JVM that the launcher spawns is stopped with it
+        server = subprocess.Popen(cmd, cwd=PROJECT, env={**os.environ, TOKEN_ENV: token}, stdout=out,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        while "server ready" not in log.read_text(errors="replace"):
+            if server.poll() is not None or time.perf_counter() - start > SERVER_START_SECONDS:
+                why = "exited" if server.poll() is not None else f"not ready after {SERVER_START_SECONDS} s"
+                raise RuntimeError(f"Spark Connect server {why}:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.5)
+        seconds = time.perf_counter() - start
+        print(f"Spark Connect server ready on port {port} in {seconds:.0f} s", flush=True)
+        yield SparkServer({REMOTE_ENV: f"sc://localhost:{port}", TOKEN_ENV: token}, psutil.Process(server.pid), seconds)
+    finally:
+        _stop_group(server)
+
+
+def _stop_group(leader: subprocess.Popen, seconds: float = 60) -> None:
+    """SIGTERM to ``leader``'s process group, SIGKILL after ``seconds``; returns once the leader and its
+    descendants have exited (the server's JVM, orphaned when the launcher exits, would linger a moment)."""
+    try:
+        descendants = psutil.Process(leader.pid).children(recursive=True)
+    except psutil.NoSuchProcess:  # exited and reaped: any orphan is still in its group
+        descendants = []
+    try:
+        os.killpg(leader.pid, signal.SIGTERM)
+    except ProcessLookupError:  # the whole group is gone
+        return
+    deadline = time.monotonic() + seconds
+    while leader.poll() is None or not all(map(_exited, descendants)):
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(leader.pid, signal.SIGKILL)
+            leader.wait()
+            return
+        time.sleep(0.2)
+
+
+def _exited(p: psutil.Process) -> bool:
+    """Gone, or a zombie that only its new parent (init) has yet to reap."""
+    try:
+        return p.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 # cx run's lines start with the elapsed time ("[  12.3 s] "); sections run concurrently, so a
@@ -200,17 +307,21 @@ def _stage_done(line: str) -> tuple[str, float] | None:
     return stage, float(m["seconds"].replace(",", ""))
 
 
-def run_once(customers: int, memory_limit: str, threads: int | None, stop_after: str | None = None) -> dict:
+def run_once(customers: int, memory_limit: str, threads: int | None, stop_after: str | None = None,
+             server: SparkServer | None = None) -> dict:
     """One ``cx run`` on the demo set of this size: stage times from its manifest (from its progress
-    lines when stopped after ``stop_after``), tree memory sampled."""
+    lines when stopped after ``stop_after``), tree memory sampled; with a Spark ``server`` the run uses
+    it, and its memory counts too."""
     folder = ensure_data(customers)
-    params = write_run_params(folder, customers, memory_limit, threads)
+    engine = "pyspark" if server else "duckdb"
+    params = write_run_params(folder, customers, memory_limit, threads, engine)
     interactions = pq.ParquetFile(folder / "interactions.parquet").metadata.num_rows
     cmd = [str(Path(sys.executable).with_name("cx")), "run", str(params), "--output-dir", str(OUT), "--force"]
     print(f"cx run: {customers:,} customers, {interactions:,} interactions ...", flush=True)
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    memory = TreeMemory(psutil.Process(proc.pid), stage="validate")
+    proc = subprocess.Popen(cmd, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, **server.env} if server else None)
+    memory = TreeMemory([psutil.Process(proc.pid), *([server.process] if server else [])], stage="validate")
     sampler = threading.Thread(target=memory.sample, daemon=True)
     sampler.start()
     log, done, wall = [], {}, None
@@ -233,7 +344,7 @@ def run_once(customers: int, memory_limit: str, threads: int | None, stop_after:
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"cx run failed for {customers:,} customers:\n{''.join(log[-40:])}")
-    manifest = json.loads((OUT / f"bench_{label(customers)}" / "manifest.json").read_text())
+    manifest = json.loads((OUT / f"bench_{label(customers)}{suffix(engine)}" / "manifest.json").read_text())
     stages: dict[str, float] = {}
     for s in manifest["stages"]:
         name = "render" if s["stage"].startswith("render:") else s["stage"]
@@ -242,11 +353,12 @@ def run_once(customers: int, memory_limit: str, threads: int | None, stop_after:
             "peak_bytes": memory.peak, "peak_stage": memory.peak_stage, "peak_by_stage": memory.by_stage}
 
 
-def machine() -> dict:
+def machine(*packages: str) -> dict:
+    """The machine's cores, memory and load, and the versions of the packages a run uses (and ``packages``)."""
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
     versions = {}
-    for pkg in ("duckdb", "ibis-framework", "pandas", "statsmodels", "lifelines"):
+    for pkg in ("duckdb", "ibis-framework", "pandas", "statsmodels", "lifelines", *packages):
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -260,7 +372,9 @@ def _secs(x: float | None) -> str:
     return "–" if x is None else f"{x:,.1f}"
 
 
-def markdown(rows: list[dict], info: dict, memory_limit: str, threads: int | None, verdicts: list[str]) -> str:
+def markdown(rows: list[dict], info: dict, memory_limit: str, threads: int | None, verdicts: list[str],
+             spark_start_s: float | None = None) -> str:
+    """The results as Markdown; ``spark_start_s`` (the Spark Connect server's start-up) marks a Spark run."""
     stage_names = list(dict.fromkeys(s for r in rows for s in r["stages"]))
     order = ["validate", "clean tables", *sorted(s for s in stage_names if s.startswith("notebook:")), "render"]
     order = [s for s in order if s in stage_names]
@@ -291,6 +405,9 @@ def markdown(rows: list[dict], info: dict, memory_limit: str, threads: int | Non
     lines.append(f"| **peak RSS, process tree** | {mem} |" + (" |" if ratio_pair else ""))
     interactions = " | ".join(f"{by[n]['interactions']:,}" for n in sizes)
     lines.append(f"| interactions | {interactions} |" + (" |" if ratio_pair else ""))
+    if spark_start_s is not None:
+        lines.append(f"| Spark Connect server start (once, before the first run; in no wall time) | {spark_start_s:,.1f} |"
+                     + " |" * (len(sizes) - 1 + (1 if ratio_pair else 0)))
     peaks = ["| stage | " + " | ".join(f"{n:,} customers (GiB)" for n in sizes) + " |", "|---|" + "---:|" * len(sizes)]
     for s in dict.fromkeys(k for r in rows for k in r["peak_by_stage"]):
         peaks.append(f"| {s.removeprefix('notebook:')} | " + " | ".join(
@@ -305,12 +422,18 @@ def markdown(rows: list[dict], info: dict, memory_limit: str, threads: int | Non
         "times are wall-clock).",
         "",
         f"Each column is one `cx run` of every section on the demo data (seed {SEED}, about 45 interactions "
-        f"per customer, Parquet), DuckDB with `memory_limit: {memory_limit}`"
-        + (f", `threads: {threads}`" if threads else ", all cores") + ", bootstrap and every other "
+        f"per customer, Parquet), "
+        + (f"DuckDB with `memory_limit: {memory_limit}`" + (f", `threads: {threads}`" if threads else ", all cores")
+           if spark_start_s is None else
+           f"PySpark through one local Spark Connect server (`python -m cxlib.ingest.spark`: driver heap "
+           f"{memory_limit}, " + (f"{threads} local cores" if threads else "all cores")
+           + ") that served every column in turn")
+        + ", bootstrap and every other "
         "params key at the demo's values. Stage times come from the run's `manifest.json`; `render` is "
         "the HTML rendering of all sections. Peak RSS is the largest sum of resident memory over the "
-        "whole process tree (`cx`, each notebook's kernel), sampled every 0.2 s; the stage in brackets "
-        "is where it occurred.",
+        "whole process tree (`cx`, each notebook's kernel"
+        + ("" if spark_start_s is None else ", and the Spark Connect server with its JVM")
+        + "), sampled every 0.2 s; the stage in brackets is where it occurred.",
         "",
         *lines,
         "",
@@ -357,18 +480,25 @@ def verdicts(rows: list[dict]) -> tuple[list[str], bool]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    ap.add_argument("--memory-limit", default="4GB", help="DuckDB memory_limit of the runs")
-    ap.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: all cores)")
+    ap.add_argument("--engine", choices=("duckdb", "pyspark"), default="duckdb")
+    ap.add_argument("--memory-limit", default="4GB",
+                    help="DuckDB memory_limit of the runs, or the Spark Connect server's driver heap")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="DuckDB threads, or the Spark Connect server's local cores (default: all cores)")
     ap.add_argument("--stop-after", default=None, metavar="STAGE",
                     help="end each run once this stage is done ('clean tables' or a notebook, e.g. 00_data_quality)")
-    ap.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
+    ap.add_argument("--output", type=Path, default=None, help="default: benchmarks/RESULTS.md (RESULTS_spark.md on Spark)")
     args = ap.parse_args(argv)
-    info = machine()
-    rows = [run_once(n, args.memory_limit, args.threads, args.stop_after) for n in sorted(args.sizes)]
+    end = suffix(args.engine)
+    spark = args.engine == "pyspark"
+    info = machine(*(["pyspark"] if spark else []))
+    with spark_server(args.memory_limit, args.threads) if spark else contextlib.nullcontext() as server:
+        rows = [run_once(n, args.memory_limit, args.threads, args.stop_after, server) for n in sorted(args.sizes)]
     found, ok = verdicts(rows)
-    text = markdown(rows, info, args.memory_limit, args.threads, found)
-    args.output.write_text(text, encoding="utf-8")
-    (OUT / "results.json").write_text(json.dumps({"machine": info, "runs": rows}, indent=2, default=str))
+    text = markdown(rows, info, args.memory_limit, args.threads, found, server.start_s if spark else None)
+    (args.output or HERE / f"RESULTS{end}.md").write_text(text, encoding="utf-8")
+    results = {"machine": info, "runs": rows, **({"spark_server_start_s": server.start_s} if spark else {})}
+    (OUT / f"results{end}.json").write_text(json.dumps(results, indent=2, default=str))
     print(text)
     return 0 if ok else 1
 
