@@ -225,3 +225,25 @@ def test_execution_errors_are_told_apart_by_type(tmp_path):
     assert bare.evalue == ("raised at /site-packages/ibis/backends/pyspark/__init__.py:788, "
                            "in Backend._create_cached_table(self, name, expr)")
     assert "failed in cell 4: AssertionError: raised at /site-packages/ibis/" in str(bare)
+
+
+def test_a_kept_kernel_killed_between_sections_is_not_waited_for(tmp_path):
+    """An interruption that kills the kernels while a worker resets its kept kernel for the next
+    section: the reset gives up as soon as the process is gone (it waited cell_timeout_seconds,
+    30 minutes by default, and ``cx run`` with it; seen when a 10M benchmark run was stopped)."""
+    from jupyter_core.utils import run_sync
+
+    from cxlib.run.kernel import ensure_kernel, kernel_alive, kill_kernels, logged_kernel_manager, next_section
+
+    km = logged_kernel_manager(tmp_path / "kernel.log")(kernel_name=ensure_kernel())
+    run_sync(km.start_kernel)()
+    try:
+        next_section(km, "CX_SECTION", "01_touchpoint_portfolio", timeout=120)  # a live kernel resets
+        kill_kernels([km])
+        assert not kernel_alive(km)
+        start = time.monotonic()
+        with pytest.raises(RuntimeError, match="the kernel died before 02_retention could start"):
+            next_section(km, "CX_SECTION", "02_retention", timeout=600)
+        assert time.monotonic() - start < 15
+    finally:
+        run_sync(km.shutdown_kernel)(now=True)

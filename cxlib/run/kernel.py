@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -92,12 +94,14 @@ def next_section(km: Any, env: str, section: str, timeout: float = 120) -> None:
 
     Clears the user namespace and resets the execution count, closes open figures, sets the
     environment variable ``env`` (the section's name) and collects garbage, so that engine
-    connections of the previous section are closed.
+    connections of the previous section are closed. Gives up as soon as the kernel's process is
+    gone (the run was interrupted, or another section failed and the runner killed the kernels),
+    not after ``timeout``.
 
     Raises
     ------
     RuntimeError
-        When the kernel does not answer or the reset fails.
+        When the kernel died, does not answer within ``timeout`` seconds, or the reset fails.
 
     Examples
     --------
@@ -108,14 +112,38 @@ def next_section(km: Any, env: str, section: str, timeout: float = 120) -> None:
     kc = BlockingKernelClient()
     kc.load_connection_info(km.get_connection_info())
     kc.start_channels()
+    deadline = time.monotonic() + timeout
     try:
-        kc.wait_for_ready(timeout=timeout)
-        reply = kc.execute_interactive(_NEXT_SECTION.format(env=env, section=section), store_history=False,
-                                       timeout=timeout, output_hook=lambda msg: None)
+        # sent at once: the kernel answers when ready (ZMQ queues the request until it connects)
+        msg_id = kc.execute(_NEXT_SECTION.format(env=env, section=section), store_history=False)
+        while True:
+            try:
+                reply = kc.get_shell_msg(timeout=0.5)
+            except queue.Empty:
+                if not kernel_alive(km):
+                    raise RuntimeError(f"the kernel died before {section} could start") from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the kernel did not answer within {timeout:.0f} s before {section}") from None
+                continue
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
     finally:
         kc.stop_channels()
     if reply["content"].get("status") != "ok":
         raise RuntimeError(f"the kernel could not be reset for {section}: {reply['content'].get('evalue', '')}")
+
+
+def kernel_alive(km: Any) -> bool:
+    """Whether the process of ``km``'s kernel is running (False before it started and after it exited).
+
+    Examples
+    --------
+    >>> from jupyter_client.manager import AsyncKernelManager
+    >>> kernel_alive(AsyncKernelManager())
+    False
+    """
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    return process is not None and process.poll() is None
 
 
 def kill_kernels(managers: list[Any]) -> None:
@@ -129,8 +157,8 @@ def kill_kernels(managers: list[Any]) -> None:
     >>> kill_kernels([])
     """
     for km in list(managers):
-        process = getattr(getattr(km, "provisioner", None), "process", None)
-        if process is not None and process.poll() is None:
+        if kernel_alive(km):
+            process = km.provisioner.process
             try:
                 process.kill()
                 process.wait(timeout=10)
