@@ -218,8 +218,8 @@ def test_execution_errors_are_told_apart_by_type(tmp_path):
     # "AssertionError: ." and nothing else)
     frames = ["\x1b[31mAssertionError\x1b[39m  Traceback (most recent call last)",
               "Cell \x1b[32mIn[4], line 3\x1b[39m\n----> 3 portfolio = analysis.touchpoint_portfolio(",
-              "File \x1b[32m/site-packages/ibis/backends/pyspark/__init__.py:788\x1b[39m, in "
-              "\x1b[36mBackend._create_cached_table\x1b[39m(self, name, expr)\n--> 788 assert t.is_cached",
+              ("File \x1b[32m/site-packages/ibis/backends/pyspark/__init__.py:788\x1b[39m, in "
+               "\x1b[36mBackend._create_cached_table\x1b[39m(self, name, expr)\n--> 788 assert t.is_cached"),
               "\x1b[31mAssertionError\x1b[39m: "]
     bare = execution_error(PapermillExecutionError(4, 4, "", "AssertionError", "", frames), Path("01_touchpoint_portfolio.ipynb"))
     assert bare.evalue == ("raised at /site-packages/ibis/backends/pyspark/__init__.py:788, "
@@ -233,7 +233,13 @@ def test_a_kept_kernel_killed_between_sections_is_not_waited_for(tmp_path):
     30 minutes by default, and ``cx run`` with it; seen when a 10M benchmark run was stopped)."""
     from jupyter_core.utils import run_sync
 
-    from cxlib.run.kernel import ensure_kernel, kernel_alive, kill_kernels, logged_kernel_manager, next_section
+    from cxlib.run.kernel import (
+        ensure_kernel,
+        kernel_alive,
+        kill_kernels,
+        logged_kernel_manager,
+        next_section,
+    )
 
     km = logged_kernel_manager(tmp_path / "kernel.log")(kernel_name=ensure_kernel())
     run_sync(km.start_kernel)()
