@@ -171,7 +171,7 @@ def fitted_concordance(fitter: Any) -> float:
     by :func:`concordance_counts` on the times, events and partial hazards the fit stored; NaN when
     no pair is comparable.
 
-    lifelines' own property walks the rows in Python: minutes at a million customers.
+    lifelines' own property walks the rows in Python.
 
     Examples
     --------
