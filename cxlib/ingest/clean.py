@@ -19,6 +19,7 @@ say ``drop_duplicate_interactions: true``.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,7 @@ def narrowed(cleaned: dict[str, ir.Table], params: RunParams) -> dict[str, ir.Ta
     return {name: t.select(*analysis_columns(name, list(t.columns), params)) for name, t in cleaned.items()}
 
 
-def duplicate_rows(t: ir.Table, part_rows: int = DUPLICATE_PART_ROWS) -> int:
+def duplicate_rows(t: ir.Table, part_rows: int = DUPLICATE_PART_ROWS, rows: int | None = None) -> int:
     """Rows of ``t`` that repeat an earlier row exactly (every column equal).
 
     Exact, and cheap when there are few: only rows whose hash of all columns occurs more than once
@@ -126,6 +127,8 @@ def duplicate_rows(t: ir.Table, part_rows: int = DUPLICATE_PART_ROWS) -> int:
     column (from the validation's pass) is that hash; otherwise it is computed here. Above
     ``part_rows`` rows the hashes are counted in parts (by hash modulo the number of parts, so equal
     rows share a part), each within memory: one aggregation of 418M hashes spilled and took 9 minutes.
+    ``rows``, the number of rows of ``t`` when the caller knows it (the validation counted them),
+    saves a scan; any number of parts gives the same count.
 
     Examples
     --------
@@ -136,7 +139,8 @@ def duplicate_rows(t: ir.Table, part_rows: int = DUPLICATE_PART_ROWS) -> int:
     """
     columns = [c for c in t.columns if c != HASH]
     hashed = t if HASH in t.columns else t.mutate(**{HASH: ibis.struct({c: t[c] for c in columns}).hash()})
-    parts = max(1, -(-int(hashed.count().execute()) // part_rows))
+    rows = int(hashed.count().execute()) if rows is None else rows
+    parts = max(1, -(-rows // part_rows))
     total = 0
     for i in range(parts):
         part = hashed if parts == 1 else hashed.filter((hashed[HASH] % parts).abs() == i)
@@ -148,11 +152,13 @@ def duplicate_rows(t: ir.Table, part_rows: int = DUPLICATE_PART_ROWS) -> int:
     return total
 
 
-def deduplicated(cleaned: dict[str, ir.Table], params: RunParams) -> tuple[dict[str, ir.Table], dict[str, int]]:
+def deduplicated(cleaned: dict[str, ir.Table], params: RunParams,
+                 rows: Mapping[str, int] | None = None) -> tuple[dict[str, ir.Table], dict[str, int]]:
     """The clean tables with exact duplicate interactions counted, and dropped when the params say so.
 
     Counted on every input column (an interaction id in the export tells two contacts apart), before
-    the tables are narrowed to the analysis columns.
+    the tables are narrowed to the analysis columns. ``rows``: the rows kept per table, when the
+    validation report is at hand (:attr:`ValidationReport.rows_kept`).
 
     Examples
     --------
@@ -166,21 +172,22 @@ def deduplicated(cleaned: dict[str, ir.Table], params: RunParams) -> tuple[dict[
     """
     if "interactions" not in cleaned:
         return cleaned, {}
-    n = duplicate_rows(cleaned["interactions"])
+    n = duplicate_rows(cleaned["interactions"], rows=(rows or {}).get("interactions"))
     cleaned = {name: t.drop(HASH) if HASH in t.columns else t for name, t in cleaned.items()}
     if n and params.drop_duplicate_interactions:
         cleaned = {**cleaned, "interactions": cleaned["interactions"].distinct()}
     return cleaned, {"interactions": n}
 
 
-def write_clean_tables(validator: Validator, params: RunParams, target: Path) -> dict[str, int]:
+def write_clean_tables(validator: Validator, params: RunParams, target: Path,
+                       report: ValidationReport | None = None) -> dict[str, int]:
     """Write the analysis tables once, as Parquet files in ``target``; return bytes per table.
 
     Only on DuckDB (an empty dict otherwise): a cluster cannot read the run's local folder, and
     keeps its own cache. An event table the validator already wrote to ``target`` in its single
     pass (``Validator(tables, folder=target)``) is not written again: the index records how to
     read its kept rows (:func:`cxlib.ingest.contract.kept_rows`). The index file is written last and
-    marks the set complete.
+    marks the set complete. ``report``, the validation's, saves the duplicate count a scan.
 
     Examples
     --------
@@ -200,7 +207,7 @@ def write_clean_tables(validator: Validator, params: RunParams, target: Path) ->
     if tables.con.name != "duckdb":
         return {}
     target.mkdir(parents=True, exist_ok=True)
-    cleaned, duplicates = deduplicated(validator.clean_tables(), params)
+    cleaned, duplicates = deduplicated(validator.clean_tables(), params, report.rows_kept if report else None)
     dropped = bool(duplicates.get("interactions")) and params.drop_duplicate_interactions
     sizes, checked = {}, {}
     for name, t in narrowed(cleaned, params).items():
@@ -308,7 +315,7 @@ def clean_tables(params: RunParams, validation: ValidationReport | None = None) 
         validation = validator.report()
         if not validation.ok:
             raise DataError(validation.message())
-    cleaned, duplicates = deduplicated(validator.clean_tables(), params)
+    cleaned, duplicates = deduplicated(validator.clean_tables(), params, validation.rows_kept)
     clean = _materialize(tables.con, narrowed(cleaned, params), tables.files)
     unused = unused_columns({name: list(t.columns) for name, t in cleaned.items()}, params)
     return CleanTables(con=tables.con, tables=clean, files=tables.files, unused=unused,

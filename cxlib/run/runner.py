@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -48,6 +48,9 @@ from cxlib.run.publish import (
     signals_raise,
 )
 from cxlib.run.render import notebook_title, render_html
+
+if TYPE_CHECKING:  # imported where used: the engine's modules load only for a run
+    from cxlib.ingest.contract import Validator
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 PARALLEL_ENV = "CX_PARALLEL_SECTIONS"
@@ -435,12 +438,12 @@ def _stages(params: RunParams, output_dir: Path, final: Path, force: bool, noteb
     progress.line("validate ...")
     with record.stage("validate") as entry:
         tables = load_tables(params, connect(params.engine, temp_directory=run.spill / "cx"))
-        validator = Validator(tables, folder=run.clean)
+        validator = None
         try:
+            validator = Validator(tables, folder=run.clean)
             report = validator.report()
         except BaseException:
-            validator.release()
-            tables.con.disconnect()
+            _close(validator, tables.con)
             raise
     # exact counts for the operator only: the published files carry shares (docs/privacy.md)
     counts = (f"{t} {n:,} rows ({report.rows_kept.get(t, 0):,} kept)" for t, n in report.rows_read.items())
@@ -453,11 +456,10 @@ def _stages(params: RunParams, output_dir: Path, final: Path, force: bool, noteb
         if on_validated:
             on_validated(validation)
         with record.stage("clean tables") as entry:
-            write_clean_tables(validator, params, run.clean)
+            write_clean_tables(validator, params, run.clean, report)
     finally:
         # Each kernel opens the engine itself: a DuckDB database file admits one process at a time.
-        validator.release()
-        tables.con.disconnect()
+        _close(validator, tables.con)
     progress.line(f"clean tables written in {entry['seconds']:.1f} s")
     run.validation.parent.mkdir(parents=True, exist_ok=True)  # work/: not published
     run.validation.write_text(json.dumps(validation, indent=2, default=str), encoding="utf-8")
@@ -476,6 +478,13 @@ def _stages(params: RunParams, output_dir: Path, final: Path, force: bool, noteb
         progress.line(f"printed {pdf_file.name}: {printed.pages} pages")
     shutil.rmtree(run.work, ignore_errors=True)
     publish(run.root, final, force)
+
+
+def _close(validator: Validator | None, con: Any) -> None:
+    """Drop what ``validator`` (if it was made) cached on the engine, then close the connection."""
+    if validator is not None:
+        validator.release()
+    con.disconnect()
 
 
 def _violations_note(n_violations: int, ok: bool, mode: str) -> str:
