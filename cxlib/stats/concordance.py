@@ -23,8 +23,9 @@ interval is [1, 1] — it ranks first in at least ``1 − (1 − level)/2`` of t
 (apparent) concordance gains; they are optimistic by roughly one parameter's worth of overfitting,
 the same for every single-metric model, so comparisons between metrics are fair.
 
-The Cox fits use a small Newton–Raphson solver with Breslow's tie handling (only the ranking of the
-linear predictor enters ``C``; Efron and Breslow give practically the same ordering).
+The Cox fits use the package's solver (:mod:`cxlib.stats.partial_likelihood`) with Breslow's tie
+handling (only the ranking of the linear predictor enters ``C``; Efron and Breslow give practically
+the same ordering, and Breslow's is cheaper).
 
 Examples
 --------
@@ -42,21 +43,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from cxlib.errors import NotEstimable
 from cxlib.results import Result, result
+from cxlib.stats.partial_likelihood import fit_partial_likelihood
 
 GAIN_COLUMNS = ["metric", "concordance", "gain", "gain_ci_lower", "gain_ci_upper", "rank", "rank_ci_lower",
                 "rank_ci_upper", "share_ranked_first"]
 
 
-def cox_linear_predictor(X: np.ndarray, time: np.ndarray, event: np.ndarray, max_iter: int = 50,
-                         tol: float = 1e-9) -> np.ndarray:
-    """Coefficients of a Cox model (Breslow ties) by Newton–Raphson with step halving.
+def cox_linear_predictor(X: np.ndarray, time: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """Coefficients of a Cox model with Breslow ties (:func:`fit_partial_likelihood`), for the bootstrap.
 
     Parameters
     ----------
@@ -77,52 +78,9 @@ def cox_linear_predictor(X: np.ndarray, time: np.ndarray, event: np.ndarray, max
     0.7
     """
     X = np.asarray(X, dtype=float)
-    p = X.shape[1]
-    if p == 0:
+    if X.shape[1] == 0:
         return np.zeros(0)
-    mu, sd = X.mean(axis=0), X.std(axis=0)
-    sd = np.where(sd > 0, sd, 1.0)
-    Z = (X - mu) / sd
-    order = np.argsort(time, kind="stable")
-    Z, t, e = Z[order], np.asarray(time, float)[order], np.asarray(event, float)[order]
-    _, first = np.unique(t, return_index=True)                  # first index of each time (ascending)
-    d = np.add.reduceat(e, first)                                   # events per unique time
-    ez = np.add.reduceat(Z * e[:, None], first, axis=0).sum(axis=0)  # Σ_events Z
-    keep = d > 0
-    first, d = first[keep], d[keep]
-    ZZ = Z[:, :, None] * Z[:, None, :]
-
-    def parts(beta: np.ndarray):
-        eta = Z @ beta
-        w = np.exp(eta - eta.max())
-        s0 = np.cumsum(w[::-1])[::-1][first]
-        s1 = np.cumsum((w[:, None] * Z)[::-1], axis=0)[::-1][first]
-        ll = float(e @ eta - d @ (np.log(s0) + eta.max()))
-        return ll, s0, s1, w
-
-    beta = np.zeros(p)
-    ll, s0, s1, w = parts(beta)
-    for _ in range(max_iter):
-        s2 = np.cumsum((w[:, None, None] * ZZ)[::-1], axis=0)[::-1][first]
-        grad = ez - (d[:, None] * s1 / s0[:, None]).sum(axis=0)
-        m1 = s1 / s0[:, None]
-        info = (d[:, None, None] * (s2 / s0[:, None, None] - m1[:, :, None] * m1[:, None, :])).sum(axis=0)
-        try:
-            step = np.linalg.solve(info + 1e-10 * np.eye(p), grad)
-        except np.linalg.LinAlgError:
-            break
-        scale = 1.0
-        while True:
-            new = beta + scale * step
-            ll_new, s0n, s1n, wn = parts(new)
-            if ll_new >= ll - 1e-12 or scale < 1e-4:
-                break
-            scale /= 2
-        converged = abs(ll_new - ll) < tol * (1 + abs(ll))
-        beta, ll, s0, s1, w = new, ll_new, s0n, s1n, wn
-        if converged:
-            break
-    return beta / sd
+    return fit_partial_likelihood(X, time, event, ties="breslow").coef
 
 
 def harrell_c(time: np.ndarray, event: np.ndarray, score: np.ndarray) -> float:
@@ -166,24 +124,30 @@ def _ratio(less: int, tied: int, pairs: int) -> float:
     return float((np.int64(less) + np.int64(tied) / 2) / np.int64(pairs))
 
 
-def fitted_concordance(fitter: Any) -> float:
-    """A fitted lifelines ``CoxPHFitter``'s ``concordance_index_`` (within strata when stratified), counted
-    by :func:`concordance_counts` on the times, events and partial hazards the fit stored; NaN when
-    no pair is comparable.
+def concordance(time: np.ndarray, event: np.ndarray, score: np.ndarray, strata: np.ndarray | None = None) -> float:
+    """Harrell's C of a fitted model's risk score (a higher score, an earlier churn), with the pairs
+    counted within each stratum when there are strata; NaN when no pair is comparable.
 
-    lifelines' own property walks the rows in Python.
+    It is lifelines' ``CoxPHFitter.concordance_index_`` of the same fit: lifelines scores the
+    predicted partial hazard ``exp(score)``, which orders the customers as ``score`` does.
 
     Examples
     --------
     >>> from lifelines import CoxPHFitter
     >>> from lifelines.datasets import load_rossi
-    >>> cph = CoxPHFitter().fit(load_rossi(), "week", "arrest", strata=["wexp"])
-    >>> bool(fitted_concordance(cph) == cph.concordance_index_)
+    >>> rossi = load_rossi()
+    >>> cph = CoxPHFitter().fit(rossi, "week", "arrest", strata=["wexp"])
+    >>> score = rossi[cph.params_.index].to_numpy() @ cph.params_.to_numpy()
+    >>> bool(concordance(rossi["week"], rossi["arrest"], score, rossi["wexp"]) == cph.concordance_index_)
     True
     """
-    p = fitter._predicted_partial_hazards_
-    groups = [g for _, g in p.groupby(fitter.strata)] if fitter.strata else [p]
-    counts = np.array([concordance_counts(g["T"], g["E"], -g["P"]) for g in groups if len(g) > 1]).reshape(-1, 3)
+    t, e, s = (np.asarray(a, dtype=float) for a in (time, event, score))
+    if strata is None:
+        groups = [slice(None)]
+    else:
+        codes = np.unique(np.asarray(strata), return_inverse=True)[1]
+        groups = [codes == k for k in range(int(codes.max()) + 1)] if len(codes) else []
+    counts = np.array([concordance_counts(t[g], e[g], -s[g]) for g in groups if len(t[g]) > 1]).reshape(-1, 3)
     less, tied, pairs = (int(c) for c in counts.sum(axis=0))
     return _ratio(less, tied, pairs) if pairs else float("nan")
 

@@ -1,7 +1,9 @@
-"""Cox proportional-hazards models (lifelines, Efron ties — R's default) and their checks.
+"""Cox proportional-hazards models (Efron ties — R's default) and their checks.
 
 * :func:`fit_cox`: one row per customer (model ``covariates``), optionally stratified; Harrell's
-  concordance.
+  concordance. The partial likelihood is maximized by :mod:`cxlib.stats.partial_likelihood`,
+  which equals R's ``coxph`` and lifelines' ``CoxPHFitter`` and holds only a few copies of the
+  design in memory.
 * :func:`check_proportional_hazards`: the Grambsch–Therneau test on scaled Schoenfeld residuals
   (rank time transform) on a seeded sample; :func:`fit_stratified` refits with a separate
   baseline hazard per level of the covariates that fail it.
@@ -22,10 +24,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from cxlib.errors import NotEstimable
 from cxlib.results import RESULT_COLUMNS, Result, result
-from cxlib.stats.concordance import fitted_concordance
+from cxlib.stats.concordance import concordance
 from cxlib.stats.design import (
     ALPHA,
     CovariateCoding,
@@ -33,6 +36,11 @@ from cxlib.stats.design import (
     design_matrix,
     hazard_summary,
     single_level_notes,
+)
+from cxlib.stats.partial_likelihood import (
+    NotConverged,
+    PartialLikelihoodFit,
+    fit_partial_likelihood,
 )
 
 __all__ = [
@@ -48,7 +56,7 @@ __all__ = [
 
 PH_P_THRESHOLD = 0.01  # lifelines' check_assumptions default: with thousands of customers 0.05 flags trivia
 ZERO_DURATION = 0.5
-COX_METHOD = "Cox proportional hazards (lifelines, Efron ties), one row per customer"
+COX_METHOD = "Cox proportional hazards (Efron ties), one row per customer"
 TV_METHOD = "Cox proportional hazards with time-varying exposures (lifelines CoxTimeVaryingFitter, Efron ties)"
 
 
@@ -110,7 +118,7 @@ class HazardModelResult(Result):
 
 @result
 class CoxResult(HazardModelResult):
-    """A Cox model (lifelines).
+    """A Cox model on one row per customer.
 
     Attributes
     ----------
@@ -119,7 +127,8 @@ class CoxResult(HazardModelResult):
     n_customers : int
     strata : tuple of str
         Covariates with a baseline hazard of their own (no hazard ratio).
-    fitter : lifelines fitter
+    fit : PartialLikelihoodFit
+        The maximized partial likelihood (coefficients, their covariance, log-likelihoods).
     data : pandas.DataFrame or None
         What :func:`fit_cox` fitted (``duration``, ``churned``, terms, strata, covariate values):
         for the proportional-hazards check and a stratified refit.
@@ -135,7 +144,7 @@ class CoxResult(HazardModelResult):
     concordance: float = np.nan
     n_customers: int = 0
     strata: tuple[str, ...] = ()
-    fitter: Any = field(default=None, repr=False, compare=False)
+    fit: PartialLikelihoodFit | None = field(default=None, repr=False, compare=False)
     data: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def _lines(self) -> list[str]:
@@ -184,7 +193,7 @@ def _not_converged(model: str, exc: Exception) -> NotEstimable:
 
 def fit_cox(frame: pd.DataFrame, covariates: Sequence[CovariateCoding], *, strata: Sequence[str] = (),
             model: str = "covariates", notes: Sequence[str] = ()) -> CoxResult:
-    """Cox proportional hazards (lifelines ``CoxPHFitter``, Efron ties) on one row per customer.
+    """Cox proportional hazards (Efron ties, :func:`fit_partial_likelihood`) on one row per customer.
 
     Parameters
     ----------
@@ -216,32 +225,29 @@ def fit_cox(frame: pd.DataFrame, covariates: Sequence[CovariateCoding], *, strat
           term  hazard_ratio
     0  plan[b]         0.702
     """
-    from lifelines import CoxPHFitter
-    from lifelines.exceptions import ConvergenceError
-
     method = COX_METHOD + (f", stratified by {', '.join(strata)}" if strata else "")
     events = frame["churned"].to_numpy(float)
     base = {"model": model, "method": method, "n_events": int(events.sum()), "n_customers": len(frame),
             "strata": tuple(strata), "covariates": tuple(covariates)}
     X = design_matrix(frame, [c for c in covariates if c.name not in strata])
     S = _strata_columns(frame, covariates, strata)
+    stratum = S.astype(str).agg("|".join, axis=1).to_numpy() if strata else None
     # within strata the baseline is per stratum: a term constant inside every stratum is singular
-    baseline = (pd.get_dummies(S.astype(str).agg("|".join, axis=1)).to_numpy(float) if strata
-                else np.ones((len(frame), 1)))
+    baseline = pd.get_dummies(stratum).to_numpy(float) if strata else np.ones((len(frame), 1))
     X, dropped = check_design(X, events, np.ones(len(frame)), baseline, model=model)
     notes = [*notes, *single_level_notes([c for c in covariates if c.name not in strata]), *dropped]
-    data = pd.concat([
-        pd.DataFrame({"duration": np.maximum(frame["duration_days"].to_numpy(float), ZERO_DURATION),
-                      "churned": events}, index=frame.index), X, S], axis=1)
+    duration = np.maximum(frame["duration_days"].to_numpy(float), ZERO_DURATION)
+    terms = X.to_numpy()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            cph = CoxPHFitter(alpha=ALPHA).fit(data, "duration", "churned", strata=list(S.columns) or None)
-    except (ConvergenceError, np.linalg.LinAlgError, ValueError) as exc:
+        fit = fit_partial_likelihood(terms, duration, events, stratum)
+    except NotConverged as exc:
         raise _not_converged(model, exc) from exc
-    s = cph.summary
-    return CoxResult(summary=hazard_summary(s["coef"], s["se(coef)"], s["p"]), notes=tuple(notes),
-                     concordance=fitted_concordance(cph), fitter=cph,
+    z = fit.coef / fit.se
+    summary = hazard_summary(pd.Series(fit.coef, index=X.columns), pd.Series(fit.se),
+                             pd.Series(2 * stats.norm.sf(np.abs(z))))
+    data = pd.concat([pd.DataFrame({"duration": duration, "churned": events}, index=frame.index), X, S], axis=1)
+    return CoxResult(summary=summary, notes=tuple(notes), fit=fit,
+                     concordance=concordance(duration, events, terms @ fit.coef, stratum),
                      data=data.assign(**{c.name: frame[c.name] for c in covariates}), **base)
 
 
@@ -387,4 +393,4 @@ def fit_time_varying_cox(frame: pd.DataFrame, covariates: Sequence[CovariateCodi
     except (ConvergenceError, np.linalg.LinAlgError, ValueError) as exc:
         raise _not_converged(model, exc) from exc
     s = ctv.summary
-    return CoxResult(summary=hazard_summary(s["coef"], s["se(coef)"], s["p"]), notes=tuple(notes), fitter=ctv, **base)
+    return CoxResult(summary=hazard_summary(s["coef"], s["se(coef)"], s["p"]), notes=tuple(notes), **base)
