@@ -167,7 +167,7 @@ def fit_covariate_cause_models(customers: ir.Table, covariates: Sequence[Covaria
             notes.append(_too_few(name, int(churned.sum()), min_events))
             continue
         try:
-            models[cause] = fit_cox(frame.assign(churned=churned), covariates, model=name)
+            models[cause] = fit_cox(frame.assign(churned=churned), covariates, model=name, keep_data=False)
         except NotEstimable as exc:
             notes.append(exc.reason)
     return CauseModels(models=models, notes=tuple(notes))

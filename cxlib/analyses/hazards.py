@@ -232,7 +232,7 @@ def fit_covariate_models(customers: ir.Table, covariates: Sequence[Covariate], *
     stratified = None
     if ph.violated:
         try:
-            stratified = fit_stratified(cox, ph.violated)
+            stratified = fit_stratified(cox, ph.violated, keep_data=False)
         except NotEstimable as exc:
             notes.append(f"the model stratified on {', '.join(ph.violated)} is not shown: {exc.reason}")
     return CovariateModels(cox=cox, ph=ph, stratified=stratified, notes=tuple(notes))

@@ -131,7 +131,7 @@ class CoxResult(HazardModelResult):
         The maximized partial likelihood (coefficients, their covariance, log-likelihoods).
     data : pandas.DataFrame or None
         What :func:`fit_cox` fitted (``duration``, ``churned``, terms, strata, covariate values):
-        for the proportional-hazards check and a stratified refit.
+        for the proportional-hazards check and a stratified refit; None when not kept.
 
     Examples
     --------
@@ -192,7 +192,7 @@ def _not_converged(model: str, exc: Exception) -> NotEstimable:
 
 
 def fit_cox(frame: pd.DataFrame, covariates: Sequence[CovariateCoding], *, strata: Sequence[str] = (),
-            model: str = "covariates", notes: Sequence[str] = ()) -> CoxResult:
+            model: str = "covariates", notes: Sequence[str] = (), keep_data: bool = True) -> CoxResult:
     """Cox proportional hazards (Efron ties, :func:`fit_partial_likelihood`) on one row per customer.
 
     Parameters
@@ -208,6 +208,9 @@ def fit_cox(frame: pd.DataFrame, covariates: Sequence[CovariateCoding], *, strat
         Name in ``hazard_ratios.csv``.
     notes : sequence of str
         Notes to keep with the result (e.g. customers left out).
+    keep_data : bool
+        Keep what was fitted as ``result.data`` (for :func:`check_proportional_hazards` and
+        :func:`fit_stratified`); one row per customer, so callers that need neither pass False.
 
     Returns
     -------
@@ -243,15 +246,17 @@ def fit_cox(frame: pd.DataFrame, covariates: Sequence[CovariateCoding], *, strat
     except NotConverged as exc:
         raise _not_converged(model, exc) from exc
     z = fit.coef / fit.se
+    c_index = concordance(duration, events, terms @ fit.coef, stratum)
     summary = hazard_summary(pd.Series(fit.coef, index=X.columns), pd.Series(fit.se),
                              pd.Series(2 * stats.norm.sf(np.abs(z))))
-    data = pd.concat([pd.DataFrame({"duration": duration, "churned": events}, index=frame.index), X, S], axis=1)
-    return CoxResult(summary=summary, notes=tuple(notes), fit=fit,
-                     concordance=concordance(duration, events, terms @ fit.coef, stratum),
-                     data=data.assign(**{c.name: frame[c.name] for c in covariates}), **base)
+    data = (pd.concat([pd.DataFrame({"duration": duration, "churned": events}, index=frame.index), X, S,
+                       frame[[c.name for c in covariates if c.name not in X.columns]]], axis=1)  # a numeric term is its value
+            if keep_data else None)
+    return CoxResult(summary=summary, notes=tuple(notes), fit=fit, concordance=c_index, data=data, **base)
 
 
-def fit_stratified(result: CoxResult, strata: Sequence[str], model: str = "covariates_stratified") -> CoxResult:
+def fit_stratified(result: CoxResult, strata: Sequence[str], model: str = "covariates_stratified",
+                   keep_data: bool = True) -> CoxResult:
     """Refit a Cox model with a separate baseline hazard per level of each covariate in ``strata``.
 
     Numeric covariates are stratified per quantile bin; their own hazard ratios are then not
@@ -265,7 +270,8 @@ def fit_stratified(result: CoxResult, strata: Sequence[str], model: str = "covar
     ('covariates_stratified', ['age'], ('plan',))
     """
     frame = result.data.rename(columns={"duration": "duration_days"})
-    return fit_cox(frame, result.covariates, strata=tuple(strata), model=model, notes=result.notes)
+    return fit_cox(frame, result.covariates, strata=tuple(strata), model=model, notes=result.notes,
+                   keep_data=keep_data)
 
 
 @result

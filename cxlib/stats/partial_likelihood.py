@@ -84,44 +84,58 @@ class PartialLikelihoodFit:
         return np.sqrt(np.diag(self.cov))
 
 
-def _stratum(Z: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray, efron: bool,
-             want_info: bool) -> tuple[float, np.ndarray, np.ndarray | None]:
-    """Log partial likelihood, score and information of one stratum; rows sorted by ``t``."""
-    eta = Z @ beta
-    shift = eta.max() if len(eta) else 0.0
-    w = np.exp(eta - shift)  # the common factor cancels in every ratio; loglik adds it back
-    ew = w * e
-    first = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])           # first row of each distinct time
-    block = np.repeat(np.arange(len(first)), np.diff(np.r_[first, len(t)]))
-    d = np.add.reduceat(e, first)
-    wZ = w[:, None] * Z
-    S0 = np.cumsum(np.add.reduceat(w, first)[::-1])[::-1]
-    S1 = np.cumsum(np.add.reduceat(wZ, first, axis=0)[::-1], axis=0)[::-1]
-    D0 = np.add.reduceat(ew, first)
-    D1 = np.add.reduceat(wZ * e[:, None], first, axis=0)
-    ev = np.flatnonzero(d > 0)
-    dk = d[ev].astype(np.int64)
-    slot = np.repeat(np.arange(len(ev)), dk)                          # one slot per tied event
-    a = (np.arange(len(slot)) - np.repeat(np.cumsum(dk) - dk, dk)) / dk[slot] if efron else np.zeros(len(slot))
-    phi = S0[ev][slot] - a * D0[ev][slot]
-    loglik = float(e @ eta - (np.log(phi) + shift).sum())
-    n_t = len(ev)
-    c0 = np.bincount(slot, 1 / phi, n_t)
-    c1 = np.bincount(slot, a / phi, n_t)
-    score = e @ Z - (c0 @ S1[ev] - c1 @ D1[ev])
-    if not want_info:
-        return loglik, score, None
-    q0, q1, q2 = (np.bincount(slot, a ** k / phi ** 2, n_t) for k in range(3))
-    C0 = np.zeros(len(first))
-    C0[ev] = c0
-    C1 = np.zeros(len(first))
-    C1[ev] = c1
-    row_weight = w * np.cumsum(C0)[block] - ew * C1[block]            # Σ_t c0 S2 − c1 D2, per row
-    s1, d1 = S1[ev], D1[ev]
-    cross = s1.T @ (q1[:, None] * d1)
-    info = ((Z * row_weight[:, None]).T @ Z
-            - (s1.T @ (q0[:, None] * s1) - cross - cross.T + d1.T @ (q2[:, None] * d1)))
-    return loglik, score, info
+_CHUNK = 1 << 18  # rows per block of the weighted Gram product: bounds its temporary to _CHUNK × p
+
+
+class _Stratum:
+    """One stratum's rows sorted by time, and what does not depend on β: its tied-event slots."""
+
+    def __init__(self, Z: np.ndarray, t: np.ndarray, e: np.ndarray, efron: bool):
+        self.Z, self.e = Z, e
+        self.first = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])      # first row of each distinct time
+        self.block = np.repeat(np.arange(len(self.first)), np.diff(np.r_[self.first, len(t)]))
+        d = np.add.reduceat(e, self.first) if len(t) else np.zeros(0)
+        self.ev = np.flatnonzero(d > 0)                                   # times with an event
+        dk = d[self.ev].astype(np.int64)
+        self.slot = np.repeat(np.arange(len(self.ev)), dk)               # one slot per tied event
+        self.a = ((np.arange(len(self.slot)) - np.repeat(np.cumsum(dk) - dk, dk)) / dk[self.slot] if efron
+                  else np.zeros(len(self.slot)))
+        self.rows = np.flatnonzero(e)                                     # event rows, and their first per time
+        self.rows_first = np.flatnonzero(np.r_[True, t[self.rows][1:] != t[self.rows][:-1]])
+        self.eZ = e @ Z
+
+    def evaluate(self, beta: np.ndarray, want_info: bool) -> tuple[float, np.ndarray, np.ndarray | None]:
+        """Log partial likelihood, score and (optionally) information at ``beta``."""
+        Z, e, ev, slot, a = self.Z, self.e, self.ev, self.slot, self.a
+        eta = Z @ beta
+        shift = eta.max()
+        w = np.exp(eta - shift)  # the common factor cancels in every ratio; loglik adds it back
+        S0 = np.cumsum(np.add.reduceat(w, self.first)[::-1])[::-1][ev]
+        S1 = np.cumsum(np.add.reduceat(w[:, None] * Z, self.first, axis=0)[::-1], axis=0)[::-1][ev]
+        w_ev = w[self.rows]
+        D0 = np.add.reduceat(w_ev, self.rows_first)
+        D1 = np.add.reduceat(w_ev[:, None] * Z[self.rows], self.rows_first, axis=0)
+        phi = S0[slot] - a * D0[slot]
+        loglik = float(e @ eta - (np.log(phi) + shift).sum())
+        n_t = len(ev)
+        c0 = np.bincount(slot, 1 / phi, n_t)
+        c1 = np.bincount(slot, a / phi, n_t)
+        score = self.eZ - (c0 @ S1 - c1 @ D1)
+        if not want_info:
+            return loglik, score, None
+        q0, q1, q2 = (np.bincount(slot, a ** k / phi ** 2, n_t) for k in range(3))
+        C0 = np.zeros(len(self.first))
+        C0[ev] = c0
+        C1 = np.zeros(len(self.first))
+        C1[ev] = c1
+        row_weight = w * (np.cumsum(C0)[self.block] - e * C1[self.block])  # Σ_t c0 S2 − c1 D2, per row
+        gram = np.zeros((Z.shape[1], Z.shape[1]))
+        for lo in range(0, len(w), _CHUNK):
+            part = Z[lo:lo + _CHUNK]
+            gram += part.T @ (part * row_weight[lo:lo + _CHUNK, None])
+        cross = S1.T @ (q1[:, None] * D1)
+        info = gram - (S1.T @ (q0[:, None] * S1) - cross - cross.T + D1.T @ (q2[:, None] * D1))
+        return loglik, score, info
 
 
 def fit_partial_likelihood(X: np.ndarray, time: np.ndarray, event: np.ndarray, strata: np.ndarray | None = None,
@@ -178,16 +192,16 @@ def fit_partial_likelihood(X: np.ndarray, time: np.ndarray, event: np.ndarray, s
                          f"{len(event)}, {len(strata)}")
     order = np.lexsort((time, strata))
     # centring changes neither the coefficients nor the information; it keeps exp(x'β) in range
-    Z = X[order] - X.mean(axis=0)
+    Z = X[order]
+    Z -= X.mean(axis=0)
     t, e, s = time[order], event[order], strata[order]
     cuts = np.flatnonzero(np.r_[True, s[1:] != s[:-1], True])
-    parts = [slice(lo, hi) for lo, hi in pairwise(cuts)]
-    efron = ties == "efron"
+    parts = [_Stratum(Z[lo:hi], t[lo:hi], e[lo:hi], ties == "efron") for lo, hi in pairwise(cuts)]
 
     def evaluate(beta: np.ndarray, want_info: bool):
-        ll, score, info = 0.0, np.zeros(p), np.zeros((p, p)) if want_info else None
+        ll, score, info = 0.0, np.zeros(p), np.zeros((p, p))
         for part in parts:
-            l_s, u_s, i_s = _stratum(Z[part], t[part], e[part], beta, efron, want_info)
+            l_s, u_s, i_s = part.evaluate(beta, want_info)
             ll, score = ll + l_s, score + u_s
             if want_info:
                 info += i_s
@@ -205,16 +219,15 @@ def fit_partial_likelihood(X: np.ndarray, time: np.ndarray, event: np.ndarray, s
         if not np.isfinite(decrement):
             raise NotConverged("the likelihood is not finite", iterations=iteration - 1)
         scale = 1.0
-        while True:
+        while True:  # the information is computed with the candidate: a step is rarely halved
             candidate = beta + scale * step
-            ll_new = evaluate(candidate, False)[0]
+            ll_new, score_new, info_new = evaluate(candidate, True)
             if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * (1 + abs(ll)):
                 break
             scale /= 2
             if scale < 1e-10:
                 raise NotConverged("no step increases the likelihood", iterations=iteration)
-        beta = candidate
-        ll, score, info = evaluate(beta, True)
+        beta, ll, score, info = candidate, ll_new, score_new, info_new
         # near the maximum a full Newton step squares the error: the step after a small decrement
         # leaves the estimate ~1e-12 from the maximum
         if scale == 1.0 and decrement < tol * (1 + abs(ll)):
