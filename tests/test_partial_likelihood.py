@@ -64,6 +64,17 @@ def test_row_order_and_strata_labels_do_not_matter():
     np.testing.assert_allclose(a.cov, b.cov, rtol=1e-8)
 
 
+def test_a_stratum_without_events_adds_nothing():
+    rng = np.random.default_rng(3)
+    X, t, e, s = _data(rng, 1500)
+    e = np.where(s == 2, 0, e)
+    with_empty = fit_partial_likelihood(X, t, e, strata=s)
+    keep = s != 2
+    without = fit_partial_likelihood(X[keep], t[keep], e[keep], strata=s[keep])
+    np.testing.assert_allclose(with_empty.coef, without.coef, rtol=1e-12)
+    assert with_empty.loglik == pytest.approx(without.loglik, rel=1e-14)
+
+
 def test_recovers_a_simulated_hazard_ratio():
     rng = np.random.default_rng(5)
     n = 40_000

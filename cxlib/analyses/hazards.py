@@ -183,8 +183,10 @@ def _customer_frame(customers: ir.Table, as_of: dt.date, covariates: Sequence[Co
     """One row per customer (complete cases): duration, churned, covariate values (and cause); and rows dropped."""
     people = customers_as_of(customers, as_of, covariates, causes=causes)
     # ordered, so that the seeded sample of the PH check does not depend on the engine's row order
-    frame = people.order_by("customer_id").select("duration_days", "churned", *[c.name for c in covariates],
-                                                  *(["cause"] if causes is not None else [])).execute()
+    query = people.order_by("customer_id").select("duration_days", "churned", *[c.name for c in covariates],
+                                                  *(["cause"] if causes is not None else []))
+    # text as categories: at 10M customers, object strings made the frame 2.5 GB and the fetch 4× slower
+    frame = query.to_pyarrow().to_pandas(strings_to_categorical=True)
     complete = frame.dropna(subset=[c.name for c in covariates])
     return complete.reset_index(drop=True), len(frame) - len(complete)
 

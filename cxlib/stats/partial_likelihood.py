@@ -107,6 +107,8 @@ class _Stratum:
     def evaluate(self, beta: np.ndarray, want_info: bool) -> tuple[float, np.ndarray, np.ndarray | None]:
         """Log partial likelihood, score and (optionally) information at ``beta``."""
         Z, e, ev, slot, a = self.Z, self.e, self.ev, self.slot, self.a
+        if not len(self.rows):  # no event: the stratum adds no factor to the likelihood
+            return 0.0, np.zeros(Z.shape[1]), np.zeros((Z.shape[1], Z.shape[1]))
         eta = Z @ beta
         shift = eta.max()
         w = np.exp(eta - shift)  # the common factor cancels in every ratio; loglik adds it back
