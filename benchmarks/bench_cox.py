@@ -8,10 +8,10 @@ For each size it runs, each in a fresh subprocess (its own peak resident memory 
 * ``cxlib``: what 02_retention runs — ``fit_covariate_models`` (model ``covariates``, its
   proportional-hazards check, the stratified refit) and ``fit_covariate_cause_models`` (one model
   per churn cause), on :mod:`cxlib.stats.partial_likelihood`;
-* ``lifelines``: the same models the way the package fitted them before issue 14's session 6 —
-  lifelines ``CoxPHFitter`` (Efron) on the fetched frame, plain and per cause — and the largest
-  coefficient difference from ``cxlib``'s. Skipped above ``--lifelines-max`` customers: at 10M its
-  kernel held 11 GB within 100 s.
+* ``lifelines``: the same four models with lifelines' ``CoxPHFitter`` (Efron), which the package
+  used before issue 14's session 6, on the fetched frame — the fits only (no concordance, no
+  proportional-hazards check) — and the largest coefficient difference from ``cxlib``'s. Skipped
+  above ``--lifelines-max`` customers: at 10M the retention kernel held 11 GB 100 s into them.
 
 The input is the demo data sets of ``benchmarks/data`` (see ``bench_touchpoints.ensure_data``) read
 as engine tables; covariates and causes are the demo params'.

@@ -111,3 +111,40 @@ def test_comparison_above_the_cap_uses_a_seeded_sample(monkeypatch):
     assert (out["common_n"] == 300).all() and (out["n"] == 800).all()  # own-sample results stay on all 800
     pd.testing.assert_frame_equal(out[summary.columns], summary)
     assert not np.array_equal(out["gain_common"], other["gain_common"])  # another seed, another sample
+
+
+def test_above_the_cap_the_models_run_on_one_systematic_sample():
+    """Issue 14: the models above ``max_customers`` equal the same call on exactly the customers of the
+    seeded systematic sample (every k-th in customer_id order from the seeded start), picked in pandas."""
+    import ibis
+
+    rng = np.random.default_rng(4)
+    n = 1200
+    ids = [f"c{i:04d}" for i in rng.permutation(n)]  # the engine's row order is not the id order
+    signup = [dt.date(2023, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 700, n)]
+    csat = rng.integers(1, 6, n)
+    days = np.minimum(rng.exponential(500 * np.exp(0.4 * (csat - 3))), 800).astype(int)
+    customers = pd.DataFrame({"customer_id": ids, "signup_date": signup,
+                              "churn_date": [dt.date(2025, 1, 1) + dt.timedelta(days=int(d)) if d < 800 else None
+                                             for d in days]})
+    interactions = pd.DataFrame({"customer_id": ids, "touchpoint": "app", "timestamp": pd.Timestamp("2024-12-01"),
+                                 "csat": csat.astype(float), "ces": np.nan, "resolved": None})
+
+    def run(frame: pd.DataFrame, cap: int) -> V.MetricValidityResult:
+        kept = interactions[interactions["customer_id"].isin(frame["customer_id"])]
+        return V.metric_validity(ibis.memtable(frame), ibis.memtable(kept), None, [], ["app"], dt.date(2026, 1, 1),
+                                 horizon_days=365, bootstrap=20, seed=7, max_customers=cap)
+
+    everyone = run(customers, n)
+    at_risk = everyone.n_at_risk
+    sampled = run(customers, 400)
+    k = -(-at_risk // 400)
+    start = int(np.random.default_rng(7).integers(k))
+    landmark_ids = sorted(c for c, s, d in zip(ids, signup, customers["churn_date"])
+                          if s < dt.date(2025, 1, 1) and (d is None or d > dt.date(2025, 1, 1)))
+    assert len(landmark_ids) == at_risk and sampled.sampled_from == at_risk and everyone.sampled_from is None
+    picked = customers[customers["customer_id"].isin(landmark_ids[start::k])]
+    alone = run(picked, n)
+    assert sampled.n_at_risk == len(picked) <= 400
+    pd.testing.assert_frame_equal(sampled.summary, alone.summary)
+    assert "a systematic sample of the" in sampled.printer().lines[0]

@@ -31,6 +31,8 @@ Design (a landmark analysis)
   drawn with the seed before the bootstrap (``common_n`` is then the cap): the estimand, the
   population gain, is the same, and the cost (``draws × metrics`` Cox fits and concordances of
   ``common_n`` customers) stops growing with the customer base.
+* **Above** :data:`MAX_VALIDITY_CUSTOMERS` customers at risk at the landmark, all of the above runs
+  on one seeded systematic sample of them (``sampled_from`` of the result; ``docs/methods.md``).
 
 The per-customer values come from one engine query per table (:mod:`cxlib.features.landmark`);
 only one row per customer reaches pandas, as the Cox models need it.
@@ -38,6 +40,7 @@ only one row per customer reaches pandas, as the Cox models need it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -48,7 +51,7 @@ import pandas as pd
 from scipy import stats
 
 from cxlib.errors import NotEstimable
-from cxlib.features.customers import Covariate
+from cxlib.features.customers import Covariate, systematic_sample
 from cxlib.features.landmark import (
     VALUE_COLUMNS,
     interaction_metrics,
@@ -67,6 +70,9 @@ MIN_EVENTS = 10  # churn events a metric's sample needs before its hazard ratio 
 MIN_SAMPLE = 30  # customers a metric's sample needs at least (or min_cell_size when larger)
 MAX_DRAWS = 100  # bootstrap resamples of the comparison (each refits every compared metric's Cox model)
 MAX_COMPARISON_N = 20_000  # the comparison runs on a seeded random sample of this many customers above it (cost)
+# Above this many customers at risk the per-metric models run on a seeded systematic sample of them: the
+# metric values are one row per customer × metric × touchpoint in pandas (about 140 s at 1M customers)
+MAX_VALIDITY_CUSTOMERS = 200_000
 COMMON_SHARE = 0.5  # the common sample keeps at least this share of the largest metric's sample
 TENURE = "log_tenure"
 COMPARISON_COLUMNS = ["common_n", "gain_common", "gain_ci_lower", "gain_ci_upper", "rank", "rank_ci_lower",
@@ -94,6 +100,9 @@ class MetricValidityResult(Result):
         compared metrics cannot be told apart (or fewer than two were compared).
     draws : int
         Bootstrap resamples of the comparison.
+    sampled_from : int or None
+        Customers at risk at the landmark when the models ran on a systematic sample of them
+        (``n_at_risk`` is then the sample's); None when they ran on all.
 
     Examples
     --------
@@ -112,6 +121,7 @@ class MetricValidityResult(Result):
     covariates: tuple[str, ...]
     best: tuple[str, str] | None = None
     draws: int = 0
+    sampled_from: int | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """The ``metric_validity.csv`` contract table (estimated metrics only)."""
@@ -119,8 +129,10 @@ class MetricValidityResult(Result):
         return est[RESULT_COLUMNS["metric_validity"]].reset_index(drop=True)
 
     def _lines(self) -> list[str]:
+        sample = (f" (a systematic sample of the {self.sampled_from:,} at risk)" if self.sampled_from is not None
+                  else "")
         return [(f"Landmark {self.landmark} (metrics from {self.window_start}, churn to {self.follow_up_end}); "
-                 f"{self.n_at_risk:,} customers at risk.")]
+                 f"{self.n_at_risk:,} customers at risk{sample}.")]
 
 
 def comparison_set(summary: pd.DataFrame, values: pd.DataFrame, people: pd.DataFrame,
@@ -315,8 +327,13 @@ def score_metrics(people: pd.DataFrame, design: pd.DataFrame, values: pd.DataFra
 def metric_validity(customers: ir.Table, interactions: ir.Table | None, surveys: ir.Table | None,
                     covariates: Sequence[Covariate], touchpoints: Sequence[str], as_of: dt.date,
                     horizon_days: int, baseline_days: int | None = None, min_cell_size: int = 10,
-                    bootstrap: int = MAX_DRAWS, seed: int = 0) -> MetricValidityResult:
+                    bootstrap: int = MAX_DRAWS, seed: int = 0,
+                    max_customers: int = MAX_VALIDITY_CUSTOMERS) -> MetricValidityResult:
     """Metrics that matter: landmark Cox models of churn on each candidate metric.
+
+    Above ``max_customers`` customers at risk at the landmark, everything below runs on one seeded
+    systematic sample of at most that many of them
+    (:func:`cxlib.features.customers.systematic_sample`; the result's ``sampled_from`` says so).
 
     Parameters
     ----------
@@ -339,7 +356,9 @@ def metric_validity(customers: ir.Table, interactions: ir.Table | None, surveys:
     bootstrap : int
         Resamples of the comparison (params ``bootstrap``), capped at :data:`MAX_DRAWS`.
     seed : int
-        Seed of the bootstrap (params ``seed``).
+        Seed of the bootstrap and of the sample (params ``seed``).
+    max_customers : int
+        Customers at risk above which the models run on a sample (:data:`MAX_VALIDITY_CUSTOMERS`).
 
     Raises
     ------
@@ -365,11 +384,24 @@ def metric_validity(customers: ir.Table, interactions: ir.Table | None, surveys:
     landmark = as_of - dt.timedelta(days=horizon_days)
     start = landmark - dt.timedelta(days=baseline)
     people_t = landmark_people(customers, landmark, as_of, covariates)
-    people = people_t.execute()
-    if people.empty:
+    n = int(people_t.count().execute())
+    if n == 0:
         raise NotEstimable(f"No customer was active on the landmark date {landmark} ({horizon_days} days before as_of): "
                            "the data do not reach back far enough to measure metrics before a full follow-up.",
                            model="metric_validity")
+    args = (interactions, surveys, covariates, touchpoints, landmark, start, as_of, min_cell_size, bootstrap, seed)
+    if n <= max_customers:
+        return _validity(people_t, *args)
+    sample, _ = systematic_sample(people_t, n, max_customers, seed)
+    with sample:
+        return dataclasses.replace(_validity(sample, *args), sampled_from=n)
+
+
+def _validity(people_t: ir.Table, interactions: ir.Table | None, surveys: ir.Table | None,
+              covariates: Sequence[Covariate], touchpoints: Sequence[str], landmark: dt.date, start: dt.date,
+              as_of: dt.date, min_cell_size: int, bootstrap: int, seed: int) -> MetricValidityResult:
+    """:func:`metric_validity` on the customers of ``people_t`` (all at risk, or a sample of them)."""
+    people = people_t.execute()
     design = covariate_design(people, covariates)
     # tenure at the landmark (signup before it, so at least one day): every model adjusts for it
     design[TENURE] = np.log(people["tenure_days"].astype(float).clip(lower=1))

@@ -4,10 +4,11 @@ One solver serves every Cox fit of the package that does not need lifelines' ext
 covariate models on one row per customer (:func:`cxlib.stats.cox.fit_cox`) and the concordance
 bootstrap (:func:`cxlib.stats.concordance.cox_linear_predictor`).
 
-Why not lifelines: its ``CoxPHFitter`` keeps several pandas copies of the data and per-row
-intermediates; on 10 million customers its kernel held 11 GB within 100 s. Here the risk-set sums
-of Efron's likelihood are written as weighted sums over the rows, so one iteration costs a few
-passes and two matrix products over ``X`` and needs memory of about three copies of it:
+Why not lifelines' ``CoxPHFitter``: at 10 million customers the retention section's kernel held
+11 GB about 100 s into its fits and could not run beside another section
+(``benchmarks/RESULTS.md``). Here the risk-set sums of Efron's likelihood are written as weighted
+sums over the rows, so one Newton step costs a few passes and one weighted product over ``X``, and
+the memory is a few copies of ``X``:
 
 With ``w_i = exp(x_i'β)``, at an event time ``t`` with ``d`` tied events, risk set ``R`` and tied
 set ``D``, Efron's term ``l = 0 … d−1`` has ``a_l = l/d`` (Breslow: ``a_l = 0``) and

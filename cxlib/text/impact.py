@@ -230,8 +230,10 @@ def _clear(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def landmark_sentence(summary: pd.DataFrame, landmark: dt.date, window_start: dt.date, follow_up_end: dt.date,
-                      n_at_risk: int) -> str:
+                      n_at_risk: int, sampled_from: int | None = None) -> str:
     """The landmark design in numbers, and how many metrics have a hazard-ratio interval excluding 1.
+
+    With ``sampled_from`` (the models ran on a systematic sample of the customers at risk) it says so.
 
     Examples
     --------
@@ -239,9 +241,14 @@ def landmark_sentence(summary: pd.DataFrame, landmark: dt.date, window_start: dt
     ...                   "ci_upper": [0.9, 1.1, None]})
     >>> print(landmark_sentence(s, dt.date(2025, 9, 30), dt.date(2024, 9, 30), dt.date(2026, 9, 30), 5000))
     Landmark 30 September 2025: 5,000 customers active then, metrics from 30 September 2024, churn followed to 30 September 2026. 1 of the 2 metrics estimated have a hazard-ratio interval that excludes 1 (in colour in the figure); the others show no clear link with churn at this sample size.
+    >>> landmark_sentence(s, dt.date(2025, 9, 30), dt.date(2024, 9, 30), dt.date(2026, 9, 30), 200_000,
+    ...                   sampled_from=1_000_000).split(", metrics")[0]
+    'Landmark 30 September 2025: 1,000,000 customers active then, of whom a systematic sample of 200,000 enter the models'
     """
     estimated = summary["hazard_ratio_per_sd"].notna().sum()
-    return (f"Landmark {fmt_date(landmark)}: {n_at_risk:,} customers active then, metrics from {fmt_date(window_start)}, "
+    active = (f"{n_at_risk:,} customers active then" if sampled_from is None else
+              f"{sampled_from:,} customers active then, of whom a systematic sample of {n_at_risk:,} enter the models")
+    return (f"Landmark {fmt_date(landmark)}: {active}, metrics from {fmt_date(window_start)}, "
             f"churn followed to {fmt_date(follow_up_end)}. {len(_clear(summary))} of the {estimated} metrics estimated "
             "have a hazard-ratio interval that excludes 1 (in colour in the figure); the others show no clear link "
             "with churn at this sample size.")
