@@ -413,6 +413,15 @@ def test_cox_solver_matches_statsmodels_breslow():
     np.testing.assert_allclose(cox_linear_predictor(X, t, d.event.to_numpy()), ref, rtol=1e-6)
 
 
+def test_cox_solver_gives_a_term_constant_in_a_resample_no_weight():
+    d = _landmark(2)
+    X = np.column_stack([d[["log_tenure", "csat"]].to_numpy(), np.ones(len(d))])  # e.g. a level absent from a resample
+    t, e = d.duration.to_numpy(), d.event.to_numpy()
+    coef = cox_linear_predictor(X, t, e)
+    assert coef[2] == 0
+    np.testing.assert_array_equal(coef[:2], cox_linear_predictor(X[:, :2], t, e))
+
+
 def test_concordance_gains_deterministic_common_sample_and_best():
     d = _landmark()
     args = (d, "duration", "event", ["log_tenure"], ["csat", "ces", "nps"])

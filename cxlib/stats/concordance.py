@@ -50,7 +50,7 @@ import pandas as pd
 
 from cxlib.errors import NotEstimable
 from cxlib.results import Result, result
-from cxlib.stats.partial_likelihood import fit_partial_likelihood
+from cxlib.stats.partial_likelihood import NotConverged, fit_partial_likelihood
 
 GAIN_COLUMNS = ["metric", "concordance", "gain", "gain_ci_lower", "gain_ci_upper", "rank", "rank_ci_lower",
                 "rank_ci_upper", "share_ranked_first"]
@@ -78,9 +78,12 @@ def cox_linear_predictor(X: np.ndarray, time: np.ndarray, event: np.ndarray) -> 
     0.7
     """
     X = np.asarray(X, dtype=float)
-    if X.shape[1] == 0:
-        return np.zeros(0)
-    return fit_partial_likelihood(X, time, event, ties="breslow").coef
+    coef = np.zeros(X.shape[1])
+    # a term constant in this (re)sample ranks nobody: it keeps 0, and the rest is fitted without it
+    varies = np.ptp(X, axis=0) > 0 if len(X) else np.zeros(X.shape[1], bool)
+    if varies.any():
+        coef[varies] = fit_partial_likelihood(X[:, varies], time, event, ties="breslow").coef
+    return coef
 
 
 def harrell_c(time: np.ndarray, event: np.ndarray, score: np.ndarray) -> float:
@@ -300,7 +303,11 @@ def concordance_gains(frame: pd.DataFrame, duration: str, event: str, base: Sequ
     if e.sum() == 0:
         raise NotEstimable("no customer in the common sample churned after the landmark", model="metric_validity")
     Xb, M = data[base].to_numpy(float), data[metrics].to_numpy(float)
-    c_base, gain = _gains(Xb, M, t, e)
+    try:
+        c_base, gain = _gains(Xb, M, t, e)
+    except NotConverged as exc:
+        raise NotEstimable(f"a Cox model of the comparison did not converge ({exc.reason})",
+                           model="metric_validity") from exc
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     n = len(data)
     boot = np.empty((draws, len(metrics)))
@@ -309,7 +316,10 @@ def concordance_gains(frame: pd.DataFrame, duration: str, event: str, base: Sequ
         if e[idx].sum() == 0:
             boot[b] = np.nan
             continue
-        boot[b] = _gains(Xb[idx], M[idx], t[idx], e[idx])[1]
+        try:
+            boot[b] = _gains(Xb[idx], M[idx], t[idx], e[idx])[1]
+        except NotConverged:  # e.g. two terms that coincide in this resample: the draw is left out
+            boot[b] = np.nan
     boot = boot[~np.isnan(boot).any(axis=1)]
     alpha = (1 - level) / 2
     # rank 1 = largest gain; ties share the best rank
