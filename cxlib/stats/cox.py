@@ -234,9 +234,9 @@ def fit_cox(frame: pd.DataFrame, covariates: Sequence[CovariateCoding], *, strat
             "strata": tuple(strata), "covariates": tuple(covariates)}
     X = design_matrix(frame, [c for c in covariates if c.name not in strata])
     S = _strata_columns(frame, covariates, strata)
-    stratum = S.astype(str).agg("|".join, axis=1).to_numpy() if strata else None
+    stratum = S.groupby(list(S.columns), sort=True).ngroup().to_numpy() if strata else None
     # within strata the baseline is per stratum: a term constant inside every stratum is singular
-    baseline = pd.get_dummies(stratum).to_numpy(float) if strata else np.ones((len(frame), 1))
+    baseline = pd.get_dummies(pd.Series(stratum)).to_numpy(float) if strata else np.ones((len(frame), 1))
     X, dropped = check_design(X, events, np.ones(len(frame)), baseline, model=model)
     notes = [*notes, *single_level_notes([c for c in covariates if c.name not in strata]), *dropped]
     duration = np.maximum(frame["duration_days"].to_numpy(float), ZERO_DURATION)
