@@ -36,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from bench_touchpoints import data_dir, ensure_data  # noqa: E402
+from bench_touchpoints import data_dir, ensure_data
 
 AS_OF = dt.date(2026, 9, 30)
 COVARIATES = ["segment", "plan", "region", "monthly_revenue"]
