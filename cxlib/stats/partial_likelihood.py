@@ -105,8 +105,8 @@ class _Stratum:
         self.rows_first = np.flatnonzero(np.r_[True, t[self.rows][1:] != t[self.rows][:-1]])
         self.eZ = e @ Z
 
-    def evaluate(self, beta: np.ndarray, want_info: bool) -> tuple[float, np.ndarray, np.ndarray | None]:
-        """Log partial likelihood, score and (optionally) information at ``beta``."""
+    def evaluate(self, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """Log partial likelihood, score and information at ``beta``."""
         Z, e, ev, slot, a = self.Z, self.e, self.ev, self.slot, self.a
         if not len(self.rows):  # no event: the stratum adds no factor to the likelihood
             return 0.0, np.zeros(Z.shape[1]), np.zeros((Z.shape[1], Z.shape[1]))
@@ -124,8 +124,6 @@ class _Stratum:
         c0 = np.bincount(slot, 1 / phi, n_t)
         c1 = np.bincount(slot, a / phi, n_t)
         score = self.eZ - (c0 @ S1 - c1 @ D1)
-        if not want_info:
-            return loglik, score, None
         q0, q1, q2 = (np.bincount(slot, a ** k / phi ** 2, n_t) for k in range(3))
         C0 = np.zeros(len(self.first))
         C0[ev] = c0
@@ -201,17 +199,15 @@ def fit_partial_likelihood(X: np.ndarray, time: np.ndarray, event: np.ndarray, s
     cuts = np.flatnonzero(np.r_[True, s[1:] != s[:-1], True])
     parts = [_Stratum(Z[lo:hi], t[lo:hi], e[lo:hi], ties == "efron") for lo, hi in pairwise(cuts)]
 
-    def evaluate(beta: np.ndarray, want_info: bool):
+    def evaluate(beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         ll, score, info = 0.0, np.zeros(p), np.zeros((p, p))
         for part in parts:
-            l_s, u_s, i_s = part.evaluate(beta, want_info)
-            ll, score = ll + l_s, score + u_s
-            if want_info:
-                info += i_s
+            l_s, u_s, i_s = part.evaluate(beta)
+            ll, score, info = ll + l_s, score + u_s, info + i_s
         return ll, score, info
 
     beta = np.zeros(p)
-    ll, score, info = evaluate(beta, True)
+    ll, score, info = evaluate(beta)
     ll_null = ll
     for iteration in range(1, max_iter + 1):
         try:
@@ -224,7 +220,7 @@ def fit_partial_likelihood(X: np.ndarray, time: np.ndarray, event: np.ndarray, s
         scale = 1.0
         while True:  # the information is computed with the candidate: a step is rarely halved
             candidate = beta + scale * step
-            ll_new, score_new, info_new = evaluate(candidate, True)
+            ll_new, score_new, info_new = evaluate(candidate)
             if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * (1 + abs(ll)):
                 break
             scale /= 2
