@@ -17,7 +17,7 @@ from cxlib.errors import NotEstimable
 from cxlib.features.ratings import survey_ratings
 from cxlib.plots.drivers import importance_bars, importance_performance
 from cxlib.results import RESULT_COLUMNS
-from cxlib.stats.dominance import multinomial_weights, subset_r_squared, weighted_covariances
+from cxlib.stats.dominance import bootstrap_dominance, shapley_from_subsets, subset_r_squared, weighted_covariances
 
 
 def _simulated(n: int = 3000, k: int = 4, seed: int = 3, missing: float = 0.05) -> tuple[pd.DataFrame, list[str]]:
@@ -92,8 +92,8 @@ def test_weighted_covariance_equals_an_explicit_resample():
     df, names = _simulated(n=400, k=3, missing=0)
     z = df[["nps", *names]].to_numpy()
     z = z - z.mean(axis=0)
-    rng = np.random.default_rng(5)
-    w = multinomial_weights(rng, len(z), 3)
+    draws = np.random.default_rng(5).integers(0, len(z), size=(3, len(z)))
+    w = np.stack([np.bincount(d, minlength=len(z)) for d in draws]).astype(float)
     cov = weighted_covariances(z, w)
     for b in range(3):
         rows = np.repeat(np.arange(len(z)), w[b].astype(int))
@@ -168,7 +168,7 @@ def test_priorities_follow_the_median_rule():
 def test_demo_ranking_matches_true_weights(workbook_10k):
     p = workbook_10k.params
     df = survey_ratings(workbook_10k.surveys, p.survey_drivers, p.as_of, p.survey_since)
-    res = kd.key_drivers(df, p.survey_drivers, bootstrap=100, seed=p.seed)
+    res = kd.key_drivers(df, p.survey_drivers, bootstrap=100, seed=p.seed, counts="responses")
     truth = sorted(TRUE_NPS_WEIGHTS, key=TRUE_NPS_WEIGHTS.get, reverse=True)
     assert res.summary["driver"].tolist() == truth
     rows = res.summary.set_index("driver")
@@ -184,8 +184,47 @@ def test_survey_window(workbook_10k):
     all_rows = survey_ratings(workbook_10k.surveys, p.survey_drivers, p.as_of)
     since = survey_ratings(workbook_10k.surveys, p.survey_drivers, p.as_of, since=dt.date(2026, 1, 1))
     early = survey_ratings(workbook_10k.surveys, p.survey_drivers, dt.date(2025, 12, 31))
-    assert len(since) + len(early) == len(all_rows) and 0 < len(since) < len(all_rows)
-    assert list(all_rows.columns) == ["nps", *p.survey_drivers]
+    n = {name: int(df["responses"].sum()) for name, df in [("all", all_rows), ("since", since), ("early", early)]}
+    assert n["since"] + n["early"] == n["all"] and 0 < n["since"] < n["all"]
+    assert list(all_rows.columns) == ["nps", *p.survey_drivers, "responses"]
+    assert not all_rows.duplicated(["nps", *p.survey_drivers]).any()
+
+
+def test_counted_answers_give_exactly_the_result_of_the_responses(workbook_10k):
+    """The engine's counted answers and the raw responses, in any order, give the same tables."""
+    p = workbook_10k.params
+    counted = survey_ratings(workbook_10k.surveys, p.survey_drivers, p.as_of, p.survey_since)
+    raw = workbook_10k.surveys.execute()
+    day = raw["timestamp"].dt.date
+    since = p.survey_since or dt.date.min
+    rows = raw.loc[(day <= p.as_of) & (day >= since), ["nps", *p.survey_drivers]].astype(float)
+    assert len(rows) == counted["responses"].sum() > 3 * len(counted)
+    a = kd.key_drivers(counted, p.survey_drivers, bootstrap=50, seed=3, counts="responses")
+    b = kd.key_drivers(rows.sample(frac=1, random_state=1), p.survey_drivers, bootstrap=50, seed=3)
+    pd.testing.assert_frame_equal(a.summary, b.summary, check_exact=True)
+    assert (a.n_used, a.n_responses, a.r_squared) == (b.n_used, b.n_responses, b.r_squared)
+
+
+def test_bootstrap_over_answer_counts_matches_a_bootstrap_over_responses():
+    """Multinomial counts of distinct answers have the law of resampled responses: same spread."""
+    df, names = _simulated(n=1500, k=3, missing=0)
+    y, x = df["nps"].to_numpy(), df[names].to_numpy()
+    rng = np.random.default_rng(8)
+    replicates = 1000
+    by_rows = np.empty((replicates, 3))
+    for b in range(replicates):
+        i = rng.integers(0, len(y), len(y))
+        r2 = [_r2_lstsq(y[i], x[i][:, [j for j in range(3) if mask >> j & 1]]) if mask else 0.0
+              for mask in range(8)]
+        by_rows[b] = shapley_from_subsets(np.array(r2))
+    patterns, c = kd.answer_patterns(df, ["nps", *names])
+    z = patterns.to_numpy() - (c @ patterns.to_numpy()) / c.sum()
+    by_counts = bootstrap_dominance(z, replicates, np.random.default_rng(9), counts=c)
+    assert len(patterns) < len(df) / 3
+    # the standard deviations of two independent 1,000-replicate bootstraps agree within ~3 % (1 SE)
+    np.testing.assert_allclose(by_counts.std(axis=0), by_rows.std(axis=0), rtol=0.12)
+    np.testing.assert_allclose(by_counts.mean(axis=0), by_rows.mean(axis=0),
+                               atol=4 * by_rows.std(axis=0).max() / np.sqrt(replicates))
 
 
 def test_plots_draw_only_estimated_drivers():

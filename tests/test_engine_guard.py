@@ -103,8 +103,8 @@ def allowed_bounds(data_dir: Path) -> dict[tuple[str, str], int]:
     """
     cust = pd.read_parquet(data_dir / "customers.parquet")
     inter = pd.read_parquet(data_dir / "interactions.parquet", columns=["timestamp", "touchpoint", "channel"])
-    surveys = pd.read_parquet(data_dir / "surveys.parquet", columns=["timestamp"])
     params = demo_params_dict(data_dir, **PARAMS)
+    surveys = pd.read_parquet(data_dir / "surveys.parquet", columns=["timestamp", "nps", *params["survey_drivers"]])
     periods = pd.concat([inter["timestamp"], surveys["timestamp"]]).dt.to_period("Q").nunique()
     # every dimension takes its values plus the roll-up 'all'
     cube = ((periods + 1) * (inter["touchpoint"].nunique() + 1) * (inter["channel"].nunique(dropna=False) + 1)
@@ -117,7 +117,8 @@ def allowed_bounds(data_dir: Path) -> dict[tuple[str, str], int]:
     return {
         ("cxlib/features/cube.py", "_chunk_cells"): cube,  # one grouping set of one customer chunk per pull
         ("cxlib/features/exposures.py", "touchpoint_cells"): cells,
-        ("cxlib/features/ratings.py", "survey_ratings"): len(surveys),
+        # distinct answers, not responses
+        ("cxlib/features/ratings.py", "survey_ratings"): len(surveys.drop(columns="timestamp").drop_duplicates()),
         ("cxlib/analyses/hazards.py", "cross_check_intervals"): TV_COX_MAX_ROWS + 1,
     }
 

@@ -32,11 +32,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 
 from cxlib.errors import NotEstimable
@@ -48,6 +47,7 @@ from cxlib.stats.dominance import (
     percentile_interval,
     ranks,
 )
+from cxlib.stats.ols import OLSFit, fit_ols_hc3
 
 EXACT_MAX_DRIVERS = 12  # 2^12 = 4,096 subsets per replicate; beyond that, sampled orderings
 SAMPLED_ORDERINGS = 1000
@@ -77,7 +77,7 @@ class KeyDriverResult(Result):
         ``"exact"`` (all subsets) or a description of the sampled approximation.
     warnings : tuple of str
         Plain-language problems the report must show (collinearity, excluded drivers, ...).
-    ols : statsmodels RegressionResults
+    ols : cxlib.stats.ols.OLSFit
         The fitted OLS model (not part of ``to_dict()``).
 
     Examples
@@ -98,7 +98,7 @@ class KeyDriverResult(Result):
     bootstrap: int
     method: str
     warnings: tuple[str, ...] = ()
-    ols: Any = field(default=None, repr=False, compare=False)
+    ols: OLSFit | None = field(default=None, repr=False, compare=False)
 
     def to_frame(self) -> pd.DataFrame:
         """The ``drivers.csv`` contract table (the fixed columns, then ``quadrant``)."""
@@ -122,16 +122,40 @@ class KeyDriverResult(Result):
         return [fit, *self.warnings]
 
 
-def _usable(df: pd.DataFrame, drivers: list[str], outcome: str) -> tuple[list[str], dict[str, str], pd.DataFrame]:
-    """Drop all-missing and constant drivers (saying why), then keep complete cases."""
+def answer_patterns(df: pd.DataFrame, columns: list[str], counts: str | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """The distinct rows of ``df[columns]`` in a fixed order, and how many responses gave each.
+
+    Answers are small integers, so the distinct rows are few; every statistic of the analysis is
+    a sum over responses in which identical answers contribute identical terms.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"nps": [9.0, 3.0, 9.0, np.nan], "a": [5.0, 2.0, 5.0, 4.0]})
+    >>> patterns, c = answer_patterns(df, ["nps", "a"])
+    >>> patterns.assign(responses=c)
+       nps    a  responses
+    0  3.0  2.0          1
+    1  9.0  5.0          2
+    2  NaN  4.0          1
+    """
+    if counts is None:
+        grouped = df.groupby(columns, dropna=False, sort=False).size()
+        df = grouped.index.to_frame(index=False).assign(_count=grouped.to_numpy())
+        counts = "_count"
+    df = df[df[counts] > 0].sort_values(columns, na_position="last", kind="stable")
+    return df[columns].astype("float64").reset_index(drop=True), df[counts].to_numpy(np.int64)
+
+
+def _usable(patterns: pd.DataFrame, drivers: list[str], outcome: str) -> tuple[list[str], dict[str, str], pd.Series]:
+    """Drop all-missing and constant drivers (saying why); the mask of complete patterns."""
     notes: dict[str, str] = {}
-    use = [d for d in drivers if df[d].notna().any()]
+    use = [d for d in drivers if patterns[d].notna().any()]
     notes.update({d: "no ratings in the window" for d in drivers if d not in use})
     while True:
-        cc = df.dropna(subset=[outcome, *use])
-        constant = [d for d in use if cc[d].nunique() < 2]
+        complete = patterns[[outcome, *use]].notna().all(axis=1)
+        constant = [d for d in use if patterns.loc[complete, d].nunique() < 2]
         if not constant:
-            return use, notes, cc
+            return use, notes, complete
         for d in constant:
             notes[d] = "the same rating on every complete response (no variation to learn from)"
         use = [d for d in use if d not in constant]
@@ -147,14 +171,15 @@ def _check_collinearity(corr: np.ndarray, names: list[str]) -> None:
 
 def key_drivers(df: pd.DataFrame, drivers: list[str], outcome: str = "nps", bootstrap: int = 500,
                 seed: int = 0, level: float = 0.95, exact_max: int = EXACT_MAX_DRIVERS,
-                min_responses: int = 1) -> KeyDriverResult:
+                min_responses: int = 1, counts: str | None = None) -> KeyDriverResult:
     """Key-driver analysis: OLS with HC3 errors, general dominance with bootstrap intervals, VIFs.
 
     Parameters
     ----------
     df : DataFrame
-        One row per survey response with the outcome and the driver ratings
-        (:func:`cxlib.features.ratings.survey_ratings`).
+        The outcome and the driver ratings: one row per survey response, or one row per distinct
+        answer with its number of responses in the column ``counts``
+        (:func:`cxlib.features.ratings.survey_ratings`). Both give the same result.
     drivers : list of str
         The driver columns, in the params' order.
     outcome : str
@@ -172,6 +197,8 @@ def key_drivers(df: pd.DataFrame, drivers: list[str], outcome: str = "nps", boot
     min_responses : int
         Fewest complete responses the result may rest on (``min_cell_size``): below it nothing is
         published.
+    counts : str, optional
+        Column of ``df`` with the number of responses per row; None when each row is one response.
 
     Returns
     -------
@@ -187,6 +214,11 @@ def key_drivers(df: pd.DataFrame, drivers: list[str], outcome: str = "nps", boot
 
     Notes
     -----
+    Everything is computed on the distinct answers weighted by their counts
+    (:func:`answer_patterns`), which equals the computation on the responses exactly
+    (:mod:`cxlib.stats.ols`); the bootstrap draws each resample's counts of every distinct answer
+    from their multinomial distribution (:func:`cxlib.stats.dominance.bootstrap_dominance`).
+
     OLS intervals and p-values use HC3 standard errors with the t distribution (n − k − 1 degrees
     of freedom). The bootstrap resamples responses: a customer who answered twice counts as two
     independent responses, which the intervals do not correct for.
@@ -216,23 +248,28 @@ def key_drivers(df: pd.DataFrame, drivers: list[str], outcome: str = "nps", boot
     drivers = list(drivers)
     if not drivers:
         raise ValueError("No survey drivers are named: set survey_drivers in the params file.")
-    use, notes, cc = _usable(df, drivers, outcome)
+    patterns, c = answer_patterns(df, [outcome, *drivers], counts)
+    use, notes, complete = _usable(patterns, drivers, outcome)
     warnings = [f"Driver {d} is left out of the model: {why}." for d, why in notes.items()]
     k = len(use)
     if k == 0:
         raise NotEstimable("None of the survey drivers can be used: "
                            + "; ".join(f"{d}: {w}" for d, w in notes.items()) + ".", model="drivers")
-    n = len(cc)
+    n_responses = int(c.sum())
+    cc, c_cc = patterns.loc[complete, [outcome, *use]].to_numpy(float), c[complete.to_numpy()]
+    n = int(c_cc.sum())
     if n < k + MIN_RESPONSES_PER_DRIVER:
         raise NotEstimable(f"Only {n:,} complete survey responses for {k} drivers: too few to fit a regression.",
                            model="drivers")
     if n < min_responses:
         raise NotEstimable(f"Only {n:,} complete survey responses: fewer than min_cell_size, so the key drivers "
                            "are not shown.", model="drivers")
-    y = cc[outcome].to_numpy(float)
-    x = cc[use].to_numpy(float)
 
-    corr_x = np.corrcoef(x, rowvar=False).reshape(k, k)
+    # Centring first keeps the cross-products well conditioned; R² does not depend on location.
+    z = cc - (c_cc @ cc) / n
+    cov = z.T @ (z * c_cc[:, None]) / n
+    sd_x = np.sqrt(np.diag(cov)[1:])
+    corr_x = cov[1:, 1:] / np.outer(sd_x, sd_x)
     _check_collinearity(corr_x, use)
     vif = np.diag(np.linalg.inv(corr_x))
     for d, v in zip(use, vif):
@@ -240,13 +277,8 @@ def key_drivers(df: pd.DataFrame, drivers: list[str], outcome: str = "nps", boot
             warnings.append(f"Driver {d} has a variance inflation factor of {v:.1f} (above {VIF_WARN:g}): "
                             "it overlaps strongly with other drivers, so its coefficient is imprecise.")
 
-    ols = sm.OLS(y, sm.add_constant(x, has_constant="add")).fit(cov_type="HC3", use_t=True)
-    ci = ols.conf_int(alpha=1 - level)
-
-    # Centring first keeps the cross-products well conditioned; R² does not depend on location.
-    z = np.column_stack([y, x])
-    z = z - z.mean(axis=0)
-    cov = z.T @ z / n
+    ols = fit_ols_hc3(cc[:, 0], cc[:, 1:], c_cc)
+    ci = ols.conf_int(level)
     rng = np.random.default_rng(seed)
     orderings = None
     if k <= exact_max:
@@ -258,9 +290,9 @@ def key_drivers(df: pd.DataFrame, drivers: list[str], outcome: str = "nps", boot
                         f"{SAMPLED_ORDERINGS:,} random orderings instead of all subsets: they still sum to R², "
                         "but the split between drivers carries some sampling noise.")
     importance = dominance_weights(cov, orderings)
-    r_squared = float(ols.rsquared)
+    r_squared = ols.rsquared
 
-    boot = bootstrap_dominance(z, bootstrap, rng, orderings)
+    boot = bootstrap_dominance(z, bootstrap, rng, orderings, counts=c_cc)
     if bootstrap:
         imp_lo, imp_hi = percentile_interval(boot, level)
         rank_lo, rank_hi = percentile_interval(ranks(boot), level, method="inverted_cdf")
@@ -269,7 +301,7 @@ def key_drivers(df: pd.DataFrame, drivers: list[str], outcome: str = "nps", boot
 
     fitted = pd.DataFrame({
         "driver": use,
-        "coefficient": ols.params[1:], "se": ols.bse[1:], "ci_lower": ci[1:, 0], "ci_upper": ci[1:, 1],
+        "coefficient": ols.coef[1:], "se": ols.se[1:], "ci_lower": ci[1:, 0], "ci_upper": ci[1:, 1],
         "p_value": ols.pvalues[1:],
         "importance": importance, "importance_ci_lower": imp_lo, "importance_ci_upper": imp_hi,
         "importance_share": importance / r_squared if r_squared > 0 else np.nan,
@@ -277,22 +309,25 @@ def key_drivers(df: pd.DataFrame, drivers: list[str], outcome: str = "nps", boot
         "vif": vif,
     })
     summary = pd.DataFrame({"driver": drivers}).merge(fitted, on="driver", how="left")
-    summary = summary.join(_performance(df, drivers, level), on="driver")
+    summary = summary.join(_performance(patterns, c, drivers, level), on="driver")
     summary["note"] = summary["driver"].map(notes).fillna("")
     summary = quadrants(summary)
     summary = summary.sort_values(["importance", "driver"], ascending=[False, True], na_position="last")
-    return KeyDriverResult(summary=summary.reset_index(drop=True), r_squared=r_squared, n_responses=len(df),
-                           n_used=n, n_dropped=len(df) - n, bootstrap=bootstrap, method=method,
+    return KeyDriverResult(summary=summary.reset_index(drop=True), r_squared=r_squared, n_responses=n_responses,
+                           n_used=n, n_dropped=n_responses - n, bootstrap=bootstrap, method=method,
                            warnings=tuple(warnings), ols=ols)
 
 
-def _performance(df: pd.DataFrame, drivers: list[str], level: float) -> pd.DataFrame:
+def _performance(patterns: pd.DataFrame, counts: np.ndarray, drivers: list[str], level: float) -> pd.DataFrame:
     rows = {}
     for d in drivers:
-        r = df[d].dropna()
-        m, s, n = r.mean(), r.std(ddof=1), len(r)
+        rated = patterns[d].notna().to_numpy()
+        r, c = patterns[d].to_numpy()[rated], counts[rated]
+        n = int(c.sum())
+        m = (c @ r) / n if n else np.nan
+        s = math.sqrt((c @ (r - m) ** 2) / (n - 1)) if n > 1 else np.nan
         half = stats.t.ppf(0.5 + level / 2, n - 1) * s / math.sqrt(n) if n > 1 else np.nan
-        rows[d] = {"performance": m if n else np.nan, "performance_ci_lower": m - half,
+        rows[d] = {"performance": m, "performance_ci_lower": m - half,
                    "performance_ci_upper": m + half, "n_rated": n}
     return pd.DataFrame.from_dict(rows, orient="index")
 

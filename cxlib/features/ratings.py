@@ -1,4 +1,4 @@
-"""Survey responses for the key-driver regression: the outcome and the attribute ratings per response."""
+"""Survey answers for the key-driver regression: each distinct (outcome, ratings) answer and its number of responses."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ import pandas as pd
 
 def survey_ratings(surveys: ir.Table, drivers: list[str], as_of: dt.date,
                    since: dt.date | None = None, outcome: str = "nps") -> pd.DataFrame:
-    """Survey responses up to ``as_of`` (from ``since`` when given): the outcome and driver ratings.
+    """The distinct answers (outcome and driver ratings) of the survey responses up to ``as_of``, counted.
 
-    This is the one place the workbook pulls individual rows of a table into pandas: OLS on
-    individual responses needs them. It is bounded by the number of survey responses (about one
-    per customer and year, not one per interaction) times ``1 + len(drivers)`` numeric columns.
-    Missing ratings stay missing (NaN); :func:`cxlib.analyses.drivers.key_drivers` decides what to
-    do with them. Rows come in a fixed order (customer, timestamp, values), so that a seeded
-    bootstrap does not depend on the order an engine returns rows in.
+    Answers are small integers (0–10 and 1–5, DESIGN.md), so the responses collapse in the engine
+    into at most ``11 · 6^k`` distinct answers, each with its number of responses: the sufficient
+    statistics of the key-driver regression and of its bootstrap
+    (:func:`cxlib.analyses.drivers.key_drivers` with ``counts="responses"``). Nothing proportional to
+    the responses leaves the engine. Missing ratings stay missing (NaN) and form answers of their
+    own; the analysis decides what to do with them. Rows come sorted by their values, missing last,
+    whatever order the engine returns them in.
 
     Parameters
     ----------
@@ -36,28 +37,29 @@ def survey_ratings(surveys: ir.Table, drivers: list[str], as_of: dt.date,
     Returns
     -------
     DataFrame
-        ``[outcome, *drivers]``, all float.
+        ``[outcome, *drivers]`` as float, and ``responses`` (int): one row per distinct answer.
 
     Examples
     --------
-    >>> t = ibis.memtable({"customer_id": ["a", "b", "c"],
-    ...                    "timestamp": pd.to_datetime(["2026-01-05", "2026-03-01", "2026-10-01"]),
-    ...                    "nps": [9, 3, 10], "sat_app": [5, None, 4]})
+    >>> t = ibis.memtable({"customer_id": ["a", "b", "c", "d"],
+    ...                    "timestamp": pd.to_datetime(["2026-01-05", "2026-03-01", "2026-10-01", "2026-04-01"]),
+    ...                    "nps": [9, 3, 10, 9], "sat_app": [5, None, 4, 5]})
     >>> survey_ratings(t, ["sat_app", "sat_billing"], dt.date(2026, 9, 30))
-       nps  sat_app  sat_billing
-    0  9.0      5.0          NaN
-    1  3.0      NaN          NaN
+       nps  sat_app  sat_billing  responses
+    0  3.0      NaN          NaN          1
+    1  9.0      5.0          NaN          2
     """
     t = surveys
     day = t.timestamp.date()
     t = t.filter(day <= ibis.literal(as_of))
     if since is not None:
         t = t.filter(day >= ibis.literal(since))
-    t = t.order_by("customer_id", "timestamp", outcome, *[d for d in drivers if d in t.columns])
-    cols = {outcome: t[outcome].cast("float64")}
-    cols.update({d: t[d].cast("float64") for d in drivers if d in t.columns})
-    df = t.select(**cols).execute()
+    present = [outcome, *[d for d in drivers if d in t.columns]]
+    df = (t.select(**{c: t[c].cast("float64") for c in present})
+          .group_by(present).aggregate(responses=ibis._.count()).execute())
     for d in drivers:
         if d not in df.columns:
             df[d] = np.nan
-    return df[[outcome, *drivers]].astype("float64")
+    columns = [outcome, *drivers]
+    df = df.sort_values(columns, na_position="last", kind="stable", ignore_index=True)
+    return df[columns].astype("float64").assign(responses=df["responses"].astype("int64"))

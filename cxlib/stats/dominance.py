@@ -2,8 +2,8 @@
 
 Every R² needed — the 2^k subsets of k drivers, in every bootstrap replicate — is computed from the
 (weighted) covariance matrix of ``[outcome, driver_1, ..., driver_k]``: a subset's R² is
-``c_yS' C_SS^{-1} c_yS / var_y``. A bootstrap resample is a vector of multinomial frequency
-weights, so its covariance is two matrix products and nothing is refitted. Above a dozen drivers the
+``c_yS' C_SS^{-1} c_yS / var_y``. A bootstrap resample is a vector of multinomial frequencies
+over the distinct answer patterns, so its covariance is two matrix products and nothing is refitted. Above a dozen drivers the
 weights are averaged over random driver orderings instead of all subsets (:func:`sampled_shapley`).
 
 Examples
@@ -186,7 +186,7 @@ def weighted_covariances(z: np.ndarray, weights: np.ndarray) -> np.ndarray:
     z : ndarray, shape (n, p)
         The data (centred, for good conditioning).
     weights : ndarray, shape (B, n)
-        Frequency weights, one row per resample (:func:`multinomial_weights`).
+        Frequency weights, one row per resample.
 
     Returns
     -------
@@ -210,37 +210,29 @@ def weighted_covariances(z: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return cov
 
 
-def multinomial_weights(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
-    """Frequency weights of ``size`` bootstrap resamples of ``n`` rows (each row sums to ``n``).
-
-    Examples
-    --------
-    >>> w = multinomial_weights(np.random.default_rng(0), 5, 2)
-    >>> w.sum(axis=1)
-    array([5., 5.])
-    """
-    draws = rng.integers(0, n, size=(size, n))
-    flat = draws + (np.arange(size) * n)[:, None]
-    return np.bincount(flat.ravel(), minlength=size * n).reshape(size, n).astype(float)
-
-
 def bootstrap_dominance(z: np.ndarray, replicates: int, rng: np.random.Generator,
-                        orderings: np.ndarray | None = None) -> np.ndarray:
+                        orderings: np.ndarray | None = None, counts: np.ndarray | None = None) -> np.ndarray:
     """Dominance weights in ``replicates`` nonparametric bootstrap resamples of the rows of ``z``.
 
-    The resamples are drawn in blocks (at most 64 replicates, and a bounded number of floats of
-    weights or subset matrices per block), so memory stays flat in the number of replicates.
+    A resample of ``n`` observations drawn with replacement holds each distinct row a
+    Multinomial(``n``, ``counts / n``) number of times, so it is drawn as that vector of
+    frequencies over the distinct rows, and its covariance is two matrix products: the cost
+    follows the number of distinct rows, not of observations. The resamples are drawn in blocks
+    (at most 64 replicates, and a bounded number of floats of frequencies or subset matrices per
+    block), so memory stays flat in the number of replicates.
 
     Parameters
     ----------
-    z : ndarray, shape (n, k + 1)
-        ``[outcome, drivers...]`` per response, centred.
+    z : ndarray, shape (m, k + 1)
+        ``[outcome, drivers...]`` per row, centred.
     replicates : int
         Bootstrap replicates (0 gives an empty array).
     rng : numpy.random.Generator
         Draws the resamples (consumed in block order, so a seed fixes the result).
     orderings : ndarray, optional
         Driver orderings of the sampled approximation, None for exact weights.
+    counts : ndarray of int, shape (m,), optional
+        Observations per row when the rows are distinct answer patterns; None for one each.
 
     Returns
     -------
@@ -255,16 +247,19 @@ def bootstrap_dominance(z: np.ndarray, replicates: int, rng: np.random.Generator
     >>> boot.shape, bool((boot > 0).all())
     ((30, 2), True)
     """
-    n, k = z.shape[0], z.shape[1] - 1
+    m, k = z.shape[0], z.shape[1] - 1
+    counts = np.ones(m, dtype=np.int64) if counts is None else np.asarray(counts, dtype=np.int64)
+    n = int(counts.sum())
     if orderings is None:
         per_replicate = k * (k + 1) * 2 ** max(k - 2, 0)
     else:
         per_replicate = len(orderings) * (k + 1) ** 2
     boot = np.empty((replicates, k))
-    chunk = int(max(1, min(_BOOT_CHUNK, _BOOT_BLOCK_FLOATS // max(n, per_replicate))))
+    chunk = int(max(1, min(_BOOT_CHUNK, _BOOT_BLOCK_FLOATS // max(m, per_replicate))))
     for start in range(0, replicates, chunk):
         size = min(chunk, replicates - start)
-        boot[start:start + size] = dominance_weights(weighted_covariances(z, multinomial_weights(rng, n, size)), orderings)
+        frequencies = rng.multinomial(n, counts / n, size=size).astype(float)
+        boot[start:start + size] = dominance_weights(weighted_covariances(z, frequencies), orderings)
     return boot
 
 
