@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from cxlib.errors import ParamsError
+from cxlib.ingest.memory import size_bytes
 from cxlib.yaml12 import ParamsTooLarge, Yaml12Loader
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -101,12 +102,19 @@ class EngineSpec(_Strict):
     database: str | None = Field(None, max_length=MAX_PATH_CHARS,
                                  description="DuckDB database file (spills to disk); default in memory")
     memory_limit: str | None = Field(None, max_length=20, description=(
-        "per engine connection, e.g. 8GB; default: 60% of the machine's memory (or of the container's "
-        "limit), divided among the sections a run executes at once"))
+        "the run's DuckDB memory, e.g. 8GB, divided among the sections it executes at once (on Spark the "
+        "driver's heap); default: 60% of the machine's memory (or of the container's limit)"))
     threads: int | None = Field(None, ge=1, le=1024)
     url: str | None = Field(None, max_length=MAX_PATH_CHARS, description=(
         "any other Ibis backend by connection URL (ibis.connect), e.g. postgres://cx@warehouse/cx; "
         "${VAR} is taken from the environment, so no password sits in the params file"))
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _a_size(cls, v: str | None) -> str | None:
+        if v is not None:
+            size_bytes(v)  # its ValueError lists the units
+        return v
 
     @model_validator(mode="after")
     def _one_connection(self) -> EngineSpec:

@@ -32,7 +32,7 @@ import ibis
 import ibis.expr.types as ir
 
 from cxlib.errors import DataError
-from cxlib.ingest.memory import default_memory_limit
+from cxlib.ingest.memory import connection_memory_limit
 from cxlib.params import TABLE_SOURCE, EngineSpec, RunParams
 
 # Contract columns per table: name -> (ibis type, required)
@@ -76,8 +76,9 @@ _FALSE = ("false", "f", "no", "n", "0", "0.0")
 def connect(engine: EngineSpec | None = None, temp_directory: str | Path | None = None) -> Any:
     """Open the Ibis backend named in params (embedded DuckDB by default).
 
-    DuckDB gets ``engine.memory_limit`` (default: 60% of the machine's memory, shared among the
-    connections of a run, :func:`cxlib.ingest.memory.default_memory_limit`) and spills beyond it to
+    DuckDB gets its share of the run's memory budget, ``engine.memory_limit`` (default: 60% of the
+    machine's memory), split among the connections a run has open at once
+    (:func:`cxlib.ingest.memory.connection_memory_limit`), and spills beyond it to
     ``temp_directory`` (default: ``$CX_TEMP_DIRECTORY``, which ``cx run`` points inside the
     run's staging folder; else DuckDB's own default).
 
@@ -86,7 +87,7 @@ def connect(engine: EngineSpec | None = None, temp_directory: str | Path | None 
     >>> import tempfile
     >>> con = connect(EngineSpec(memory_limit="1GB"), temp_directory=tempfile.mkdtemp())
     >>> con.name, con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
-    ('duckdb', '953.6 MiB')
+    ('duckdb', '953.0 MiB')
     """
     engine = engine or EngineSpec()
     if engine.backend == "pyspark":  # pragma: no cover - exercised by the Spark parity test
@@ -103,7 +104,7 @@ def connect(engine: EngineSpec | None = None, temp_directory: str | Path | None 
     else:
         con = ibis.duckdb.connect(engine.database or ":memory:")
     if con.name == "duckdb":
-        con.raw_sql(f"SET memory_limit = '{engine.memory_limit or default_memory_limit()}'")
+        con.raw_sql(f"SET memory_limit = '{connection_memory_limit(engine.memory_limit)}'")
         spill = temp_directory
         if spill is None and os.environ.get(TEMP_DIRECTORY_ENV):
             # One folder per process: concurrent sections' DuckDBs must not share spill files.

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import os
-import re
 import secrets
 import signal
 import sys
@@ -40,6 +39,7 @@ import ibis
 import ibis.expr.types as ir
 
 from cxlib.errors import DataError
+from cxlib.ingest.memory import size_bytes
 from cxlib.params import EngineSpec
 
 MASTER_ENV = "CX_SPARK_MASTER"
@@ -54,25 +54,22 @@ SESSION_CONF = {
     "spark.sql.ansi.enabled": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
-_UNITS = {"": "b", "b": "b", "k": "k", "kb": "k", "kib": "k", "m": "m", "mb": "m", "mib": "m",
-          "g": "g", "gb": "g", "gib": "g", "t": "t", "tb": "t", "tib": "t"}
 _MISSING = ("engine backend 'pyspark' needs PySpark: install the optional extra with "
             "`pip install -e \".[spark]\"` (and Java 17 or later).")
 
 
 def jvm_memory(limit: str) -> str:
-    """A DuckDB-style memory limit ("4GB", "512 MiB") as a JVM size ("4g", "512m").
+    """A memory size as DuckDB writes it ("4GB", "512 MiB") as a JVM size in mebibytes.
 
     Examples
     --------
     >>> jvm_memory("4GB"), jvm_memory("512 MiB"), jvm_memory("2g")
-    ('4g', '512m', '2g')
+    ('3814m', '512m', '2048m')
     """
-    m = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", limit)
-    unit = _UNITS.get(m.group(2).lower()) if m else None
-    if unit is None:
-        raise DataError(f"engine.memory_limit {limit!r} is not a size such as '4GB' or '512MB'.")
-    return f"{m.group(1)}{unit}"
+    try:
+        return f"{size_bytes(limit) >> 20}m"
+    except ValueError as exc:
+        raise DataError(f"engine.memory_limit: {exc}.") from None
 
 
 def local_conf(engine: EngineSpec) -> dict[str, str]:
@@ -86,7 +83,7 @@ def local_conf(engine: EngineSpec) -> dict[str, str]:
     --------
     >>> conf = local_conf(EngineSpec(backend="pyspark", threads=2, memory_limit="3GB"))
     >>> conf["spark.master"], conf["spark.driver.memory"], conf["spark.sql.shuffle.partitions"]
-    ('local[2]', '3g', '4')
+    ('local[2]', '2861m', '4')
     >>> conf["spark.sql.warehouse.dir"].startswith(tempfile.gettempdir())   # never ./spark-warehouse
     True
     """
