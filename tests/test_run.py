@@ -210,3 +210,20 @@ def test_engine_url_and_table_source_errors_are_clear(demo_small: Path, tmp_path
     raw["engine"] = {"url": "duckdb:///x.duckdb", "backend": "pyspark"}
     assert main(["validate", str(write_params(tmp_path / "q.yaml", raw))]) == 2
     assert "leave out engine.backend" in capsys.readouterr().err
+
+
+def test_kernels_share_the_cores_with_their_math_libraries(tmp_path: Path, small_params_file: Path, monkeypatch):
+    """Sections at once divide the cores: each kernel starts with its share of math-library threads."""
+    from cxlib.run.runner import BLAS_THREAD_VARS, kernel_threads_env
+
+    for var in BLAS_THREAD_VARS:
+        monkeypatch.delenv(var, raising=False)
+    expected = kernel_threads_env(2)
+    assert set(expected) == set(BLAS_THREAD_VARS)
+    probe = f"import os\nassert {{v: os.environ.get(v) for v in {list(expected)!r}}} == {expected!r}"
+    notebooks = [_notebook(tmp_path / f"0{i}_probe.ipynb", probe) for i in range(2)]
+    params = load_params(small_params_file, {"parallel_sections": 2})
+    run_report(params, tmp_path / "reports", notebooks=notebooks)
+    assert (tmp_path / "reports" / "small" / "index.html").exists()
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # what a user set is kept
+    assert "OMP_NUM_THREADS" not in kernel_threads_env(2)
