@@ -41,6 +41,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from cxlib.features.customers import Covariate
+from cxlib.ingest.spark import session_cache
 from cxlib.params import ExposureRule
 
 __all__ = ["exposure_intervals", "touchpoint_cells"]
@@ -225,11 +226,14 @@ def touchpoint_cells(people: ir.Table, interactions: ir.Table, rules: Sequence[E
     iv = exposure_intervals(complete, interactions, rules, window_days, pieces, lag_days=lag_days)
     pattern = complete.select("customer_id", **{c.name: c.cell_value(complete) for c in covariates},
                               **({"cause": complete.cause} if causes else {}))
-    iv = iv.join(pattern, "customer_id")
     keys = ["piece", *cov_names, *[r.name for r in rules]]
-    by_cause = {f"events[{k}]": ibis.ifelse(iv.cause == k, iv.event, 0).sum() for k in causes}
-    cells = iv.group_by(keys).aggregate(events=iv.event.sum(), person_days=(iv.stop - iv.start).sum(),
-                                        **by_cause).execute()
+    # Held once per customer: joined lazily, the engine computes the cell values (text trims, bins,
+    # the cause lookup) on every interval row instead (1.5 times the cost of the query at 200k).
+    with session_cache(pattern) as pattern:
+        iv = iv.join(pattern, "customer_id")
+        by_cause = {f"events[{k}]": ibis.ifelse(iv.cause == k, iv.event, 0).sum() for k in causes}
+        cells = iv.group_by(keys).aggregate(events=iv.event.sum(), person_days=(iv.stop - iv.start).sum(),
+                                            **by_cause).execute()
     cells = cells.astype({"piece": "int64", "events": "int64", "person_days": "int64",
                           **{r.name: "int8" for r in rules}, **{c: "int64" for c in by_cause}})
     return cells.sort_values(keys, ignore_index=True)
