@@ -1,8 +1,9 @@
 """Key drivers of relationship NPS: OLS with HC3 errors and general-dominance importance.
 
 The outcome is the 0–10 likelihood-to-recommend answer of a relationship survey; the drivers are
-the 1–5 attribute ratings named in ``survey_drivers`` (one row per response:
-:func:`cxlib.features.ratings.survey_ratings`). Two questions are answered per driver:
+the 1–5 attribute ratings named in ``survey_drivers`` (one row per distinct answer with its count of
+responses, :func:`cxlib.features.ratings.survey_ratings`, or one row per response: the result is
+the same). Two questions are answered per driver:
 
 * **Effect** — the OLS coefficient (points on the 0–10 recommend scale per rating point, the other drivers held fixed) with a
   heteroscedasticity-robust HC3 interval. NPS is bounded and its residual spread changes with the
@@ -13,7 +14,8 @@ the 1–5 attribute ratings named in ``survey_drivers`` (one row per response:
   taking all of it, which is why this is preferred to ranking standardized coefficients.
 
 Intervals for importance and rank come from a seeded nonparametric bootstrap over survey responses,
-computed from weighted covariance matrices without refitting (:mod:`cxlib.stats.dominance`).
+drawn as multinomial counts of the distinct answers and computed from weighted covariance
+matrices without refitting (:mod:`cxlib.stats.dominance`).
 
 Examples
 --------
