@@ -227,3 +227,18 @@ def test_kernels_share_the_cores_with_their_math_libraries(tmp_path: Path, small
     assert (tmp_path / "reports" / "small" / "index.html").exists()
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # what a user set is kept
     assert "OMP_NUM_THREADS" not in kernel_threads_env(2)
+
+
+def test_the_manifest_stamps_the_code_as_it_was_when_the_run_started(tmp_path: Path, monkeypatch):
+    """A commit made while a long run is under way is not the run's code."""
+    from cxlib.params import DEFAULT_PARAMS
+    from cxlib.run import manifest as mf
+
+    record = mf.RunRecord(params=load_params(DEFAULT_PARAMS), status="complete")
+    at_start = record.git
+    monkeypatch.setattr(mf, "git_state", lambda: {"commit": "f" * 40, "dirty": False})
+    monkeypatch.setattr(mf, "package_versions", lambda: {"python": "0"})
+    validation = {"mode": "fail", "violations": [], "rows_read": {}, "rows_kept": {}}
+    written = mf.write_manifest(tmp_path / "manifest.json", record, {}, validation)
+    assert written["git"] == at_start != {"commit": "f" * 40, "dirty": False}
+    assert written["packages"]["python"] != "0"

@@ -83,6 +83,9 @@ class RunRecord:
     sections: list[dict[str, Any]] = field(default_factory=list)
     records: dict[str, Any] = field(default_factory=dict)  # figures the sections handed over (disclosure audit)
     status: str = "running"
+    # the code that runs, taken when the run starts: a commit made during a long run is not its code
+    git: dict[str, Any] = field(default_factory=git_state)
+    packages: dict[str, str | None] = field(default_factory=package_versions)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[dict[str, Any]]:
@@ -154,8 +157,8 @@ def write_manifest(path: Path, record: RunRecord, tables_files: dict[str, list[P
         "sections": record.sections,
         "disclosure": record.records.get("disclosure", {}),
         "stages": record.stages,
-        "packages": package_versions(),
-        "git": git_state(),
+        "packages": record.packages,
+        "git": record.git,
         "cxlib_version": __version__,
         "host": {"cores": os.cpu_count(), "platform": platform.platform()},
     }
