@@ -242,3 +242,18 @@ def test_the_manifest_stamps_the_code_as_it_was_when_the_run_started(tmp_path: P
     written = mf.write_manifest(tmp_path / "manifest.json", record, {}, validation)
     assert written["git"] == at_start != {"commit": "f" * 40, "dirty": False}
     assert written["packages"]["python"] != "0"
+
+
+def test_sections_start_longest_first_by_the_time_they_took_in_the_report_they_replace(tmp_path: Path,
+                                                                                      small_params_file: Path):
+    log = tmp_path / "order.txt"
+    probe = "import time\nopen({log!r}, 'a').write({name!r} + '\\n')\ntime.sleep({pause})"
+    quick = _notebook(tmp_path / "00_quick.ipynb", probe.format(log=str(log), name="00_quick", pause=0))
+    slow = _notebook(tmp_path / "01_slow.ipynb", probe.format(log=str(log), name="01_slow", pause=2))
+    params = load_params(small_params_file, {"parallel_sections": 1})
+    out = tmp_path / "reports"
+    run_report(params, out, notebooks=[quick, slow])  # no earlier report: the notebooks' order
+    run_report(params, out, force=True, notebooks=[quick, slow])
+    assert log.read_text().split() == ["00_quick", "01_slow", "01_slow", "00_quick"]
+    manifest = json.loads((out / "small" / "manifest.json").read_text())
+    assert [s["notebook"] for s in manifest["sections"]] == ["00_quick.ipynb", "01_slow.ipynb"]

@@ -208,6 +208,44 @@ def kernel_threads_env(workers: int) -> dict[str, str]:
     return {v: str(per_kernel) for v in BLAS_THREAD_VARS if v not in os.environ}
 
 
+def recorded_seconds(*folders: Path | None) -> dict[str, float]:
+    """Each section's seconds in the manifest of the first of ``folders`` that has a complete one.
+
+    Examples
+    --------
+    >>> recorded_seconds(None, Path("no-such-run"))
+    {}
+    """
+    for folder in folders:
+        if folder is None:
+            continue
+        try:
+            manifest = json.loads(RunFolder(folder).manifest.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if manifest.get("status") == "complete":
+            return {s["notebook"]: float(s["seconds"]) for s in manifest.get("sections", [])
+                    if isinstance(s.get("seconds"), (int, float))}
+    return {}
+
+
+def longest_first(notebooks: list[Path], seconds: dict[str, float]) -> list[Path]:
+    """The order to start the sections in: as long as each took in an earlier run, longest first.
+
+    With several sections at once, starting the longest first keeps one long section from starting
+    last while the other workers idle (longest-processing-time-first scheduling). A section with
+    no recorded time goes first (its cost is unknown); with no record at all the order is the
+    notebooks' own.
+
+    Examples
+    --------
+    >>> nbs = [Path("00_a.ipynb"), Path("01_b.ipynb"), Path("02_c.ipynb"), Path("03_d.ipynb")]
+    >>> [p.stem for p in longest_first(nbs, {"00_a.ipynb": 3.0, "01_b.ipynb": 30.0, "02_c.ipynb": 40.0})]
+    ['03_d', '02_c', '01_b', '00_a']
+    """
+    return sorted(notebooks, key=lambda nb: -seconds.get(nb.name, float("inf")))
+
+
 def _execute_one(params: RunParams, run: RunFolder, nb: Path, kernel: str, env: dict[str, str],
                  started: list[Any], kept: threading.local) -> dict[str, Any]:
     """Run one section and render its page; the section's entry for ``record.sections``.
@@ -243,12 +281,13 @@ def _execute_one(params: RunParams, run: RunFolder, nb: Path, kernel: str, env: 
 
 
 def execute_sections(params: RunParams, run: RunFolder, record: RunRecord, notebooks: list[Path],
-                     progress: Progress | None = None) -> None:
+                     progress: Progress | None = None, seconds: dict[str, float] | None = None) -> None:
     """Execute the section notebooks with papermill, several at once, and render each page.
 
     The sections are independent once the clean tables exist, so up to :func:`section_workers`
     kernels run at the same time (one thread each, driving its kernel); a kernel runs one section
-    after the other, importing the libraries once (reset in between). The first section that
+    after the other, importing the libraries once (reset in between). They start longest first by
+    ``seconds``, each section's time in an earlier run (:func:`longest_first`). The first section that
     fails stops the others (their kernels are killed) and its :class:`~cxlib.errors.RunError`
     is raised, naming the notebook, cell and error. Each section's entry in ``record.sections``
     (notebook order) carries its title, page, seconds and warnings; its stages are
@@ -290,7 +329,8 @@ def execute_sections(params: RunParams, run: RunFolder, record: RunRecord, noteb
                       + (f" ({len(warnings)} warning(s))" if warnings else ""))
 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cx-section")
-    futures = [pool.submit(work, i, nb) for i, nb in enumerate(notebooks, 1)]
+    number = {nb: i for i, nb in enumerate(notebooks, 1)}  # progress lines keep the notebooks' numbers
+    futures = [pool.submit(work, number[nb], nb) for nb in longest_first(notebooks, seconds or {})]
     try:
         while not all(f.done() for f in futures):  # short waits: SIGINT/SIGTERM land in this thread
             wait(futures, timeout=0.2)
@@ -485,8 +525,10 @@ def _stages(params: RunParams, output_dir: Path, final: Path, force: bool, noteb
     run.validation.write_text(json.dumps(validation, indent=2, default=str), encoding="utf-8")
     run.params.write_text(yaml.safe_dump(notebook_params(params), sort_keys=False), encoding="utf-8")
     record_previous(run, previous)
+    # the report this run replaces, else the series' previous run, tells how long each section takes
+    seconds = recorded_seconds(final, previous.path if previous else None)
     with record.stage("sections") as entry:
-        execute_sections(params, run, record, notebooks, progress)
+        execute_sections(params, run, record, notebooks, progress, seconds)
     progress.line(f"{len(notebooks)} section(s) run and rendered in {entry['seconds']:.1f} s "
                   f"({section_workers(params, len(notebooks))} at a time)")
     record.status = "complete"
