@@ -39,7 +39,7 @@ def size_bytes(text: str) -> int:
     unit = _UNIT_BYTES.get(m.group(2).lower()) if m else None
     if unit is None:
         raise ValueError(f"{text!r} is not a memory size such as '8GB' or '512MiB' "
-                         f"(units: {', '.join(u for u in ('KB', 'MB', 'GB', 'TB', 'KiB', 'MiB', 'GiB', 'TiB'))})")
+                         "(units: KB, MB, GB, TB, KiB, MiB, GiB, TiB)")
     return int(float(m.group(1)) * unit)
 
 

@@ -97,13 +97,6 @@ class PreviousRun:
         return RunFolder(self.path).results
 
 
-def _manifest(folder: Path) -> dict | None:
-    try:
-        return json.loads(RunFolder(folder).manifest.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
 def previous_run(output_dir: Path, run_id: str, compare_with: str | None = None,
                  as_of: dt.date | str | None = None) -> PreviousRun | None:
     """The previous run of ``run_id``'s series published in ``output_dir``, or the run ``compare_with`` names.
@@ -150,7 +143,7 @@ def previous_run(output_dir: Path, run_id: str, compare_with: str | None = None,
                           "compare_with to compare with the previous run of the same series.")
     if compare_with:
         folder = output_dir / compare_with
-        manifest = _manifest(folder)
+        manifest = RunFolder(folder).read_manifest()
         if manifest is None or compare_with.startswith("."):
             raise ParamsError(f"compare_with: {compare_with!r} is not a published run in {output_dir} (no "
                               f"{compare_with}/{MANIFEST}). Name a run_id listed in {output_dir}/index.html, or remove "
@@ -158,7 +151,7 @@ def previous_run(output_dir: Path, run_id: str, compare_with: str | None = None,
         return PreviousRun(compare_with, folder, str(manifest.get("as_of", "")), "compare_with")
     base, tag = series_of(run_id)
     if as_of is None:
-        own = _manifest(output_dir / run_id)
+        own = RunFolder(output_dir / run_id).read_manifest()
         if own and own.get("as_of"):
             as_of = own["as_of"]
         elif tag:
@@ -169,7 +162,7 @@ def previous_run(output_dir: Path, run_id: str, compare_with: str | None = None,
     current = str(as_of)
     best = None
     for folder in published_runs(output_dir):
-        manifest = _manifest(folder)
+        manifest = RunFolder(folder).read_manifest()
         if not manifest or folder.name == run_id or manifest.get("status", "complete") != "complete":
             continue
         other = str(manifest.get("run_id", folder.name))

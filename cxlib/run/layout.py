@@ -88,6 +88,19 @@ class RunFolder:
         """``manifest.json``."""
         return self.root / MANIFEST
 
+    def read_manifest(self) -> dict | None:
+        """The run's ``manifest.json``, parsed; None when it is missing or unreadable.
+
+        Examples
+        --------
+        >>> RunFolder(Path("no-such-run")).read_manifest() is None
+        True
+        """
+        try:
+            return json.loads(self.manifest.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return None
+
     @property
     def validation(self) -> Path:
         """``work/validation.json``: the sections' validation, removed before publishing."""

@@ -217,13 +217,8 @@ def recorded_seconds(*folders: Path | None) -> dict[str, float]:
     {}
     """
     for folder in folders:
-        if folder is None:
-            continue
-        try:
-            manifest = json.loads(RunFolder(folder).manifest.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue
-        if manifest.get("status") == "complete":
+        manifest = RunFolder(folder).read_manifest() if folder is not None else None
+        if manifest and manifest.get("status") == "complete":
             return {s["notebook"]: float(s["seconds"]) for s in manifest.get("sections", [])
                     if isinstance(s.get("seconds"), (int, float))}
     return {}

@@ -103,7 +103,7 @@ def fit_ols_hc3(y: np.ndarray, x: np.ndarray, counts: np.ndarray | None = None) 
     resid = y - design @ coef
     leverage = np.einsum("ij,jk,ik->i", design, bread, design)
     meat = design.T @ (design * (c * resid ** 2 / (1 - leverage) ** 2)[:, None])
-    n = int(round(c.sum()))
+    n = int(c.sum())
     centred = y - (c @ y) / c.sum()
     rsquared = 1 - (c @ resid ** 2) / (c @ centred ** 2)
     return OLSFit(coef=coef, cov=bread @ meat @ bread, rsquared=float(rsquared), n=n,
