@@ -9,38 +9,14 @@ run's budget, ``engine.memory_limit`` or by default 60% of the machine's memory.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
+
+from cxlib.params import size_bytes
 
 MEMORY_FRACTION = 0.6
 # Set by ``cx run`` for its kernels: how many engine connections run at once (parallel sections).
 MEMORY_SHARE_ENV = "CX_ENGINE_SHARE"
 MIN_LIMIT_MIB = 256
-# DuckDB's units: KB/MB/GB/TB are powers of 1000, KiB/MiB/GiB/TiB of 1024; a bare letter as the JVM's.
-_UNIT_BYTES = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
-               "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
-
-
-def size_bytes(text: str) -> int:
-    """Bytes of a memory size as DuckDB writes it ("8GB", "512 MiB", "1.5GB"; "4g" as the JVM).
-
-    Raises
-    ------
-    ValueError
-        When ``text`` is not a size; the message lists the units.
-
-    Examples
-    --------
-    >>> size_bytes("8GB"), size_bytes("512 MiB"), size_bytes("1.5g")
-    (8000000000, 536870912, 1610612736)
-    """
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(text))
-    unit = _UNIT_BYTES.get(m.group(2).lower()) if m else None
-    if unit is None:
-        raise ValueError(f"{text!r} is not a memory size such as '8GB' or '512MiB' "
-                         "(units: KB, MB, GB, TB, KiB, MiB, GiB, TiB)")
-    return int(float(m.group(1)) * unit)
 
 
 def machine_memory_bytes() -> int | None:

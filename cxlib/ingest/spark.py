@@ -39,8 +39,7 @@ import ibis
 import ibis.expr.types as ir
 
 from cxlib.errors import DataError
-from cxlib.ingest.memory import size_bytes
-from cxlib.params import EngineSpec
+from cxlib.params import EngineSpec, size_bytes
 
 MASTER_ENV = "CX_SPARK_MASTER"
 REMOTE_ENV = "SPARK_REMOTE"
